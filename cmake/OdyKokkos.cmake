@@ -1,0 +1,30 @@
+# Finds Kokkos and repairs Debian's package, whose KokkosConfig.cmake points
+# Kokkos::kokkos at a non-existent /usr/lib/include (Trilinos 13.2 packaging).
+# The headers really are in /usr/include/trilinos. A user's own Kokkos 4.x (with CUDA)
+# has correct paths and is left untouched.
+find_package(Kokkos REQUIRED)
+
+if(TARGET Kokkos::kokkos)
+  get_target_property(_ody_kk_inc Kokkos::kokkos INTERFACE_INCLUDE_DIRECTORIES)
+  set(_ody_kk_fixed "")
+  set(_ody_kk_broken OFF)
+  foreach(dir IN LISTS _ody_kk_inc)
+    if(dir MATCHES "^\\$<" OR EXISTS "${dir}")
+      list(APPEND _ody_kk_fixed "${dir}")
+    else()
+      set(_ody_kk_broken ON)
+    endif()
+  endforeach()
+  if(_ody_kk_broken)
+    find_path(ODY_KOKKOS_INCLUDE_DIR Kokkos_Core.hpp PATHS /usr/include/trilinos NO_DEFAULT_PATH)
+    find_path(ODY_KOKKOS_INCLUDE_DIR Kokkos_Core.hpp PATH_SUFFIXES trilinos)
+    if(NOT ODY_KOKKOS_INCLUDE_DIR)
+      message(FATAL_ERROR "Kokkos::kokkos names include directories that do not exist and "
+                          "Kokkos_Core.hpp was not found elsewhere")
+    endif()
+    list(APPEND _ody_kk_fixed "${ODY_KOKKOS_INCLUDE_DIR}")
+    list(REMOVE_DUPLICATES _ody_kk_fixed)
+    set_target_properties(Kokkos::kokkos PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_ody_kk_fixed}")
+    message(STATUS "Kokkos: repaired include path -> ${_ody_kk_fixed}")
+  endif()
+endif()
