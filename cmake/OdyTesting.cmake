@@ -3,7 +3,8 @@
 #                [TIMEOUT s] [ARGS ...])
 # SERIAL: a plain process with gtest_main, linked only against LIBS (e.g. ody_kernels):
 #   for code that needs no communication.
-# Otherwise: linked against odysseus and the MPI-aware gtest main
+# Otherwise: linked against LIBS (component object libraries, listing every component
+#   whose objects it needs) or, without LIBS, against odysseus; and the MPI-aware gtest main
 #   (tests/support/mpi_gtest_main.cpp: initialises MPI, prints only rank 0's progress)
 #   and run once per world size in NP under mpiexec; CTest names it name.npK. Ranks
 #   beyond the core count are oversubscribed.
@@ -26,7 +27,11 @@ function(ody_add_test)
       ENVIRONMENT "OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1")
     return()
   endif()
-  target_link_libraries(${T_NAME} PRIVATE odysseus ody_test_support ${T_LIBS})
+  if(T_LIBS)
+    target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} ody_test_support)
+  else()
+    target_link_libraries(${T_NAME} PRIVATE odysseus ody_test_support)
+  endif()
   if(NOT T_NP)
     set(T_NP 1)
   endif()

@@ -1,0 +1,54 @@
+#pragma once
+// The MPI backend: every operation of ody::comm::Communicator over OpenMPI, asynchronous
+// forms on non-blocking MPI calls (MPI_Iallreduce, MPI_Isend, ...).
+//
+// Tags: each collective tag has its own duplicate of the MPI communicator, so collectives
+// with different tags are matched independently (MPI matches collectives in issue order
+// per communicator). Point-to-point messages use the MPI tag directly.
+//
+// Progress: OpenMPI here has no asynchronous progress thread: a non-blocking operation
+// advances only while some thread calls into MPI (Work::test() or wait()).
+#include <mpi.h>
+
+#include <array>
+#include <memory>
+
+#include "comm/communicator.hpp"
+
+namespace ody::backends::mpi {
+
+class MpiCommunicator final : public comm::Communicator {
+ public:
+  // Duplicates `parent` (which stays owned by the caller), e.g. MPI_COMM_WORLD.
+  static std::unique_ptr<MpiCommunicator> duplicate(MPI_Comm parent);
+  ~MpiCommunicator() override;
+
+  // The communicator used for point-to-point and tag-0 collectives (for raw MPI baselines).
+  MPI_Comm native() const { return comms_[0]; }
+
+ protected:
+  std::unique_ptr<comm::Communicator> do_split(int color, int key) override;
+  comm::WorkPtr do_all_reduce(comm::ConstBuf send, comm::Buf recv, comm::ReduceOp op,
+                              comm::Tag tag) override;
+  comm::WorkPtr do_all_gather(comm::ConstBuf send, comm::Buf recv, comm::Tag tag) override;
+  comm::WorkPtr do_all_gather_v(comm::ConstBuf send, comm::Buf recv,
+                                std::span<const std::int64_t> counts, comm::Tag tag) override;
+  comm::WorkPtr do_reduce_scatter(comm::ConstBuf send, comm::Buf recv, comm::ReduceOp op,
+                                  comm::Tag tag) override;
+  comm::WorkPtr do_all_to_all(comm::ConstBuf send, comm::Buf recv, comm::Tag tag) override;
+  comm::WorkPtr do_all_to_all_v(comm::ConstBuf send, std::span<const std::int64_t> send_counts,
+                                comm::Buf recv, std::span<const std::int64_t> recv_counts,
+                                comm::Tag tag) override;
+  comm::WorkPtr do_broadcast(comm::Buf buffer, int root, comm::Tag tag) override;
+  comm::WorkPtr do_barrier(comm::Tag tag) override;
+  comm::WorkPtr do_batch_p2p(std::span<const comm::P2POp> ops) override;
+  void check_count_limit(const char* where, std::int64_t count) const override;
+
+ private:
+  // Takes ownership of `comm` (freed in the destructor).
+  MpiCommunicator(MPI_Comm comm, int rank, int size);
+
+  std::array<MPI_Comm, comm::kCollectiveTags> comms_{};
+};
+
+}  // namespace ody::backends::mpi
