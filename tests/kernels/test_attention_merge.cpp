@@ -23,7 +23,12 @@ void merge_halves(const Problem& p, std::int64_t split) {
   auto partial = [&](std::int64_t from, std::int64_t to, std::vector<float>& out, std::vector<float>& lse) {
     AttentionShape sb = s;
     sb.len_k = to - from;
-    std::vector<double> kb(k.begin() + from * HD, k.begin() + to * HD), vb(v.begin() + from * HD, v.begin() + to * HD);
+    std::vector<double> kb, vb;  // rows [from, to) of every batch
+    for (std::int64_t b = 0; b < s.batch; ++b) {
+      const std::int64_t base = b * s.len_k * HD;
+      kb.insert(kb.end(), k.begin() + base + from * HD, k.begin() + base + to * HD);
+      vb.insert(vb.end(), v.begin() + base + from * HD, v.begin() + base + to * HD);
+    }
     std::vector<double> o(p.q_elems()), l(p.lse_elems());
     reference_attention_forward<double>(o.data(), l.data(), q.data(), kb.data(), vb.data(),
                                         p.pos_q.data(), p.pos_k.data() + from, sb, p.options);
