@@ -82,15 +82,17 @@ void linear_backward(Mat<float, Space> dx, Mat<float, Space> dw, Mat<const float
   require_shape("linear_backward: dy", dy.extent(0), dy.extent(1), T, out, "[T, out]");
   const Index ldx = leading_dim(x, "linear_backward: x"), ldw = leading_dim(w, "linear_backward: w"),
               lddy = leading_dim(dy, "linear_backward: dy");
-  if (dx.data() != nullptr) {
-    require_shape("linear_backward: dx", dx.extent(0), dx.extent(1), T, in, "[T, in] or empty");
-    gemm<Space>(false, false, T, in, out, 1.f, dy.data(), lddy, w.data(), ldw,
-                dx_mode == Accum::kAdd ? 1.f : 0.f, dx.data(), leading_dim(dx, "linear_backward: dx"));
-  }
+  // dW first: it reads x, so dx may then overwrite x (the MLP reuses one buffer for the
+  // SwiGLU product and its gradient).
   if (dw.data() != nullptr) {
     require_shape("linear_backward: dw", dw.extent(0), dw.extent(1), out, in, "[out, in] or empty");
     gemm<Space>(true, false, out, in, T, 1.f, dy.data(), lddy, x.data(), ldx,
                 dw_mode == Accum::kAdd ? 1.f : 0.f, dw.data(), leading_dim(dw, "linear_backward: dw"));
+  }
+  if (dx.data() != nullptr) {
+    require_shape("linear_backward: dx", dx.extent(0), dx.extent(1), T, in, "[T, in] or empty");
+    gemm<Space>(false, false, T, in, out, 1.f, dy.data(), lddy, w.data(), ldw,
+                dx_mode == Accum::kAdd ? 1.f : 0.f, dx.data(), leading_dim(dx, "linear_backward: dx"));
   }
 }
 

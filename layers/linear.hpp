@@ -22,6 +22,7 @@ void linear_forward(Mat<float, Space> y,          // [T, out]
 // dx [T, in]   (dx_mode)= dy [T, out] · W [out, in]
 // dW [out, in] (dw_mode)= dyᵀ · x, the SUM over the T tokens (no averaging).
 // Either output may be empty (default-constructed Mat): it is then not computed.
+// dx may alias x (dW is computed first); no other aliasing.
 template <class Space = HostSpace>
 void linear_backward(Mat<float, Space> dx,        // [T, in] (or empty)
                      Mat<float, Space> dw,        // [out, in] (or empty)

@@ -73,14 +73,12 @@ void mlp_backward(Mat<float, Space> du, const MlpGrads<Space>& g, Mat<const floa
                   Accum du_mode, Accum dw_mode) {
   require_same_shape("mlp_backward: scratch1", scratch1, gate);
   require_same_shape("mlp_backward: scratch2", scratch2, gate);
-  // act is not saved: recompute it (one elementwise pass) for dW_down = dyᵀ act.
+  // act is not saved: recompute it (one elementwise pass). dW_down = dyᵀ act, then
+  // dact = dy W_down over act in the same call (linear_backward computes dW first), then
+  // dgate in place over dact; dup goes to scratch2.
   swiglu_forward<Space>(scratch1, gate, up);
-  linear_backward<Space>(Mat<float, Space>(), g.dw_down, dy, Mat<const float, Space>(scratch1), w.w_down,
-                         Accum::kOverwrite, dw_mode);
-  // dact = dy W_down overwrites act (x is passed only for its shape), then becomes dgate
-  // in place; dup goes to scratch2.
-  linear_backward<Space>(Mat<float, Space>(scratch1), Mat<float, Space>(), dy,
-                         Mat<const float, Space>(scratch1), w.w_down);
+  linear_backward<Space>(Mat<float, Space>(scratch1), g.dw_down, dy, Mat<const float, Space>(scratch1),
+                         w.w_down, Accum::kOverwrite, dw_mode);
   swiglu_backward<Space>(scratch1, scratch2, scratch1, gate, up);
   const Mat<const float, Space> dgate(scratch1), dup(scratch2);
   linear_backward<Space>(du, g.dw_gate, dgate, u, w.w_gate, du_mode, dw_mode);

@@ -144,7 +144,8 @@ TEST_P(RopeTest, ForwardBackwardMatchReference) {
   const auto pos = make_positions(c.L, c.pos0, c.permuted);
   const auto x64 = uniform(n, 21), dy64 = uniform(n, 22);
   const auto x = cast<float>(x64), dy = cast<float>(dy64);
-  const auto y_r = rope_ref(x64, pos, c.B, c.L, c.nh, c.Dh), y_p = rope_ref(x, pos, c.B, c.L, c.nh, c.Dh);
+  const auto y_r = rope_ref(x64, pos, c.B, c.L, c.nh, c.Dh);
+  const auto y_p = rope_ref(x, pos, c.B, c.L, c.nh, c.Dh);
   const auto dx_r = rope_ref(dy64, pos, c.B, c.L, c.nh, c.Dh, -1.0);
   const auto dx_p = rope_ref(dy, pos, c.B, c.L, c.nh, c.Dh, -1.0);
   const Shape shape{c.B, c.L, c.nh, c.Dh};
