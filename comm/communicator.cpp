@@ -73,7 +73,7 @@ std::unique_ptr<Communicator> Communicator::split(int color, int key) {
   return do_split(color, key);
 }
 
-WorkPtr Communicator::all_reduce_async(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+void Communicator::prepare_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
   constexpr const char* kWhere = "all_reduce";
   check_buffer(kWhere, "send", send);
   check_buffer(kWhere, "recv", recv);
@@ -91,10 +91,9 @@ WorkPtr Communicator::all_reduce_async(ConstBuf send, Buf recv, ReduceOp op, Tag
     auto b = traffic_model::all_reduce(send.count, dtype_size(send.dtype), size_, rank_);
     traffic_.add(OpKind::allreduce, b.sent, b.recv);
   }
-  return do_all_reduce(send, recv, op, tag);
 }
 
-WorkPtr Communicator::all_gather_async(ConstBuf send, Buf recv, Tag tag) {
+void Communicator::prepare_all_gather(ConstBuf send, Buf recv, Tag tag) {
   constexpr const char* kWhere = "all_gather";
   check_buffer(kWhere, "send", send);
   check_buffer(kWhere, "recv", recv);
@@ -111,11 +110,10 @@ WorkPtr Communicator::all_gather_async(ConstBuf send, Buf recv, Tag tag) {
     auto b = traffic_model::all_gather(send.count, dtype_size(send.dtype), size_);
     traffic_.add(OpKind::allgather, b.sent, b.recv);
   }
-  return do_all_gather(send, recv, tag);
 }
 
-WorkPtr Communicator::all_gather_v_async(ConstBuf send, Buf recv,
-                                         std::span<const std::int64_t> recv_counts, Tag tag) {
+void Communicator::prepare_all_gather_v(ConstBuf send, Buf recv,
+                                        std::span<const std::int64_t> recv_counts, Tag tag) {
   constexpr const char* kWhere = "all_gather_v";
   check_buffer(kWhere, "send", send);
   check_buffer(kWhere, "recv", recv);
@@ -138,10 +136,9 @@ WorkPtr Communicator::all_gather_v_async(ConstBuf send, Buf recv,
     auto b = traffic_model::all_gather_v(recv_counts, dtype_size(send.dtype), rank_);
     traffic_.add(OpKind::allgatherv, b.sent, b.recv);
   }
-  return do_all_gather_v(send, recv, recv_counts, tag);
 }
 
-WorkPtr Communicator::reduce_scatter_async(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+void Communicator::prepare_reduce_scatter(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
   constexpr const char* kWhere = "reduce_scatter";
   check_buffer(kWhere, "send", send);
   check_buffer(kWhere, "recv", recv);
@@ -159,10 +156,9 @@ WorkPtr Communicator::reduce_scatter_async(ConstBuf send, Buf recv, ReduceOp op,
     auto b = traffic_model::reduce_scatter(recv.count, dtype_size(send.dtype), size_);
     traffic_.add(OpKind::reducescatter, b.sent, b.recv);
   }
-  return do_reduce_scatter(send, recv, op, tag);
 }
 
-WorkPtr Communicator::all_to_all_async(ConstBuf send, Buf recv, Tag tag) {
+void Communicator::prepare_all_to_all(ConstBuf send, Buf recv, Tag tag) {
   constexpr const char* kWhere = "all_to_all";
   check_buffer(kWhere, "send", send);
   check_buffer(kWhere, "recv", recv);
@@ -178,12 +174,11 @@ WorkPtr Communicator::all_to_all_async(ConstBuf send, Buf recv, Tag tag) {
     auto b = traffic_model::all_to_all(send.count, dtype_size(send.dtype), size_);
     traffic_.add(OpKind::alltoall, b.sent, b.recv);
   }
-  return do_all_to_all(send, recv, tag);
 }
 
-WorkPtr Communicator::all_to_all_v_async(ConstBuf send, std::span<const std::int64_t> send_counts,
-                                         Buf recv, std::span<const std::int64_t> recv_counts,
-                                         Tag tag) {
+void Communicator::prepare_all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts,
+                                        Buf recv, std::span<const std::int64_t> recv_counts,
+                                        Tag tag) {
   constexpr const char* kWhere = "all_to_all_v";
   check_buffer(kWhere, "send", send);
   check_buffer(kWhere, "recv", recv);
@@ -203,10 +198,9 @@ WorkPtr Communicator::all_to_all_v_async(ConstBuf send, std::span<const std::int
     auto b = traffic_model::all_to_all_v(send_counts, recv_counts, dtype_size(send.dtype), rank_);
     traffic_.add(OpKind::alltoallv, b.sent, b.recv);
   }
-  return do_all_to_all_v(send, send_counts, recv, recv_counts, tag);
 }
 
-WorkPtr Communicator::broadcast_async(Buf buffer, int root, Tag tag) {
+void Communicator::prepare_broadcast(Buf buffer, int root, Tag tag) {
   constexpr const char* kWhere = "broadcast";
   check_buffer(kWhere, "buffer", buffer);
   check_tag(kWhere, tag, true);
@@ -215,14 +209,86 @@ WorkPtr Communicator::broadcast_async(Buf buffer, int root, Tag tag) {
     auto b = traffic_model::broadcast(buffer.count, dtype_size(buffer.dtype), size_, rank_, root);
     traffic_.add(OpKind::broadcast, b.sent, b.recv);
   }
-  return do_broadcast(buffer, root, tag);
 }
 
-WorkPtr Communicator::barrier_async(Tag tag) {
+void Communicator::prepare_barrier(Tag tag) {
   check_tag("barrier", tag, true);
   if (!info_.counts_own_traffic) traffic_.add(OpKind::barrier, 0, 0);
+}
+
+// ---- both forms of each collective: validate and count once, then dispatch ---------------
+
+WorkPtr Communicator::all_reduce_async(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+  prepare_all_reduce(send, recv, op, tag);
+  return do_all_reduce(send, recv, op, tag);
+}
+void Communicator::all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+  prepare_all_reduce(send, recv, op, tag);
+  do_all_reduce_blocking(send, recv, op, tag);
+}
+WorkPtr Communicator::all_gather_async(ConstBuf send, Buf recv, Tag tag) {
+  prepare_all_gather(send, recv, tag);
+  return do_all_gather(send, recv, tag);
+}
+void Communicator::all_gather(ConstBuf send, Buf recv, Tag tag) {
+  prepare_all_gather(send, recv, tag);
+  do_all_gather_blocking(send, recv, tag);
+}
+WorkPtr Communicator::all_gather_v_async(ConstBuf send, Buf recv,
+                                         std::span<const std::int64_t> recv_counts, Tag tag) {
+  prepare_all_gather_v(send, recv, recv_counts, tag);
+  return do_all_gather_v(send, recv, recv_counts, tag);
+}
+void Communicator::all_gather_v(ConstBuf send, Buf recv, std::span<const std::int64_t> recv_counts,
+                                Tag tag) {
+  prepare_all_gather_v(send, recv, recv_counts, tag);
+  do_all_gather_v_blocking(send, recv, recv_counts, tag);
+}
+WorkPtr Communicator::reduce_scatter_async(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+  prepare_reduce_scatter(send, recv, op, tag);
+  return do_reduce_scatter(send, recv, op, tag);
+}
+void Communicator::reduce_scatter(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+  prepare_reduce_scatter(send, recv, op, tag);
+  do_reduce_scatter_blocking(send, recv, op, tag);
+}
+WorkPtr Communicator::all_to_all_async(ConstBuf send, Buf recv, Tag tag) {
+  prepare_all_to_all(send, recv, tag);
+  return do_all_to_all(send, recv, tag);
+}
+void Communicator::all_to_all(ConstBuf send, Buf recv, Tag tag) {
+  prepare_all_to_all(send, recv, tag);
+  do_all_to_all_blocking(send, recv, tag);
+}
+WorkPtr Communicator::all_to_all_v_async(ConstBuf send, std::span<const std::int64_t> send_counts,
+                                         Buf recv, std::span<const std::int64_t> recv_counts,
+                                         Tag tag) {
+  prepare_all_to_all_v(send, send_counts, recv, recv_counts, tag);
+  return do_all_to_all_v(send, send_counts, recv, recv_counts, tag);
+}
+void Communicator::all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts, Buf recv,
+                                std::span<const std::int64_t> recv_counts, Tag tag) {
+  prepare_all_to_all_v(send, send_counts, recv, recv_counts, tag);
+  do_all_to_all_v_blocking(send, send_counts, recv, recv_counts, tag);
+}
+WorkPtr Communicator::broadcast_async(Buf buffer, int root, Tag tag) {
+  prepare_broadcast(buffer, root, tag);
+  return do_broadcast(buffer, root, tag);
+}
+void Communicator::broadcast(Buf buffer, int root, Tag tag) {
+  prepare_broadcast(buffer, root, tag);
+  do_broadcast_blocking(buffer, root, tag);
+}
+WorkPtr Communicator::barrier_async(Tag tag) {
+  prepare_barrier(tag);
   return do_barrier(tag);
 }
+void Communicator::barrier(Tag tag) {
+  prepare_barrier(tag);
+  do_barrier_blocking(tag);
+}
+
+// ---- point to point ----------------------------------------------------------------------
 
 WorkPtr Communicator::send_async(ConstBuf buffer, int peer, Tag tag) {
   const P2POp op = P2POp::isend(buffer, peer, tag);

@@ -91,24 +91,19 @@ class Communicator {
   // Posts every operation, returns one handle for all (what a ring step needs).
   WorkPtr batch_p2p_async(std::span<const P2POp> ops);
 
-  // ---- blocking forms: the async form plus wait() -------------------------------------
-  void all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag = 0) {
-    all_reduce_async(send, recv, op, tag)->wait();
-  }
-  void all_gather(ConstBuf send, Buf recv, Tag tag = 0) { all_gather_async(send, recv, tag)->wait(); }
-  void all_gather_v(ConstBuf send, Buf recv, std::span<const std::int64_t> recv_counts, Tag tag = 0) {
-    all_gather_v_async(send, recv, recv_counts, tag)->wait();
-  }
-  void reduce_scatter(ConstBuf send, Buf recv, ReduceOp op, Tag tag = 0) {
-    reduce_scatter_async(send, recv, op, tag)->wait();
-  }
-  void all_to_all(ConstBuf send, Buf recv, Tag tag = 0) { all_to_all_async(send, recv, tag)->wait(); }
+  // ---- blocking forms ---------------------------------------------------------------
+  // The same validation and accounting as the async forms; by default the async form plus
+  // wait(). A backend may complete them through its own blocking path when that is faster
+  // (MPI: the tuned blocking collectives beat libnbc's non-blocking ones at mid sizes).
+  void all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag = 0);
+  void all_gather(ConstBuf send, Buf recv, Tag tag = 0);
+  void all_gather_v(ConstBuf send, Buf recv, std::span<const std::int64_t> recv_counts, Tag tag = 0);
+  void reduce_scatter(ConstBuf send, Buf recv, ReduceOp op, Tag tag = 0);
+  void all_to_all(ConstBuf send, Buf recv, Tag tag = 0);
   void all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts, Buf recv,
-                    std::span<const std::int64_t> recv_counts, Tag tag = 0) {
-    all_to_all_v_async(send, send_counts, recv, recv_counts, tag)->wait();
-  }
-  void broadcast(Buf buffer, int root, Tag tag = 0) { broadcast_async(buffer, root, tag)->wait(); }
-  void barrier(Tag tag = 0) { barrier_async(tag)->wait(); }
+                    std::span<const std::int64_t> recv_counts, Tag tag = 0);
+  void broadcast(Buf buffer, int root, Tag tag = 0);
+  void barrier(Tag tag = 0);
   void send(ConstBuf buffer, int peer, Tag tag = 0) { send_async(buffer, peer, tag)->wait(); }
   void recv(Buf buffer, int peer, Tag tag = 0) { recv_async(buffer, peer, tag)->wait(); }
   void batch_p2p(std::span<const P2POp> ops) { batch_p2p_async(ops)->wait(); }
@@ -138,6 +133,31 @@ class Communicator {
   virtual WorkPtr do_broadcast(Buf buffer, int root, Tag tag) = 0;
   virtual WorkPtr do_barrier(Tag tag) = 0;
   virtual WorkPtr do_batch_p2p(std::span<const P2POp> ops) = 0;
+  // Blocking hooks; the defaults run the async hook and wait.
+  virtual void do_all_reduce_blocking(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+    do_all_reduce(send, recv, op, tag)->wait();
+  }
+  virtual void do_all_gather_blocking(ConstBuf send, Buf recv, Tag tag) {
+    do_all_gather(send, recv, tag)->wait();
+  }
+  virtual void do_all_gather_v_blocking(ConstBuf send, Buf recv,
+                                        std::span<const std::int64_t> counts, Tag tag) {
+    do_all_gather_v(send, recv, counts, tag)->wait();
+  }
+  virtual void do_reduce_scatter_blocking(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+    do_reduce_scatter(send, recv, op, tag)->wait();
+  }
+  virtual void do_all_to_all_blocking(ConstBuf send, Buf recv, Tag tag) {
+    do_all_to_all(send, recv, tag)->wait();
+  }
+  virtual void do_all_to_all_v_blocking(ConstBuf send, std::span<const std::int64_t> send_counts,
+                                        Buf recv, std::span<const std::int64_t> recv_counts, Tag tag) {
+    do_all_to_all_v(send, send_counts, recv, recv_counts, tag)->wait();
+  }
+  virtual void do_broadcast_blocking(Buf buffer, int root, Tag tag) {
+    do_broadcast(buffer, root, tag)->wait();
+  }
+  virtual void do_barrier_blocking(Tag tag) { do_barrier(tag)->wait(); }
   // Backend-specific limits (e.g. MPI's int counts), checked with the generic rules.
   virtual void check_count_limit(const char* where, std::int64_t count) const {}
 
@@ -147,6 +167,16 @@ class Communicator {
   void check_tag(const char* where, Tag tag, bool collective) const;
   void check_peer(const char* where, const char* name, int peer) const;
   void check_counts(const char* where, const char* name, std::span<const std::int64_t> counts) const;
+  // Validation and traffic accounting of each operation, shared by both forms.
+  void prepare_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag);
+  void prepare_all_gather(ConstBuf send, Buf recv, Tag tag);
+  void prepare_all_gather_v(ConstBuf send, Buf recv, std::span<const std::int64_t> counts, Tag tag);
+  void prepare_reduce_scatter(ConstBuf send, Buf recv, ReduceOp op, Tag tag);
+  void prepare_all_to_all(ConstBuf send, Buf recv, Tag tag);
+  void prepare_all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts, Buf recv,
+                            std::span<const std::int64_t> recv_counts, Tag tag);
+  void prepare_broadcast(Buf buffer, int root, Tag tag);
+  void prepare_barrier(Tag tag);
 
   int rank_;
   int size_;

@@ -233,6 +233,63 @@ WorkPtr MpiCommunicator::do_barrier(Tag tag) {
   return w;
 }
 
+// ---- blocking collectives --------------------------------------------------------------
+
+void MpiCommunicator::do_all_reduce_blocking(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+  ODY_MPI_CHECK(MPI_Allreduce(send_ptr(send, recv.data), recv.data, static_cast<int>(send.count),
+                              to_mpi(send.dtype), to_mpi(send.dtype, op), comms_[tag]));
+  if (op == ReduceOp::avg) divide_in_place(recv.data, recv.count, recv.dtype, size());
+}
+
+void MpiCommunicator::do_all_gather_blocking(ConstBuf send, Buf recv, Tag tag) {
+  const std::size_t es = comm::dtype_size(send.dtype);
+  const void* own = static_cast<const char*>(recv.data) + rank() * send.count * es;
+  ODY_MPI_CHECK(MPI_Allgather(send.data == own ? MPI_IN_PLACE : send.data,
+                              static_cast<int>(send.count), to_mpi(send.dtype), recv.data,
+                              static_cast<int>(send.count), to_mpi(send.dtype), comms_[tag]));
+}
+
+void MpiCommunicator::do_all_gather_v_blocking(ConstBuf send, Buf recv,
+                                               std::span<const std::int64_t> counts, Tag tag) {
+  std::vector<int> c, d;
+  to_int_counts(counts, c, d, "all_gather_v");
+  const void* own = static_cast<const char*>(recv.data) +
+                    static_cast<std::int64_t>(d[rank()]) * comm::dtype_size(send.dtype);
+  ODY_MPI_CHECK(MPI_Allgatherv(send.data == own ? MPI_IN_PLACE : send.data,
+                               static_cast<int>(send.count), to_mpi(send.dtype), recv.data,
+                               c.data(), d.data(), to_mpi(send.dtype), comms_[tag]));
+}
+
+void MpiCommunicator::do_reduce_scatter_blocking(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+  ODY_MPI_CHECK(MPI_Reduce_scatter_block(send_ptr(send, recv.data), recv.data,
+                                         static_cast<int>(recv.count), to_mpi(send.dtype),
+                                         to_mpi(send.dtype, op), comms_[tag]));
+  if (op == ReduceOp::avg) divide_in_place(recv.data, recv.count, recv.dtype, size());
+}
+
+void MpiCommunicator::do_all_to_all_blocking(ConstBuf send, Buf recv, Tag tag) {
+  const int block = static_cast<int>(send.count / size());
+  ODY_MPI_CHECK(MPI_Alltoall(send.data == recv.data ? MPI_IN_PLACE : send.data, block,
+                             to_mpi(send.dtype), recv.data, block, to_mpi(send.dtype), comms_[tag]));
+}
+
+void MpiCommunicator::do_all_to_all_v_blocking(ConstBuf send,
+                                               std::span<const std::int64_t> send_counts, Buf recv,
+                                               std::span<const std::int64_t> recv_counts, Tag tag) {
+  std::vector<int> sc, sd, rc, rd;
+  to_int_counts(send_counts, sc, sd, "all_to_all_v");
+  to_int_counts(recv_counts, rc, rd, "all_to_all_v");
+  ODY_MPI_CHECK(MPI_Alltoallv(send.data, sc.data(), sd.data(), to_mpi(send.dtype), recv.data,
+                              rc.data(), rd.data(), to_mpi(send.dtype), comms_[tag]));
+}
+
+void MpiCommunicator::do_broadcast_blocking(Buf buffer, int root, Tag tag) {
+  ODY_MPI_CHECK(MPI_Bcast(buffer.data, static_cast<int>(buffer.count), to_mpi(buffer.dtype), root,
+                          comms_[tag]));
+}
+
+void MpiCommunicator::do_barrier_blocking(Tag tag) { ODY_MPI_CHECK(MPI_Barrier(comms_[tag])); }
+
 // ---- point to point ---------------------------------------------------------------------
 
 WorkPtr MpiCommunicator::do_batch_p2p(std::span<const comm::P2POp> ops) {

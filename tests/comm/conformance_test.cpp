@@ -147,14 +147,19 @@ TEST_F(Conformance, AllReduceEveryTypeAndOp) {
       std::vector<int64_t> counts(std::begin(kCounts), std::end(kCounts));
       if (op == ReduceOp::sum && (t == DType::f32 || t == DType::bf16)) counts.push_back(kLarge);
       for (int64_t n : counts)
-        for (bool in_place : {false, true}) {
+        for (bool in_place : {false, true})
+          for (bool async : {false, true}) {
           comm_->reset_traffic();
           Buffer send(t, n), recv(t, n);
           for (int64_t i = 0; i < n; ++i) send.set(i, value(r_, i));
           Buffer& out = in_place ? send : recv;
-          comm_->all_reduce(send.view(), out.view(), op);
+          if (async)
+            comm_->all_reduce_async(send.view(), out.view(), op)->wait();
+          else
+            comm_->all_reduce(send.view(), out.view(), op);
           const std::string what = "all_reduce " + std::string(to_string(op)) + " n=" +
-                                   std::to_string(n) + (in_place ? " in place" : "");
+                                   std::to_string(n) + (in_place ? " in place" : "") +
+                                   (async ? " async" : "");
           expect_values(out, n, t, [&](int64_t i) { return reduce(op, p_, i, 0); },
                         op == ReduceOp::avg ? eps(t) : 0.0, what);
           const int64_t own = n / p_ + (r_ < n % p_ ? 1 : 0);
@@ -167,14 +172,18 @@ TEST_F(Conformance, AllReduceEveryTypeAndOp) {
 TEST_F(Conformance, AllGather) {
   for (DType t : {DType::f32, DType::bf16, DType::u8, DType::i64})
     for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{13}, int64_t{300001}})
-      for (bool in_place : {false, true}) {
+      for (bool in_place : {false, true})
+        for (bool async : {false, true}) {
         comm_->reset_traffic();
         Buffer send(t, n), recv(t, n * p_);
         recv.fill(0);
         Buf src = in_place ? recv.view_at(r_ * n, n) : send.view();
         Buffer& src_owner = in_place ? recv : send;
         for (int64_t i = 0; i < n; ++i) src_owner.set((in_place ? r_ * n : 0) + i, value(r_, i));
-        comm_->all_gather(src, recv.view());
+        if (async)
+          comm_->all_gather_async(src, recv.view())->wait();
+        else
+          comm_->all_gather(src, recv.view());
         const std::string what = "all_gather n=" + std::to_string(n) + (in_place ? " in place" : "");
         expect_values(recv, n * p_, t, [&](int64_t i) { return value(static_cast<int>(i / std::max<int64_t>(n, 1)), i % std::max<int64_t>(n, 1)); }, 0.0, what);
         const auto b = static_cast<std::uint64_t>(n * (p_ - 1) * dtype_size(t));
@@ -183,7 +192,8 @@ TEST_F(Conformance, AllGather) {
 }
 
 TEST_F(Conformance, AllGatherVaryingCounts) {
-  for (bool in_place : {false, true}) {
+  for (bool in_place : {false, true})
+    for (bool async : {false, true}) {
     comm_->reset_traffic();
     std::vector<int64_t> counts(p_);
     for (int j = 0; j < p_; ++j) counts[j] = (j * 3 + 1) % 5;  // includes empty blocks
@@ -196,7 +206,10 @@ TEST_F(Conformance, AllGatherVaryingCounts) {
     const int64_t base = in_place ? displs[r_] : 0;
     for (int64_t i = 0; i < counts[r_]; ++i) src_owner.set(base + i, value(r_, i));
     Buf src = in_place ? recv.view_at(displs[r_], counts[r_]) : send.view();
-    comm_->all_gather_v(src, recv.view(), counts);
+    if (async)
+      comm_->all_gather_v_async(src, recv.view(), counts)->wait();
+    else
+      comm_->all_gather_v(src, recv.view(), counts);
     for (int j = 0; j < p_; ++j)
       for (int64_t i = 0; i < counts[j]; ++i)
         EXPECT_EQ(recv.get(displs[j] + i), value(j, i)) << "block " << j << " index " << i;
@@ -213,12 +226,16 @@ TEST_F(Conformance, ReduceScatterEveryTypeAndOp) {
       std::vector<int64_t> counts(std::begin(kCounts), std::end(kCounts));
       if (op == ReduceOp::sum && t == DType::f32) counts.push_back(kLarge / 4);
       for (int64_t n : counts)
-        for (bool in_place : {false, true}) {
+        for (bool in_place : {false, true})
+          for (bool async : {false, true}) {
           comm_->reset_traffic();
           Buffer send(t, n * p_), recv(t, n);
           for (int64_t i = 0; i < n * p_; ++i) send.set(i, value(r_, i));
           Buf out = in_place ? send.view_at(0, n) : recv.view();
-          comm_->reduce_scatter(send.view(), out, op);
+          if (async)
+            comm_->reduce_scatter_async(send.view(), out, op)->wait();
+          else
+            comm_->reduce_scatter(send.view(), out, op);
           Buffer& res = in_place ? send : recv;
           const std::string what = "reduce_scatter " + std::string(to_string(op)) + " n=" +
                                    std::to_string(n) + (in_place ? " in place" : "");
@@ -233,7 +250,8 @@ TEST_F(Conformance, ReduceScatterEveryTypeAndOp) {
 TEST_F(Conformance, AllToAll) {
   for (DType t : {DType::f32, DType::bf16, DType::i32})
     for (int64_t block : {int64_t{0}, int64_t{1}, int64_t{13}, int64_t{100003}})
-      for (bool in_place : {false, true}) {
+      for (bool in_place : {false, true})
+        for (bool async : {false, true}) {
         comm_->reset_traffic();
         const int64_t n = block * p_;
         Buffer send(t, n), recv(t, n);
@@ -241,7 +259,10 @@ TEST_F(Conformance, AllToAll) {
         for (int j = 0; j < p_; ++j)
           for (int64_t i = 0; i < block; ++i) send.set(j * block + i, value(r_, j * 5 + i));
         Buffer& out = in_place ? send : recv;
-        comm_->all_to_all(send.view(), out.view());
+        if (async)
+          comm_->all_to_all_async(send.view(), out.view())->wait();
+        else
+          comm_->all_to_all(send.view(), out.view());
         const std::string what = "all_to_all block=" + std::to_string(block) + (in_place ? " in place" : "");
         expect_values(out, n, t, [&](int64_t k) {
           const int64_t b = std::max<int64_t>(block, 1);
@@ -252,6 +273,7 @@ TEST_F(Conformance, AllToAll) {
 }
 
 TEST_F(Conformance, AllToAllVaryingCounts) {
+  for (bool async : {false, true}) {
   comm_->reset_traffic();
   auto sc = [](int src, int dst) { return static_cast<int64_t>((src * 2 + dst * 3) % 4); };
   std::vector<int64_t> scount(p_), rcount(p_), sdispl(p_, 0), rdispl(p_, 0);
@@ -261,7 +283,10 @@ TEST_F(Conformance, AllToAllVaryingCounts) {
   Buffer send(DType::i64, sdispl.back() + scount.back()), recv(DType::i64, rdispl.back() + rcount.back());
   for (int j = 0; j < p_; ++j)
     for (int64_t i = 0; i < scount[j]; ++i) send.set(sdispl[j] + i, value(r_, j * 5 + i));
-  comm_->all_to_all_v(send.view(), scount, recv.view(), rcount);
+  if (async)
+    comm_->all_to_all_v_async(send.view(), scount, recv.view(), rcount)->wait();
+  else
+    comm_->all_to_all_v(send.view(), scount, recv.view(), rcount);
   std::uint64_t sent = 0, got = 0;
   for (int j = 0; j < p_; ++j) {
     for (int64_t i = 0; i < rcount[j]; ++i)
@@ -269,15 +294,20 @@ TEST_F(Conformance, AllToAllVaryingCounts) {
     if (j != r_) sent += scount[j] * 8, got += rcount[j] * 8;
   }
   expect_traffic(OpKind::alltoallv, 1, sent, got, "all_to_all_v");
+  }
 }
 
 TEST_F(Conformance, Broadcast) {
   for (int root = 0; root < p_; ++root)
     for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{13}, kLarge}) {
+      const bool async = root % 2 == 1;
       comm_->reset_traffic();
       Buffer b(DType::f32, n);
       for (int64_t i = 0; i < n; ++i) b.set(i, r_ == root ? value(root, i) : -1.0);
-      comm_->broadcast(b.view(), root);
+      if (async)
+        comm_->broadcast_async(b.view(), root)->wait();
+      else
+        comm_->broadcast(b.view(), root);
       expect_values(b, n, DType::f32, [&](int64_t i) { return value(root, i); }, 0.0,
                     "broadcast root " + std::to_string(root));
       const auto bytes = static_cast<std::uint64_t>(n * 4);
@@ -289,7 +319,7 @@ TEST_F(Conformance, Broadcast) {
 TEST_F(Conformance, BarrierCountsNoBytes) {
   comm_->reset_traffic();
   comm_->barrier();
-  comm_->barrier(1);
+  comm_->barrier_async(1)->wait();
   expect_traffic(OpKind::barrier, 2, 0, 0, "barrier");
 }
 

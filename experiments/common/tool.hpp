@@ -1,0 +1,59 @@
+#pragma once
+// What every ody-* tool shares: the main() wrapper that turns errors into one line and an
+// exit code without leaving ranks hanging, K/M/G size suffixes, the run header (hosts,
+// world size, build, commit) and JSON-lines output.
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ody::comm {
+class Communicator;
+}
+
+namespace ody::experiments {
+
+// An error in the command line, found identically on every rank before any
+// communication: rank 0 prints it and every rank exits with status 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Runs body(argc, argv) inside an MPI environment. UsageError and CLI11 parse errors:
+// one line from rank 0, exit 2 on every rank. Any other exception once the run started
+// (possibly on one rank only): one line naming the rank, then MPI_Abort so that no rank
+// is left waiting in a collective.
+int tool_main(const char* name, int argc, char** argv, const std::function<int(int, char**)>& body);
+
+// "64M" -> 67108864. Suffixes K, M, G (powers of 1024), optional trailing B. Throws
+// UsageError naming `flag`.
+std::int64_t parse_size(const std::string& text, const std::string& flag);
+
+// Host names of every rank (all-gathered), build type and commit, for headers.
+struct RunInfo {
+  int world_size = 1;
+  std::vector<std::string> hosts;
+  std::string build_type;
+  std::string commit;
+  std::string date;
+};
+RunInfo gather_run_info(comm::Communicator& world);
+nlohmann::json header_json(const RunInfo& info);
+
+// Appends JSON records, one per line, on rank 0 (other ranks' writers are inert).
+class JsonLines {
+ public:
+  JsonLines() = default;
+  JsonLines(const std::string& path, bool active);
+  void write(const nlohmann::json& record);
+  bool active() const { return out_ != nullptr; }
+
+ private:
+  std::unique_ptr<std::ofstream> out_;
+};
+
+}  // namespace ody::experiments
