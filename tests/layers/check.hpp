@@ -58,11 +58,15 @@ inline std::string index_str(std::size_t e, const std::vector<std::size_t>& shap
   return os.str();
 }
 
-// Checks max|got - ref| <= kFactor·max|plain - ref| + kFloorUlps·u·max|ref|.
+// Checks max|got - ref| <= kFactor·max|plain - ref| + kFloorUlps·u·max(max|ref|, scale).
 // got: the implementation under test; ref: fp64 truth; plain: the f32 yardstick.
+// scale: the magnitude of the terms that cancel into this tensor when it can be exactly
+// zero in exact arithmetic (e.g. dwq of a one-token block: softmax over one key has zero
+// gradient, but an f32 kernel computes it as the difference of O(1) terms, so its
+// residue is u times those terms, not u times zero).
 inline void expect_close(const std::string& name, const float* got, const std::vector<double>& ref,
                          const std::vector<float>& plain, const std::vector<std::size_t>& shape,
-                         double factor = kFactor) {
+                         double scale = 0.0, double factor = kFactor) {
   std::size_t n = 1;
   for (auto s : shape) n *= s;
   ASSERT_EQ(ref.size(), n) << name;
@@ -80,12 +84,12 @@ inline void expect_close(const std::string& name, const float* got, const std::v
       worst_at = e;
     }
   }
-  const double tol = factor * plain_err + kFloorUlps * kU32 * max_ref;
+  const double tol = factor * plain_err + kFloorUlps * kU32 * std::max(max_ref, scale);
   EXPECT_TRUE(finite && worst <= tol)
       << name << ": worst error " << worst << " at " << index_str(worst_at, shape) << " (got "
       << got[worst_at] << ", fp64 " << ref[worst_at] << ", plain f32 " << plain[worst_at]
       << "); tolerance " << tol << " = " << factor << " x plain f32 error " << plain_err << " + "
-      << kFloorUlps << " u x max|ref| " << max_ref;
+      << kFloorUlps << " u x max(max|ref|, scale) " << std::max(max_ref, scale);
 }
 
 // Checks an fp64 analytic gradient against an fp64 central difference: |a - fd| <=

@@ -1,0 +1,199 @@
+// The f32 block (layers/block.hpp, with the fused CPU attention kernel) against the plain
+// block of block_reference.hpp in fp64, with the tolerance rule of check.hpp (the yardstick
+// is the same reference in f32). The fp64 reference backward is checked against central
+// finite differences of the fp64 reference forward on a tiny block.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "block_reference.hpp"
+#include "check.hpp"
+#include "comm/error.hpp"
+#include "layers/block.hpp"
+#include "layers/init.hpp"
+
+namespace ody::layers::test {
+namespace {
+
+struct BlockCase {
+  std::int64_t B, L, d, H, G, i;
+  bool causal;
+  bool permuted;  // positions a permutation of 0..L-1 (zigzag-like layouts)
+  std::string name() const {
+    return "B" + std::to_string(B) + "_L" + std::to_string(L) + "_d" + std::to_string(d) + "_H" +
+           std::to_string(H) + "_G" + std::to_string(G) + "_i" + std::to_string(i) +
+           (causal ? "_causal" : "_full") + (permuted ? "_permuted" : "");
+  }
+};
+
+std::vector<std::int64_t> positions_for(std::int64_t L, bool permuted) {
+  std::vector<std::int64_t> p(L);
+  std::iota(p.begin(), p.end(), 0);
+  if (permuted) std::shuffle(p.begin(), p.end(), std::mt19937_64(L * 7 + 1));
+  return p;
+}
+
+template <class T, class V>
+std::vector<T> to_vec(const V& v) {
+  return std::vector<T>(v.data(), v.data() + v.size());
+}
+
+template <class T>
+RefWeights<T> ref_weights(const BlockWeights& w) {
+  RefWeights<T> r;
+  const auto ts = w.tensors();
+  auto dst = r.all();
+  for (std::size_t k = 0; k < ts.size(); ++k) dst[k]->assign(ts[k].data, ts[k].data + ts[k].size());
+  return r;
+}
+
+class BlockTest : public ::testing::TestWithParam<BlockCase> {};
+
+TEST_P(BlockTest, MatchesReferenceBlock) {
+  const auto p = GetParam();
+  const BlockConfig cfg{p.B, p.L, p.d, p.H, p.G, p.i, p.causal};
+  BlockWeights w(cfg);
+  init_block_weights(w, cfg, 1234);
+  const Array3 x = make_block_input(cfg, 1234), dy = make_block_dy(cfg, 1234);
+  const auto pos = positions_for(p.L, p.permuted);
+
+  Block block(cfg);
+  Array3 y("y", p.B, p.L, p.d), dx("dx", p.B, p.L, p.d);
+  BlockGrads g(cfg);
+  block.forward(y, x, w, Span1<const Pos>(pos.data(), pos.size()));
+  block.backward(dx, g, dy, w);
+
+  const RefConfig rc{Z(p.B), Z(p.L), Z(p.d), Z(p.H), Z(p.G), Z(p.i), p.causal};
+  const auto r64 = block_reference(rc, to_vec<double>(x), to_vec<double>(dy), ref_weights<double>(w), pos);
+  const auto r32 = block_reference(rc, to_vec<float>(x), to_vec<float>(dy), ref_weights<float>(w), pos);
+  const std::vector<Z> btd{Z(p.B), Z(p.L), Z(p.d)};
+  expect_close("y", y.data(), r64.y, r32.y, btd);
+  expect_close("dx", dx.data(), r64.dx, r32.dx, btd);
+  const auto gs = g.tensors();
+  auto g64 = r64.grads;
+  auto g32 = r32.grads;
+  const auto a64 = g64.all();
+  const auto a32 = g32.all();
+  // Floor scale for gradients that cancel to zero (check.hpp): every weight gradient is a
+  // sum over the same tokens of products of O(1) activations with the back-propagated
+  // dy, so the largest gradient of the block bounds the terms that cancel.
+  double grad_scale = 0;
+  for (const auto* t : a64)
+    for (double v : *t) grad_scale = std::max(grad_scale, std::abs(v));
+  for (std::size_t k = 0; k < gs.size(); ++k)
+    expect_close(gs[k].name, gs[k].data, *a64[k], *a32[k], gs[k].shape, grad_scale);
+
+  // kAdd on top of the same gradients gives twice them, bit for bit up to one rounding.
+  BlockGrads g2(cfg);
+  block.backward(dx, g2, dy, w, Accum::kOverwrite);
+  block.backward(dx, g2, dy, w, Accum::kAdd);
+  const auto gs2 = g2.tensors();
+  for (std::size_t k = 0; k < gs.size(); ++k)
+    for (std::size_t e = 0; e < gs[k].size(); ++e)
+      ASSERT_EQ(gs2[k].data[e], 2.f * gs[k].data[e]) << gs[k].name << " kAdd at " << e;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Configs, BlockTest,
+    ::testing::Values(BlockCase{2, 24, 32, 4, 4, 48, true, false},   // G = H
+                      BlockCase{2, 24, 32, 4, 2, 48, true, false},   // G = H/2
+                      BlockCase{2, 24, 32, 4, 1, 48, true, false},   // G = 1
+                      BlockCase{2, 24, 32, 4, 4, 48, false, false},  // not causal
+                      BlockCase{1, 24, 32, 4, 2, 48, false, false},
+                      BlockCase{1, 24, 32, 4, 1, 48, false, true},
+                      BlockCase{2, 24, 32, 4, 2, 48, true, true},    // permuted positions
+                      BlockCase{1, 13, 48, 3, 1, 40, true, true},    // odd L, odd H
+                      BlockCase{1, 1, 16, 2, 1, 8, true, false},     // one token
+                      BlockCase{1, 70, 64, 2, 2, 96, true, false},   // more than one kernel tile
+                      BlockCase{1, 40, 256, 2, 1, 64, true, true}),  // Dh = 128 as in the benchmark
+    [](const auto& info) { return info.param.name(); });
+
+// The fp64 reference block's backward against central differences of its forward,
+// for every input and weight element, causal with permuted positions and GQA.
+TEST(BlockReference, BackwardMatchesFiniteDifferences) {
+  const RefConfig c{1, 5, 8, 2, 1, 6, true};
+  const std::vector<std::int64_t> pos{3, 0, 4, 1, 2};
+  const BlockConfig cfg{1, 5, 8, 2, 1, 6, true};
+  BlockWeights bw(cfg);
+  init_block_weights(bw, cfg, 7);
+  const auto w = ref_weights<double>(bw);
+  const auto x = uniform(c.T() * c.d, 8), dy = uniform(c.T() * c.d, 9);
+  const auto r = block_reference(c, x, dy, w, pos);
+  expect_fd_close("block dx", r.dx, central_difference(x, [&](const std::vector<double>& xx) {
+                    return dot(block_forward_ref(c, xx, w, pos), dy);
+                  }));
+  auto wg = r.grads;
+  const auto grads = wg.all();
+  for (std::size_t k = 0; k < grads.size(); ++k) {
+    RefWeights<double> wp = w;
+    const auto fd = central_difference(*wp.all()[k], [&](const std::vector<double>& t) {
+      RefWeights<double> ww = w;
+      *ww.all()[k] = t;
+      return dot(block_forward_ref(c, x, ww, pos), dy);
+    });
+    expect_fd_close("block grad " + std::to_string(k), *grads[k], fd);
+  }
+}
+
+TEST(BlockConfigTest, ValidationNamesParameterAndRule) {
+  auto message = [](BlockConfig c) {
+    try {
+      c.validate();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message({1, 8, 30, 4, 4, 16, true}).find("d % H == 0"), std::string::npos);
+  EXPECT_NE(message({1, 8, 32, 4, 3, 16, true}).find("BlockConfig.G"), std::string::npos);
+  EXPECT_NE(message({1, 0, 32, 4, 4, 16, true}).find("BlockConfig.L"), std::string::npos);
+  EXPECT_NE(message({1, 8, 32, 4, 4, 0, true}).find("BlockConfig.ffn"), std::string::npos);
+  EXPECT_NE(message({1, 8, 12, 4, 4, 16, true}).find("even head dim"), std::string::npos);
+  EXPECT_EQ(message({1, 8, 32, 4, 2, 16, true}), "no error");
+}
+
+TEST(BlockApi, BackwardNeedsForwardAndShapesAreChecked) {
+  const BlockConfig cfg{1, 4, 8, 2, 1, 8, true};
+  Block block(cfg);
+  BlockWeights w(cfg);
+  init_block_weights(w, cfg, 1);
+  BlockGrads g(cfg);
+  Array3 x = make_block_input(cfg, 1), y("y", 1, 4, 8), wrong("wrong", 1, 5, 8);
+  EXPECT_THROW(block.backward(y, g, x, w), Error);
+  EXPECT_THROW(block.forward(wrong, x, w), Error);
+  std::vector<Pos> pos(3);
+  EXPECT_THROW(block.forward(y, x, w, Span1<const Pos>(pos.data(), 3)), Error);
+  BlockWeights other(BlockConfig{1, 4, 8, 2, 2, 8, true});  // G = 2: wk has another shape
+  try {
+    block.forward(y, x, other);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("wk"), std::string::npos) << e.what();
+  }
+}
+
+TEST(BlockApi, SavedActivationBytesFollowTheFormula) {
+  const BlockConfig c{2, 4096, 1024, 8, 2, 2816, true};
+  const std::size_t T = 2 * 4096, Dh = 128;
+  const std::size_t floats = 2 * T * 1024 + 2 * T * 8 * Dh + 2 * T * 2 * Dh + 2 * T * 2816 + 2 * T + 2 * 8 * 4096;
+  EXPECT_EQ(Block::saved_activation_bytes(c), floats * 4 + 4096 * 8);
+}
+
+// A shard can generate its own part of a tensor: element e depends only on (seed, stream, e).
+TEST(BlockInit, SeededValuesAreCounterBased) {
+  std::vector<float> whole(100), part(30);
+  fill_seeded(whole.data(), 100, 5, 2, 0.5f, 1.f);
+  fill_seeded(part.data(), 30, 5, 2, 0.5f, 1.f, 40);
+  for (int e = 0; e < 30; ++e) ASSERT_EQ(part[e], whole[40 + e]);
+  double mean = 0;
+  for (float v : whole) mean += v - 1.0;
+  EXPECT_LT(std::abs(mean / 100), 0.1);
+  for (float v : whole) ASSERT_TRUE(v >= 0.5f && v <= 1.5f);
+}
+
+}  // namespace
+}  // namespace ody::layers::test
