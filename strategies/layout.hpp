@@ -1,0 +1,45 @@
+#pragma once
+// The shared rank arithmetic of every strategy: which global tokens a rank holds.
+//
+//   contiguous  rank r holds tokens [r·L/N, (r+1)·L/N)                  needs L % N == 0
+//   zigzag      L in 2N chunks of c = L/(2N); rank r holds chunk r then chunk 2N-1-r
+//               (balances causal work)                                needs L % (2N) == 0
+//   stripe      token t on rank t mod N; local token j is t = j·N + r  needs L % N == 0
+//
+// Local tokens are stored in the order listed (ascending local index j). Every tensor is
+// [B, L, w] (w = any row width), sharded along L only; every batch row uses the same
+// positions. Shard/unshard are pure copies (bitwise exact).
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "comm/communicator.hpp"
+
+namespace ody::strategies {
+
+enum class TokenLayout { contiguous, zigzag, stripe };
+std::string_view to_string(TokenLayout layout);
+
+// The number of equal pieces L must split into: N, or 2N for zigzag.
+std::int64_t layout_divisor(TokenLayout layout, int n);
+// Throws ody::Error at `where` when L cannot be laid out over N ranks, naming the rule,
+// the values and the nearest valid lengths, e.g. "L % (2N) == 0 (zigzag: 2N chunks),
+// N = 4, nearest valid L: 24 or 32; found L = 30".
+void check_layout(TokenLayout layout, std::int64_t L, int n, const char* where);
+// Throws ody::Error at `where` when `value` % n != 0, naming the rule and the nearest
+// valid values of `name` (e.g. heads when sharding heads over N ranks).
+void check_divisible(const char* where, const char* name, std::int64_t value, const char* divisor_name,
+                     std::int64_t divisor);
+
+// Global positions [L/N] of rank r's local tokens, in local order.
+std::vector<std::int64_t> local_positions(TokenLayout layout, std::int64_t L, int n, int r);
+
+// local [B, L/N, w] = rank r's tokens of full [B, L, w].
+void shard(TokenLayout layout, const float* full, float* local, std::int64_t B, std::int64_t L,
+           std::int64_t w, int n, int r);
+// full [B, L, w] on every rank from each rank's local [B, L/N, w] (one all_gather of
+// B·L/N·w floats over `comm`, then a local permutation). Collective.
+void unshard(TokenLayout layout, const float* local, float* full, std::int64_t B, std::int64_t L,
+             std::int64_t w, comm::Communicator& comm);
+
+}  // namespace ody::strategies

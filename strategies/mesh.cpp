@@ -1,0 +1,63 @@
+#include "strategies/mesh.hpp"
+
+#include <algorithm>
+
+#include "comm/error.hpp"
+
+namespace ody::strategies {
+
+Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int> placement)
+    : world_(&world), dims_(std::move(dims)) {
+  const int p = world.size();
+  ODY_REQUIRE(!dims_.empty(), "Mesh: dims", "at least one dimension", "none");
+  std::int64_t prod = 1;
+  std::string listing;
+  for (std::size_t k = 0; k < dims_.size(); ++k) {
+    ODY_REQUIRE(dims_[k].size >= 1, "Mesh: dims[" + dims_[k].name + "].size", "a size >= 1",
+                dims_[k].size);
+    for (std::size_t j = 0; j < k; ++j)
+      ODY_REQUIRE(dims_[j].name != dims_[k].name, "Mesh: dims", "distinct names",
+                  "'" + dims_[k].name + "' twice");
+    prod *= dims_[k].size;
+    listing += (k ? " x " : "") + dims_[k].name + "=" + std::to_string(dims_[k].size);
+  }
+  ODY_REQUIRE(prod == p, "Mesh: dims", "the product of the dimension sizes to equal the world size " +
+                                           std::to_string(p),
+              listing, " = ", prod);
+  if (placement.empty()) {
+    index_ = world.rank();
+  } else {
+    ODY_REQUIRE(static_cast<int>(placement.size()) == p, "Mesh: placement",
+                "one world rank per logical index (" + std::to_string(p) + " entries)", placement.size());
+    std::vector<int> sorted = placement;
+    std::sort(sorted.begin(), sorted.end());
+    for (int m = 0; m < p; ++m)
+      ODY_REQUIRE(sorted[m] == m, "Mesh: placement", "a permutation of 0.." + std::to_string(p - 1),
+                  "a missing or repeated rank near ", m);
+    index_ = static_cast<int>(std::find(placement.begin(), placement.end(), world.rank()) - placement.begin());
+  }
+  coords_.resize(dims_.size());
+  int stride = 1;
+  for (std::size_t k = 0; k < dims_.size(); ++k) {
+    coords_[k] = (index_ / stride) % dims_[k].size;
+    stride *= dims_[k].size;
+  }
+  // Every rank splits once per dimension in the same order (split is collective).
+  stride = 1;
+  for (std::size_t k = 0; k < dims_.size(); ++k) {
+    const int color = index_ - coords_[k] * stride;  // the index with coordinate k zeroed
+    comms_.push_back(world.split(color, coords_[k]));
+    stride *= dims_[k].size;
+  }
+}
+
+int Mesh::dim_index(std::string_view name) const {
+  std::string names;
+  for (std::size_t k = 0; k < dims_.size(); ++k) {
+    if (dims_[k].name == name) return static_cast<int>(k);
+    names += (k ? ", " : "") + dims_[k].name;
+  }
+  throw Error("Mesh: dimension name", "one of " + names, "'" + std::string(name) + "'");
+}
+
+}  // namespace ody::strategies

@@ -1,0 +1,57 @@
+#pragma once
+// A named device mesh over a world communicator: ordered dimensions (name, size) whose
+// product is the world size, and one sub-communicator per dimension.
+//
+// Rank placement. Each world rank has a logical mesh index m (default: m = world rank).
+// Dimensions are listed INNER FIRST: dims[0] varies fastest, so ranks with consecutive
+// logical indices share every coordinate but the first one, i.e. the first-listed
+// dimension groups contiguous ranks (put the all-to-all / all-gather heavy dimension
+// there: contiguous ranks sit on one node). coord[k] = (m / prod(size[0..k))) % size[k].
+//
+// Hook for topology-aware placement: `placement` (optional) lists, for logical index
+// m = 0..P-1, the world rank that takes it; a topology layer that knows which ranks
+// share NVLink supplies it (e.g. the concatenation of its rank groups). Empty means
+// identity.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "comm/communicator.hpp"
+
+namespace ody::strategies {
+
+struct MeshDim {
+  std::string name;
+  int size = 1;
+};
+
+class Mesh {
+ public:
+  // Collective over `world` (splits one communicator per dimension). Throws ody::Error
+  // when the product of sizes differs from world.size(), a size is < 1, a name repeats,
+  // or placement is not a permutation of 0..P-1.
+  Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int> placement = {});
+
+  comm::Communicator& world() const { return *world_; }
+  int ndims() const { return static_cast<int>(dims_.size()); }
+  const std::vector<MeshDim>& dims() const { return dims_; }
+  int index() const { return index_; }  // this rank's logical mesh index
+  // By name; throws ody::Error listing the names when unknown.
+  int dim_index(std::string_view name) const;
+  int size(std::string_view name) const { return dims_[dim_index(name)].size; }
+  int coord(std::string_view name) const { return coords_[dim_index(name)]; }
+  // The communicator of the ranks that share every coordinate but `name`, ordered by
+  // the coordinate along `name` (so its rank == coord(name)).
+  comm::Communicator& comm(std::string_view name) const { return *comms_[dim_index(name)]; }
+
+ private:
+  comm::Communicator* world_;
+  std::vector<MeshDim> dims_;
+  int index_ = 0;
+  std::vector<int> coords_;
+  std::vector<std::unique_ptr<comm::Communicator>> comms_;
+};
+
+}  // namespace ody::strategies
