@@ -146,6 +146,8 @@ Placement place_mesh(const Cluster& cluster, const std::vector<MeshDim>& mesh, c
   }
 
   Placement pl;
+  for (int d : layout) pl.inner_first.push_back(mesh[d]);
+  pl.rank_of_index = order;
   pl.coords.assign(world, std::vector<int>(nd, 0));
   for (int pos = 0; pos < world; ++pos)
     for (int d = 0; d < nd; ++d) pl.coords[order[pos]][d] = static_cast<int>((pos / stride[d]) % mesh[d].size);

@@ -56,6 +56,11 @@ struct Placement {
   std::vector<DimPlacement> dims;  // in the order the mesh gave them
   // coords[r][d]: coordinate of world rank r along dims[d].
   std::vector<std::vector<int>> coords;
+  // The same layout in the form of strategies::Mesh (dims listed inner first, and for
+  // each logical mesh index m the world rank that takes it): building that Mesh with
+  // these gives exactly the groups above.
+  std::vector<MeshDim> inner_first;
+  std::vector<int> rank_of_index;
 };
 
 // Throws ody::Error naming the rule: unknown or repeated dimension name, size < 1,

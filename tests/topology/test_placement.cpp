@@ -2,6 +2,7 @@
 // rejected with the rule named; backend scoring.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <string>
 
@@ -127,6 +128,32 @@ TEST(Placement, GpuClusterPicksNvlinkAndNccl) {
   EXPECT_EQ(dp.dims[1].groups[0], (std::vector<int>{0, 1, 2, 3}));
   EXPECT_EQ(dp.dims[2].groups[0], (std::vector<int>{0, 4}));
   EXPECT_EQ(dp.dims[0].groups[0], (std::vector<int>{0, 8}));  // dp outermost
+}
+
+// strategies::Mesh semantics: dims inner first, coord[k] = (m / prod(size[0..k))) % size[k]
+// for logical index m; rank_of_index[m] takes index m. Rebuild the groups that way.
+TEST(Placement, MeshHookReproducesTheGroups) {
+  const tp::Cluster c = tp::uniform_cluster(tp::preset("dgx-a100"), 2, 8);
+  const tp::Placement p = tp::place_mesh(c, tp::parse_mesh("ring=2,tp=4,dp=2"), mpi_only());
+  ASSERT_EQ(p.inner_first.size(), 3u);
+  EXPECT_EQ(p.inner_first[0].name, "tp");
+  EXPECT_EQ(p.inner_first[1].name, "ring");
+  EXPECT_EQ(p.inner_first[2].name, "dp");
+  for (const tp::DimPlacement& d : p.dims) {
+    int k = 0;
+    long long stride = 1;
+    while (p.inner_first[k].name != d.name) stride *= p.inner_first[k++].size;
+    Groups rebuilt;
+    for (int m = 0; m < c.world_size(); ++m) {
+      if ((m / stride) % d.size != 0) continue;
+      std::vector<int> g;
+      for (int i = 0; i < d.size; ++i) g.push_back(p.rank_of_index[m + i * stride]);
+      std::sort(g.begin(), g.end());
+      rebuilt.push_back(g);
+    }
+    std::sort(rebuilt.begin(), rebuilt.end());
+    EXPECT_EQ(rebuilt, d.groups) << d.name;
+  }
 }
 
 TEST(Placement, BackendScores) {
