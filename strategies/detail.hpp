@@ -1,0 +1,137 @@
+#pragma once
+// Internal helpers shared by the strategies (not a public API): the sequence <-> head
+// all-to-all of Ulysses, the sequence all-gather / reduce-scatter of TP-SP and Odysseus
+// (contiguous layout, any batch size), and row/column slices of weights.
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "comm/communicator.hpp"
+#include "layers/views.hpp"
+
+namespace ody::strategies::detail {
+
+using Z = std::int64_t;
+
+// Heads sharded over n ranks: rank j gets [head_start(j), head_start(j) + heads_per_rank).
+// With heads < n (kv heads under GQA, n % heads == 0) each rank gets the one kv head its
+// query heads read, so kv heads are replicated n / heads times.
+inline Z heads_per_rank(Z heads, int n) { return std::max<Z>(heads / n, 1); }
+inline Z head_start(Z heads, int n, int j) { return Z(j) * heads / n; }
+
+// src [B, Ll, heads, Dh] (sequence-sharded) -> dst [B, L, c, Dh] (head-sharded, sequence in
+// rank order), c = heads_per_rank. send/recv: scratch of B·Ll·c·Dh·n floats.
+inline comm::WorkPtr seq_to_head_post(comm::Communicator& comm, const float* src, std::vector<float>& send,
+                                      std::vector<float>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag) {
+  const int n = comm.size();
+  const Z c = heads_per_rank(heads, n), blk = B * Ll * c * Dh;
+  send.resize(blk * n);
+  recv.resize(blk * n);
+  for (int j = 0; j < n; ++j) {
+    const Z h0 = head_start(heads, n, j);
+    for (Z t = 0; t < B * Ll; ++t)
+      std::copy_n(src + (t * heads + h0) * Dh, c * Dh, send.data() + j * blk + t * c * Dh);
+  }
+  return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
+}
+inline void seq_to_head_finish(const std::vector<float>& recv, float* dst, int n, Z B, Z Ll, Z heads, Z Dh) {
+  const Z c = heads_per_rank(heads, n), blk = B * Ll * c * Dh, L = Ll * n;
+  for (int s = 0; s < n; ++s)
+    for (Z b = 0; b < B; ++b)
+      std::copy_n(recv.data() + s * blk + b * Ll * c * Dh, Ll * c * Dh, dst + (b * L + s * Ll) * c * Dh);
+}
+
+// Inverse: src [B, L, c, Dh] (head-sharded) -> dst [B, Ll, heads, Dh]. accumulate: dst +=
+// (replicated kv heads' gradients sum into their one source head; dst must be zeroed).
+inline comm::WorkPtr head_to_seq_post(comm::Communicator& comm, const float* src, std::vector<float>& send,
+                                      std::vector<float>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag) {
+  const int n = comm.size();
+  const Z c = heads_per_rank(heads, n), blk = B * Ll * c * Dh, L = Ll * n;
+  send.resize(blk * n);
+  recv.resize(blk * n);
+  for (int j = 0; j < n; ++j)
+    for (Z b = 0; b < B; ++b)
+      std::copy_n(src + (b * L + j * Ll) * c * Dh, Ll * c * Dh, send.data() + j * blk + b * Ll * c * Dh);
+  return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
+}
+inline void head_to_seq_finish(const std::vector<float>& recv, float* dst, int n, Z B, Z Ll, Z heads, Z Dh,
+                               bool accumulate) {
+  const Z c = heads_per_rank(heads, n), blk = B * Ll * c * Dh;
+  if (accumulate) {
+    for (int s = 0; s < n; ++s) {
+      const Z h0 = head_start(heads, n, s);
+      for (Z t = 0; t < B * Ll; ++t)
+        for (Z e = 0; e < c * Dh; ++e) dst[(t * heads + h0) * Dh + e] += recv[s * blk + t * c * Dh + e];
+    }
+    return;
+  }
+  for (int s = 0; s < n; ++s) {
+    const Z h0 = head_start(heads, n, s);
+    for (Z t = 0; t < B * Ll; ++t)
+      std::copy_n(recv.data() + s * blk + t * c * Dh, c * Dh, dst + (t * heads + h0) * Dh);
+  }
+}
+
+// Contiguous layout. local [B, Ll, w] on every rank -> full [B, L, w] (all_gather of
+// B·Ll·w floats; a permutation when B > 1). scratch: B·L·w floats.
+inline void gather_seq(comm::Communicator& comm, const float* local, float* full, std::vector<float>& scratch,
+                       Z B, Z Ll, Z w, comm::Tag tag = 0) {
+  const int n = comm.size();
+  const Z blk = B * Ll * w;
+  if (B == 1) {
+    comm.all_gather(comm::cbuf(local, blk), comm::buf(full, blk * n), tag);
+    return;
+  }
+  scratch.resize(blk * n);
+  comm.all_gather(comm::cbuf(local, blk), comm::buf(scratch), tag);
+  for (int s = 0; s < n; ++s)
+    for (Z b = 0; b < B; ++b)
+      std::copy_n(scratch.data() + s * blk + b * Ll * w, Ll * w, full + (b * Ll * n + s * Ll) * w);
+}
+// full [B, L, w] partial sums on every rank -> local [B, Ll, w] = sum over ranks of this
+// rank's tokens (reduce_scatter of B·Ll·w floats). scratch: B·L·w floats.
+inline void reduce_scatter_seq(comm::Communicator& comm, const float* full, float* local,
+                               std::vector<float>& scratch, Z B, Z Ll, Z w, comm::Tag tag = 0) {
+  const int n = comm.size();
+  const Z blk = B * Ll * w;
+  if (B == 1) {
+    comm.reduce_scatter(comm::cbuf(full, blk * n), comm::buf(local, blk), comm::ReduceOp::sum, tag);
+    return;
+  }
+  scratch.resize(blk * n);
+  for (int s = 0; s < n; ++s)
+    for (Z b = 0; b < B; ++b)
+      std::copy_n(full + (b * Ll * n + s * Ll) * w, Ll * w, scratch.data() + s * blk + b * Ll * w);
+  comm.reduce_scatter(comm::cbuf(scratch), comm::buf(local, blk), comm::ReduceOp::sum, tag);
+}
+
+// Rows [r0, r0 + rows) of a row-major [*, cols] matrix.
+inline layers::Array2 rows_of(const layers::Array2& w, Z r0, Z rows) {
+  layers::Array2 out("rows", rows, w.extent(1));
+  std::copy_n(w.data() + r0 * Z(w.extent(1)), rows * Z(w.extent(1)), out.data());
+  return out;
+}
+// Columns [c0, c0 + cols) of a row-major [rows, *] matrix.
+inline layers::Array2 cols_of(const layers::Array2& w, Z c0, Z cols) {
+  const Z rows = w.extent(0), ld = w.extent(1);
+  layers::Array2 out("cols", rows, cols);
+  for (Z r = 0; r < rows; ++r) std::copy_n(w.data() + r * ld + c0, cols, out.data() + r * cols);
+  return out;
+}
+// Full [rows, n·cols] on every rank from each rank's column block [rows, cols].
+inline void gather_cols(comm::Communicator& comm, const layers::Array2& shard, const layers::Array2& full) {
+  const int n = comm.size();
+  const Z rows = shard.extent(0), cols = shard.extent(1);
+  std::vector<float> all(rows * cols * n);
+  comm.all_gather(comm::cbuf(shard.data(), rows * cols), comm::buf(all));
+  for (int s = 0; s < n; ++s)
+    for (Z r = 0; r < rows; ++r)
+      std::copy_n(all.data() + (s * rows + r) * cols, cols, full.data() + r * cols * n + s * cols);
+}
+// Full [n·rows, cols] on every rank from each rank's row block [rows, cols].
+inline void gather_rows(comm::Communicator& comm, const layers::Array2& shard, const layers::Array2& full) {
+  const Z cnt = Z(shard.extent(0)) * Z(shard.extent(1));
+  comm.all_gather(comm::cbuf(shard.data(), cnt), comm::buf(full.data(), cnt * comm.size()));
+}
+
+}  // namespace ody::strategies::detail

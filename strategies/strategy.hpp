@@ -1,0 +1,81 @@
+#pragma once
+// The interface every sequence-parallel strategy of one decoder block implements
+// (docs/algorithms.md section 3).
+//
+// A strategy runs over one communicator of N ranks (a mesh dimension, or the world). It
+// takes x sharded along the sequence, [B, L/N, d] per rank in the strategy's token layout
+// (strategies/layout.hpp), returns y in the same layout, and backward maps dy to dx the
+// same way. It keeps the weights and weight gradients the way its WeightMode says
+// (replicated, tensor-parallel shards, ZeRO-3 shards); gather_grads() assembles the full
+// gradients for comparison and file dumps.
+//
+// cost(): the exact bytes this rank sends and receives, and the number of operations, per
+// comm::OpKind, for one forward and one backward, computed from the shapes alone with the
+// definitions of comm/traffic_model.hpp. Tests check it equals the communicator's traffic
+// counters exactly. set_weights() and gather_grads() are setup/inspection traffic and are
+// not part of cost().
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "comm/communicator.hpp"
+#include "comm/traffic_model.hpp"
+#include "layers/block.hpp"
+#include "strategies/layout.hpp"
+
+namespace ody::strategies {
+
+using layers::BlockConfig;
+using layers::Pos;
+using layers::Span3;
+
+// How a strategy keeps the weights.
+//   replicated       every rank holds every weight; gradients all-reduced (sum)
+//   tensor_parallel  attention/MLP projections column/row sharded over heads / i (TP-SP)
+//   zero3_mlp        attention head-sharded as TP-SP, MLP weights ZeRO-3 sharded (Odysseus)
+enum class WeightMode { replicated, tensor_parallel, zero3_mlp };
+std::string_view to_string(WeightMode mode);
+
+struct Cost {
+  comm::TrafficSnapshot forward;
+  comm::TrafficSnapshot backward;
+};
+// Adds one operation of `kind` moving `b` to `s` (the cost models' building block).
+void add_op(comm::TrafficSnapshot& s, comm::OpKind kind, comm::traffic_model::Bytes b);
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  Strategy(const Strategy&) = delete;
+  Strategy& operator=(const Strategy&) = delete;
+
+  virtual std::string_view name() const = 0;
+  virtual TokenLayout layout() const = 0;
+  virtual WeightMode weight_mode() const = 0;
+  const BlockConfig& config() const { return cfg_; }
+  comm::Communicator& comm() const { return *comm_; }
+  std::int64_t local_len() const { return cfg_.L / comm_->size(); }  // L/N
+  // Global positions of this rank's tokens [L/N], in local order.
+  const std::vector<Pos>& positions() const { return pos_; }
+
+  // Takes this rank's part of the full weights (every rank passes the same values).
+  virtual void set_weights(const layers::BlockWeights& full) = 0;
+  // y, x: [B, L/N, d] in layout(). y must not alias x.
+  virtual void forward(Span3<float> y, Span3<const float> x) = 0;
+  // dx, dy: [B, L/N, d]; computes this rank's weight gradients (overwritten).
+  virtual void backward(Span3<float> dx, Span3<const float> dy) = 0;
+  // The full gradients (full shapes, allocated by the caller) on every rank. Collective.
+  virtual void gather_grads(const layers::BlockGrads& full) = 0;
+  // This rank's traffic for one forward and one backward.
+  virtual Cost cost() const = 0;
+
+ protected:
+  // Validates cfg and the layout of L over comm.size() (ody::Error naming the rule).
+  Strategy(const BlockConfig& cfg, comm::Communicator& comm, TokenLayout layout, const char* who);
+  BlockConfig cfg_;
+  comm::Communicator* comm_;
+  std::vector<Pos> pos_;
+};
+
+}  // namespace ody::strategies
