@@ -11,7 +11,7 @@ packages=(
   libtrilinos-kokkos-dev
   libgtest-dev libbenchmark-dev
   libopenblas-dev
-  nlohmann-json3-dev libcli11-dev pybind11-dev libpugixml-dev
+  nlohmann-json3-dev libcli11-dev pybind11-dev libxml2-dev
   python3-numpy python3-matplotlib
 )
 
