@@ -1,0 +1,137 @@
+#include "strategies/tp_attention.hpp"
+
+#include <numeric>
+
+#include "kernels/attention.hpp"
+#include "layers/linear.hpp"
+#include "layers/rmsnorm.hpp"
+#include "layers/rope.hpp"
+#include "strategies/detail.hpp"
+
+namespace ody::strategies {
+
+using namespace layers;
+using detail::Z;
+
+void TpAttention::check(const BlockConfig& cfg, int n, const char* who) {
+  cfg.validate();
+  const std::string w(who);
+  check_layout(TokenLayout::contiguous, cfg.L, n, (w + ": L").c_str());
+  check_divisible((w + ": H (query heads are sharded over the group)").c_str(), "H", cfg.H, "N", n);
+  check_divisible((w + ": G (kv heads are sharded over the group)").c_str(), "G", cfg.G, "N", n);
+}
+
+TpAttention::TpAttention(const BlockConfig& cfg, comm::Communicator& comm) : cfg_(cfg), comm_(&comm) {
+  const int n = comm.size();
+  const Z Dh = cfg.head_dim(), T = cfg.B * cfg.L / n;
+  hq_ = cfg.H / n;
+  hk_ = cfg.G / n;
+  Ll_ = cfg.L / n;
+  attn_norm_ = Array1("attn_norm", cfg.d);
+  dattn_norm_ = Array1("dattn_norm", cfg.d);
+  wq_ = Array2("wq", hq_ * Dh, cfg.d);
+  wk_ = Array2("wk", hk_ * Dh, cfg.d);
+  wv_ = Array2("wv", hk_ * Dh, cfg.d);
+  wo_ = Array2("wo", cfg.d, hq_ * Dh);
+  dwq_ = Array2("dwq", hq_ * Dh, cfg.d);
+  dwk_ = Array2("dwk", hk_ * Dh, cfg.d);
+  dwv_ = Array2("dwv", hk_ * Dh, cfg.d);
+  dwo_ = Array2("dwo", cfg.d, hq_ * Dh);
+  x_ = Array2("x", T, cfg.d);
+  u_full_ = Array2("u_full", cfg.B * cfg.L, cfg.d);
+  rstd_ = Array1("rstd", T);
+  pos_full_.resize(cfg.L);
+  std::iota(pos_full_.begin(), pos_full_.end(), Pos(0));
+}
+
+void TpAttention::set_weights(const BlockWeights& full) {
+  const int r = comm_->rank();
+  const Z Dh = cfg_.head_dim();
+  std::copy_n(full.attn_norm.data(), cfg_.d, attn_norm_.data());
+  wq_ = detail::rows_of(full.wq, r * hq_ * Dh, hq_ * Dh);
+  wk_ = detail::rows_of(full.wk, r * hk_ * Dh, hk_ * Dh);
+  wv_ = detail::rows_of(full.wv, r * hk_ * Dh, hk_ * Dh);
+  wo_ = detail::cols_of(full.wo, r * hq_ * Dh, hq_ * Dh);
+}
+
+void TpAttention::forward(float* h, const float* x) {
+  const BlockConfig& c = cfg_;
+  const Z T = c.B * Ll_, TL = c.B * c.L, d = c.d, Dh = c.head_dim();
+  std::copy_n(x, T * d, x_.data());
+  Array2 u("u", T, d);
+  rmsnorm_forward(u, rstd_, x_, attn_norm_);
+  detail::gather_seq(*comm_, u.data(), u_full_.data(), scratch_, c.B, Ll_, d);
+  q_.resize(TL * hq_ * Dh);
+  k_.resize(TL * hk_ * Dh);
+  v_.resize(TL * hk_ * Dh);
+  o_.resize(q_.size());
+  lse_.resize(c.B * hq_ * c.L);
+  const Mat<const float> uf(u_full_);
+  linear_forward(Span2<float>(q_.data(), TL, hq_ * Dh), uf, wq_);
+  linear_forward(Span2<float>(k_.data(), TL, hk_ * Dh), uf, wk_);
+  linear_forward(Span2<float>(v_.data(), TL, hk_ * Dh), uf, wv_);
+  const Span1<const Pos> pos(pos_full_.data(), c.L);
+  const Span4<float> q4(q_.data(), c.B, c.L, hq_, Dh), k4(k_.data(), c.B, c.L, hk_, Dh);
+  rope_forward(q4, q4, pos);
+  rope_forward(k4, k4, pos);
+  kernels::AttentionOptions opt;
+  opt.causal = c.causal;
+  kernels::attention_forward<float, float>(o_.data(), lse_.data(), q_.data(), k_.data(), v_.data(),
+                                           pos_full_.data(), pos_full_.data(),
+                                           kernels::AttentionShape{c.B, c.L, c.L, hq_, hk_, Dh}, opt);
+  std::vector<float> partial(TL * d);
+  linear_forward(Span2<float>(partial.data(), TL, d), Span2<const float>(o_.data(), TL, hq_ * Dh), wo_);
+  std::copy_n(x, T * d, h);  // h = x + reduce_scatter(partial)
+  std::vector<float> local(T * d);
+  detail::reduce_scatter_seq(*comm_, partial.data(), local.data(), scratch_, c.B, Ll_, d);
+  for (Z e = 0; e < T * d; ++e) h[e] += local[e];
+}
+
+void TpAttention::backward(float* dx, const float* dh) {
+  const BlockConfig& c = cfg_;
+  const Z T = c.B * Ll_, TL = c.B * c.L, d = c.d, Dh = c.head_dim();
+  Array2 dh_full("dh_full", TL, d);
+  detail::gather_seq(*comm_, dh, dh_full.data(), scratch_, c.B, Ll_, d);
+  std::vector<float> dO(TL * hq_ * Dh), dq(q_.size()), dk(k_.size()), dv(v_.size());
+  linear_backward(Mat<float>(Span2<float>(dO.data(), TL, hq_ * Dh)), Mat<float>(dwo_), Mat<const float>(dh_full),
+                  Mat<const float>(Span2<const float>(o_.data(), TL, hq_ * Dh)), wo_);
+  kernels::AttentionOptions opt;
+  opt.causal = c.causal;
+  kernels::attention_backward<float, float>(dq.data(), dk.data(), dv.data(), dO.data(), q_.data(), k_.data(),
+                                            v_.data(), o_.data(), lse_.data(), pos_full_.data(), pos_full_.data(),
+                                            kernels::AttentionShape{c.B, c.L, c.L, hq_, hk_, Dh}, opt);
+  const Span1<const Pos> pos(pos_full_.data(), c.L);
+  const Span4<float> dq4(dq.data(), c.B, c.L, hq_, Dh), dk4(dk.data(), c.B, c.L, hk_, Dh);
+  rope_backward(dq4, dq4, pos);
+  rope_backward(dk4, dk4, pos);
+  std::vector<float> du_full(TL * d);
+  const Mat<float> duf(Span2<float>(du_full.data(), TL, d));
+  const Mat<const float> uf(u_full_);
+  linear_backward(duf, Mat<float>(dwq_), Mat<const float>(Span2<const float>(dq.data(), TL, hq_ * Dh)), uf, wq_);
+  linear_backward(duf, Mat<float>(dwk_), Mat<const float>(Span2<const float>(dk.data(), TL, hk_ * Dh)), uf, wk_,
+                  Accum::kAdd);
+  linear_backward(duf, Mat<float>(dwv_), Mat<const float>(Span2<const float>(dv.data(), TL, hk_ * Dh)), uf, wv_,
+                  Accum::kAdd);
+  std::vector<float> du(T * d);
+  detail::reduce_scatter_seq(*comm_, du_full.data(), du.data(), scratch_, c.B, Ll_, d);
+  rmsnorm_backward(Span2<float>(dx, T, d), dattn_norm_, Span2<const float>(du.data(), T, d), x_, attn_norm_, rstd_,
+                   Accum::kAdd, Accum::kOverwrite);
+}
+
+void TpAttention::add_cost(Cost& cost, const BlockConfig& c, int n) {
+  namespace tm = comm::traffic_model;
+  const Z blk = c.B * (c.L / n) * c.d;
+  for (auto* s : {&cost.forward, &cost.backward}) {
+    add_op(*s, comm::OpKind::allgather, tm::all_gather(blk, 4, n));
+    add_op(*s, comm::OpKind::reducescatter, tm::reduce_scatter(blk, 4, n));
+  }
+}
+
+void TpAttention::gather_grads(const BlockGrads& full) {
+  detail::gather_rows(*comm_, dwq_, full.dwq);
+  detail::gather_rows(*comm_, dwk_, full.dwk);
+  detail::gather_rows(*comm_, dwv_, full.dwv);
+  detail::gather_cols(*comm_, dwo_, full.dwo);
+}
+
+}  // namespace ody::strategies
