@@ -1,0 +1,50 @@
+#pragma once
+// Odysseus (docs/algorithms.md 3.4): attention exactly as TP-SP (tp_attention.hpp: head-
+// sharded attention weights, no gradient synchronisation for them), MLP sequence-local on
+// the L/N tokens with ZeRO-3 sharded weights: w_gate, w_up as [i/N, d] row blocks, w_down
+// as [d/N, i] row blocks. Norm weights replicated (one all-reduce of 2·d gradient floats).
+//
+// Overlap (the seed's README notes its MLP collectives are synchronous):
+// - forward posts the three weight all-gathers (tags 1..3) BEFORE the attention half runs,
+//   so they travel while attention computes; the MLP waits for them;
+// - backward posts the gathers again at its start, waits for w_down only before the first
+//   GEMM, and reduce-scatters each full weight gradient (sum) as soon as it is computed,
+//   while the next GEMMs and the whole attention backward run; it waits at the end.
+// The gathered full weights are released after use (only the shards persist).
+// Needs L % N == 0, H % N == 0, G % N == 0, i % N == 0, d % N == 0.
+#include <vector>
+
+#include "strategies/strategy.hpp"
+#include "strategies/tp_attention.hpp"
+
+namespace ody::strategies {
+
+class Odysseus final : public Strategy {
+ public:
+  Odysseus(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode = WeightMode::zero3_mlp);
+  std::string_view name() const override { return "odysseus"; }
+  TokenLayout layout() const override { return TokenLayout::contiguous; }
+  WeightMode weight_mode() const override { return WeightMode::zero3_mlp; }
+  void set_weights(const layers::BlockWeights& full) override;
+  void forward(Span3<float> y, Span3<const float> x) override;
+  void backward(Span3<float> dx, Span3<const float> dy) override;
+  void gather_grads(const layers::BlockGrads& full) override;
+  Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank()); }
+  static Cost cost(const BlockConfig& cfg, int n, int rank);
+  static void check(const BlockConfig& cfg, int n);
+
+ private:
+  // Posts the all-gathers of the three MLP weights into gate_full_, up_full_, down_full_.
+  void post_weight_gathers(comm::WorkPtr& gate, comm::WorkPtr& up, comm::WorkPtr& down);
+  void release_full_weights();
+
+  TpAttention attn_;
+  layers::Array1 mlp_norm_, dmlp_norm_;            // [d]
+  std::vector<float> w_gate_, w_up_, w_down_;      // shards [i/N, d] x2, [d/N, i]
+  std::vector<float> dw_gate_, dw_up_, dw_down_;   // gradient shards, same shapes
+  std::vector<float> gate_full_, up_full_, down_full_;  // gathered [i, d] x2, [d, i] (transient)
+  layers::Array2 h_, u_, gate_, up_;               // [T, d] x2, [T, i] x2
+  layers::Array1 rstd_;                            // [T]
+};
+
+}  // namespace ody::strategies
