@@ -1,0 +1,161 @@
+// ody-kernelbench harness: see harness.hpp. Output: a human-readable table on stdout and,
+// with --json FILE, one JSON object per line (first a header record, then one per case).
+#include "kernelbench/harness.hpp"
+
+#include <cblas.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <vector>
+
+#include "comm/error.hpp"
+
+#ifndef ODY_GIT_COMMIT
+#define ODY_GIT_COMMIT "unknown"
+#endif
+#ifndef ODY_BUILD_TYPE
+#define ODY_BUILD_TYPE "unknown"
+#endif
+
+namespace ody::kernelbench {
+namespace {
+
+std::map<std::string, GroupFn>& registry() {
+  static std::map<std::string, GroupFn> r;  // function-local: safe during static init
+  return r;
+}
+
+double median_seconds(const std::function<void()>& fn, int iters, int warmup) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> t;
+  for (int i = 0; i < std::max(iters, 1); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  const size_t n = t.size();
+  return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+// OpenBLAS sgemm n^3 GFLOP/s on one thread: the ceiling the kernels are judged against.
+double sgemm_gflops(int n, int iters) {
+  std::vector<float> a(static_cast<size_t>(n) * n, 0.5f), b(a.size(), 0.25f), c(a.size());
+  const double s = median_seconds([&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a.data(), n, b.data(), n,
+                0.f, c.data(), n);
+  }, iters, 1);
+  return 2.0 * n * n * n / s / 1e9;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+int run(int argc, char** argv) {
+  Config cfg;
+  std::string json_path, filter;
+  bool list = false;
+  CLI::App app{"ody-kernelbench: CPU kernel throughput and memory (one core)"};
+  app.add_option("--json", json_path, "write JSON lines to FILE");
+  app.add_flag("--quick", cfg.quick, "small sizes (smoke test)");
+  app.add_option("-n,--iters", cfg.iters, "timed runs per case (median reported)")->check(CLI::PositiveNumber);
+  app.add_option("-w,--warmup", cfg.warmup, "untimed warm-up runs per case")->check(CLI::NonNegativeNumber);
+  app.add_option("--filter", filter, "run only cases whose name contains SUBSTR");
+  app.add_flag("--list", list, "list the cases and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  std::vector<Case> cases;
+  for (const auto& [group, fn] : registry())
+    for (auto& c : fn(cfg))
+      if (filter.empty() || c.name.find(filter) != std::string::npos) cases.push_back(std::move(c));
+  if (list) {
+    for (const auto& c : cases) std::cout << c.name << "\n";
+    return 0;
+  }
+
+  openblas_set_num_threads(1);  // one core against one core (also set OPENBLAS_NUM_THREADS=1)
+  std::ofstream json;
+  if (!json_path.empty()) {
+    json.open(json_path);
+    if (!json) throw Error("--json", "a writable file", json_path);
+  }
+  const int gemm_n = cfg.quick ? 512 : 2048;
+  const double sgemm = sgemm_gflops(gemm_n, cfg.quick ? 3 : 5);
+  nlohmann::json header = {{"kind", "header"}, {"tool", "ody-kernelbench"}, {"commit", ODY_GIT_COMMIT},
+                           {"build", ODY_BUILD_TYPE}, {"host", host_name()}, {"blas_threads", 1},
+                           {"sgemm_n", gemm_n}, {"sgemm_gflops", sgemm}, {"iters", cfg.iters},
+                           {"warmup", cfg.warmup}, {"quick", cfg.quick},
+                           {"timing", "median of iters runs after warmup runs"}};
+  std::printf("# ody-kernelbench commit %s (%s) host %s, one BLAS thread\n", ODY_GIT_COMMIT,
+              ODY_BUILD_TYPE, host_name().c_str());
+  std::printf("# OpenBLAS sgemm %d^3: %.1f GFLOP/s (median of runs); ratio = gflops / sgemm\n", gemm_n, sgemm);
+  if (json) json << header.dump() << "\n" << std::flush;
+
+  // Untimed cases first (see harness.hpp), then the timed ones.
+  std::vector<const Case*> order;
+  for (const auto& c : cases)
+    if (c.measure) order.push_back(&c);
+  for (const auto& c : cases)
+    if (!c.measure) order.push_back(&c);
+  bool printed_head = false;
+  for (const Case* cp : order) {
+    const Case& c = *cp;
+    nlohmann::json rec = c.fields;
+    rec["kind"] = "case";
+    rec["name"] = c.name;
+    if (c.measure) {
+      const nlohmann::json measured = c.measure();  // keep alive: items() refers to it
+      for (const auto& [k, v] : measured.items()) rec[k] = v;
+      std::printf("%-40s %s\n", c.name.c_str(), rec.dump().c_str());
+    } else {
+      const std::function<void()> work = c.prepare();
+      const double s = median_seconds(work, cfg.iters, cfg.warmup);
+      const double gf = c.flops / s / 1e9;
+      rec["median_s"] = s;
+      rec["flops"] = c.flops;
+      rec["gflops"] = gf;
+      rec["sgemm_gflops"] = sgemm;
+      rec["ratio"] = gf / sgemm;
+      if (!printed_head) {
+        std::printf("%-40s %10s %9s %7s\n", "case", "median_s", "GFLOP/s", "ratio");
+        printed_head = true;
+      }
+      std::printf("%-40s %10.4f %9.1f %7.3f\n", c.name.c_str(), s, gf, gf / sgemm);
+    }
+    std::fflush(stdout);
+    if (json) json << rec.dump() << "\n" << std::flush;
+  }
+  return 0;
+}
+
+}  // namespace
+
+bool register_group(const std::string& group, GroupFn fn) {
+  registry()[group] = fn;
+  return true;
+}
+
+}  // namespace ody::kernelbench
+
+int main(int argc, char** argv) {
+  try {
+    return ody::kernelbench::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ody-kernelbench: %s\n", e.what());
+    return 1;
+  }
+}
