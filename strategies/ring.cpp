@@ -1,0 +1,214 @@
+#include "strategies/ring.hpp"
+
+#include <cmath>
+
+#include "comm/error.hpp"
+#include "kernels/attention.hpp"
+#include "layers/linear.hpp"
+#include "layers/mlp.hpp"
+#include "layers/rmsnorm.hpp"
+#include "layers/rope.hpp"
+
+namespace ody::strategies {
+
+using namespace layers;
+using Z = std::int64_t;
+
+namespace {
+constexpr comm::Tag kKvTag = 1, kAccTag = 2;
+}
+
+void Ring::check(const BlockConfig& cfg, int n) {
+  cfg.validate();
+  check_layout(layout_for(cfg), cfg.L, n, "ring: L");
+}
+
+Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)
+    : Strategy((check(cfg, comm.size()), cfg), comm, layout_for(cfg), "ring: L"), w_(cfg), g_(cfg) {
+  ODY_REQUIRE(mode == WeightMode::replicated, "ring: weight mode", "replicated", to_string(mode));
+  const Z T = cfg.B * local_len();
+  x_ = Array2("x", T, cfg.d);
+  u1_ = Array2("u1", T, cfg.d);
+  h_ = Array2("h", T, cfg.d);
+  u2_ = Array2("u2", T, cfg.d);
+  gate_ = Array2("gate", T, cfg.ffn);
+  up_ = Array2("up", T, cfg.ffn);
+  rstd1_ = Array1("rstd1", T);
+  rstd2_ = Array1("rstd2", T);
+  for (int r = 0; r < comm.size(); ++r) block_pos_.push_back(local_positions(layout_for(cfg), cfg.L, comm.size(), r));
+}
+
+void Ring::set_weights(const BlockWeights& full) {
+  const auto src = full.tensors(), dst = w_.tensors();
+  for (std::size_t k = 0; k < src.size(); ++k) std::copy_n(src[k].data, src[k].size(), dst[k].data);
+}
+
+Ring::Part Ring::part(int src) const {
+  const Z Ll = local_len(), c = Ll / 2;
+  const int r = comm_->rank();
+  if (!cfg_.causal || src == r) return {0, Ll, 0, Ll};
+  if (src < r) return {0, Ll, 0, c};  // block's first chunk precedes both local chunks
+  return {c, c, 0, Ll};               // only the local second chunk sees the block
+}
+
+void Ring::forward(Span3<float> y, Span3<const float> x) {
+  const BlockConfig& c = cfg_;
+  const int n = comm_->size(), r = comm_->rank();
+  const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
+  ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "ring forward: x",
+              "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
+  std::copy_n(x.data(), T * d, x_.data());
+  rmsnorm_forward(u1_, rstd1_, x_, w_.attn_norm);
+  const Z nkv = T * G * Dh;
+  q_.resize(T * H * Dh);
+  kv_.resize(2 * nkv);
+  linear_forward(Span2<float>(q_.data(), T, H * Dh), Mat<const float>(u1_), w_.wq);
+  linear_forward(Span2<float>(kv_.data(), T, G * Dh), Mat<const float>(u1_), w_.wk);
+  linear_forward(Span2<float>(kv_.data() + nkv, T, G * Dh), Mat<const float>(u1_), w_.wv);
+  const Span1<const Pos> lpos(pos_.data(), Ll);
+  const Span4<float> q4(q_.data(), c.B, Ll, H, Dh), k4(kv_.data(), c.B, Ll, G, Dh);
+  rope_forward(q4, q4, lpos);
+  rope_forward(k4, k4, lpos);
+
+  o_.assign(T * H * Dh, 0.f);
+  lse_.assign(c.B * H * Ll, -INFINITY);
+  std::vector<float> cur = kv_, next(2 * nkv);
+  const kernels::Strides sq{Ll * H * Dh, H * Dh, Dh}, skv{Ll * G * Dh, G * Dh, Dh};
+  const kernels::LseStrides sl{H * Ll, Ll};
+  kernels::AttentionOptions opt;
+  opt.causal = c.causal;
+  opt.accumulate = true;
+  for (int s = 0; s < n; ++s) {
+    const int src = (r - s + n) % n;
+    comm::WorkPtr work;
+    if (s + 1 < n) {  // post the next exchange before computing on the current block
+      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(cur), (r + 1) % n, kKvTag),
+                                  comm::P2POp::irecv(comm::buf(next), (r - 1 + n) % n, kKvTag)};
+      work = comm_->batch_p2p_async(ops);
+    }
+    const Part p = part(src);
+    kernels::attention_forward<float, float>(
+        o_.data() + p.q0 * H * Dh, lse_.data() + p.q0, q_.data() + p.q0 * H * Dh, cur.data() + p.k0 * G * Dh,
+        cur.data() + nkv + p.k0 * G * Dh, pos_.data() + p.q0, block_pos_[src].data() + p.k0,
+        kernels::AttentionShape{c.B, p.lq, p.lk, H, G, Dh}, opt, kernels::ForwardLayout{sq, skv, skv, sq, sl});
+    if (work) {
+      work->wait();
+      cur.swap(next);
+    }
+  }
+  std::copy_n(x_.data(), T * d, h_.data());
+  linear_forward(Mat<float>(h_), Mat<const float>(Span2<const float>(o_.data(), T, H * Dh)), w_.wo, Accum::kAdd);
+  rmsnorm_forward(u2_, rstd2_, h_, w_.mlp_norm);
+  std::vector<float> act(T * c.ffn);
+  std::copy_n(h_.data(), T * d, y.data());
+  mlp_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_, up_, Span2<float>(act.data(), T, c.ffn),
+              Mat<const float>(u2_), MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, Accum::kAdd);
+}
+
+void Ring::backward(Span3<float> dx, Span3<const float> dy) {
+  const BlockConfig& c = cfg_;
+  const int n = comm_->size(), r = comm_->rank();
+  const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
+  ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "ring backward: dy",
+              "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
+  const Span2<float> dh(dx.data(), T, d);
+  std::copy_n(dy.data(), T * d, dx.data());
+  std::vector<float> du(T * d), s1(T * i), s2(T * i);
+  mlp_backward(Mat<float>(Span2<float>(du.data(), T, d)), MlpGrads<HostSpace>{g_.dw_gate, g_.dw_up, g_.dw_down},
+               Mat<const float>(Span2<const float>(dy.data(), T, d)), Mat<const float>(u2_),
+               MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, gate_, up_, Span2<float>(s1.data(), T, i),
+               Span2<float>(s2.data(), T, i));
+  rmsnorm_backward(dh, g_.dmlp_norm, Span2<const float>(du.data(), T, d), h_, w_.mlp_norm, rstd2_, Accum::kAdd,
+                   Accum::kOverwrite);
+  std::vector<float> dO(T * H * Dh);
+  linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo), Mat<const float>(dh),
+                  Mat<const float>(Span2<const float>(o_.data(), T, H * Dh)), w_.wo);
+
+  // The two rings: k/v (N-1 hops) and the fp32 dk/dv accumulators (N hops, back home).
+  const Z nkv = T * G * Dh;
+  std::vector<float> dq(T * H * Dh, 0.f), cur = kv_, next(2 * nkv), acc(2 * nkv, 0.f), acc_next(2 * nkv);
+  const kernels::Strides sq{Ll * H * Dh, H * Dh, Dh}, skv{Ll * G * Dh, G * Dh, Dh};
+  const kernels::LseStrides sl{H * Ll, Ll};
+  kernels::AttentionOptions opt;
+  opt.causal = c.causal;
+  opt.accumulate = true;
+  for (int s = 0; s < n; ++s) {
+    const int src = (r - s + n) % n;
+    comm::WorkPtr work;
+    if (s + 1 < n) {
+      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(cur), (r + 1) % n, kKvTag),
+                                  comm::P2POp::irecv(comm::buf(next), (r - 1 + n) % n, kKvTag)};
+      work = comm_->batch_p2p_async(ops);
+    }
+    const Part p = part(src);
+    const Z qo = p.q0 * H * Dh, ko = p.k0 * G * Dh;
+    kernels::attention_backward<float, float>(
+        dq.data() + qo, acc.data() + ko, acc.data() + nkv + ko, dO.data() + qo, q_.data() + qo, cur.data() + ko,
+        cur.data() + nkv + ko, o_.data() + qo, lse_.data() + p.q0, pos_.data() + p.q0,
+        block_pos_[src].data() + p.k0, kernels::AttentionShape{c.B, p.lq, p.lk, H, G, Dh}, opt,
+        kernels::BackwardLayout{sq, skv, skv, sq, sq, sq, skv, skv, sl});
+    if (n > 1) {  // the accumulator moves on with its block (the last hop returns it home)
+      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(acc), (r + 1) % n, kAccTag),
+                                  comm::P2POp::irecv(comm::buf(acc_next), (r - 1 + n) % n, kAccTag)};
+      comm_->batch_p2p_async(ops)->wait();
+      acc.swap(acc_next);
+    }
+    if (work) {
+      work->wait();
+      cur.swap(next);
+    }
+  }
+  // acc now holds dk, dv of this rank's own tokens.
+  const Span1<const Pos> lpos(pos_.data(), Ll);
+  const Span4<float> dq4(dq.data(), c.B, Ll, H, Dh), dk4(acc.data(), c.B, Ll, G, Dh);
+  rope_backward(dq4, dq4, lpos);
+  rope_backward(dk4, dk4, lpos);
+  const Mat<float> du_m(Span2<float>(du.data(), T, d));
+  linear_backward(du_m, Mat<float>(g_.dwq), Mat<const float>(Span2<const float>(dq.data(), T, H * Dh)),
+                  Mat<const float>(u1_), w_.wq);
+  linear_backward(du_m, Mat<float>(g_.dwk), Mat<const float>(Span2<const float>(acc.data(), T, G * Dh)),
+                  Mat<const float>(u1_), w_.wk, Accum::kAdd);
+  linear_backward(du_m, Mat<float>(g_.dwv), Mat<const float>(Span2<const float>(acc.data() + nkv, T, G * Dh)),
+                  Mat<const float>(u1_), w_.wv, Accum::kAdd);
+  rmsnorm_backward(dh, g_.dattn_norm, Span2<const float>(du.data(), T, d), x_, w_.attn_norm, rstd1_, Accum::kAdd,
+                   Accum::kOverwrite);
+  const auto gs = g_.tensors();
+  std::size_t total = 0;
+  for (const auto& t : gs) total += t.size();
+  std::vector<float> packed(total);
+  std::size_t off = 0;
+  for (const auto& t : gs) off = std::copy_n(t.data, t.size(), packed.begin() + off) - packed.begin();
+  comm_->all_reduce(comm::cbuf(packed), comm::buf(packed), comm::ReduceOp::sum);
+  off = 0;
+  for (const auto& t : gs) {
+    std::copy_n(packed.begin() + off, t.size(), t.data);
+    off += t.size();
+  }
+}
+
+void Ring::gather_grads(const BlockGrads& full) {
+  const auto src = g_.tensors(), dst = full.tensors();
+  for (std::size_t k = 0; k < src.size(); ++k) std::copy_n(src[k].data, src[k].size(), dst[k].data);
+}
+
+Cost Ring::cost(const BlockConfig& c, int n, int rank) {
+  check(c, n);
+  namespace tm = comm::traffic_model;
+  const std::uint64_t kv_bytes = 2 * std::uint64_t(c.B * (c.L / n) * c.G * c.head_dim()) * 4;
+  Cost cost;
+  for (int s = 0; s + 1 < n; ++s)
+    for (auto* ph : {&cost.forward, &cost.backward}) {
+      add_op(*ph, comm::OpKind::send, {kv_bytes, 0});
+      add_op(*ph, comm::OpKind::recv, {0, kv_bytes});
+    }
+  if (n > 1)
+    for (int s = 0; s < n; ++s) {  // fp32 dk/dv accumulators, N hops
+      add_op(cost.backward, comm::OpKind::send, {kv_bytes, 0});
+      add_op(cost.backward, comm::OpKind::recv, {0, kv_bytes});
+    }
+  const Z weights = 2 * c.d + (2 * c.H + 2 * c.G) * c.head_dim() * c.d + 3 * c.ffn * c.d;
+  add_op(cost.backward, comm::OpKind::allreduce, tm::all_reduce(weights, 4, n, rank));
+  return cost;
+}
+
+}  // namespace ody::strategies

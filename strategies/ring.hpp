@@ -1,0 +1,56 @@
+#pragma once
+// Ring attention (docs/algorithms.md 3.3), replicated weights (gradients all-reduced).
+// Layout: zigzag when causal (2N chunks; rank r holds chunk r and 2N-1-r), contiguous
+// otherwise. Norm, projections (RoPE with global positions), wo and the MLP run on the
+// local tokens; only attention communicates.
+//
+// Forward: N steps. At step s the rank holds the k/v block of src = (r - s) mod N (k and
+// v packed in one buffer). It POSTS the exchange of that block (send to r+1, receive the
+// next from r-1 into a second buffer, batch_p2p_async) BEFORE computing attention of its
+// queries against the block, merging into fp32 (out, lse) with the kernel's accumulate
+// mode, then waits and swaps (double buffering). With zigzag every step after the first
+// costs the same everywhere: src < r -> all local q against the block's FIRST chunk;
+// src > r -> the SECOND local chunk of q against the whole block (the rest is masked).
+// Backward: k/v travel the ring again; the fp32 dk/dv accumulators of each block travel
+// with it on a second ring (tag 2), and after N hops arrive back at their owner; dq
+// accumulates locally. Backward uses the final out and lse.
+// Needs L % (2N) == 0 (causal, zigzag) or L % N == 0, and a valid GQA config.
+#include <vector>
+
+#include "strategies/strategy.hpp"
+
+namespace ody::strategies {
+
+class Ring final : public Strategy {
+ public:
+  Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode = WeightMode::replicated);
+  std::string_view name() const override { return "ring"; }
+  TokenLayout layout() const override { return layout_for(cfg_); }
+  WeightMode weight_mode() const override { return WeightMode::replicated; }
+  void set_weights(const layers::BlockWeights& full) override;
+  void forward(Span3<float> y, Span3<const float> x) override;
+  void backward(Span3<float> dx, Span3<const float> dy) override;
+  void gather_grads(const layers::BlockGrads& full) override;
+  Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank()); }
+  static Cost cost(const BlockConfig& cfg, int n, int rank);
+  static void check(const BlockConfig& cfg, int n);
+  static TokenLayout layout_for(const BlockConfig& cfg) {
+    return cfg.causal ? TokenLayout::zigzag : TokenLayout::contiguous;
+  }
+
+ private:
+  // Which rows take part at a step: local q rows [q0, q0 + lq), block rows [k0, k0 + lk).
+  struct Part {
+    std::int64_t q0, lq, k0, lk;
+  };
+  Part part(int src) const;
+
+  layers::BlockWeights w_;
+  layers::BlockGrads g_;
+  layers::Array2 x_, u1_, h_, u2_, gate_, up_;  // [T, d] / [T, i]
+  layers::Array1 rstd1_, rstd2_;                // [T]
+  std::vector<float> q_, kv_, o_, lse_;         // q, o [B, L/N, H, Dh]; kv: k then v [B, L/N, G, Dh]
+  std::vector<std::vector<Pos>> block_pos_;     // positions of every rank's tokens
+};
+
+}  // namespace ody::strategies

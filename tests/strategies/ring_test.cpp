@@ -1,0 +1,44 @@
+// Ring attention against the single-rank Block at every world size (strategy_check.hpp):
+// zigzag when causal, contiguous otherwise.
+#include <gtest/gtest.h>
+
+#include "backends/registry.hpp"
+#include "comm/error.hpp"
+#include "strategies/ring.hpp"
+#include "strategy_check.hpp"
+#include "support/test_args.hpp"
+
+namespace ody::strategies {
+namespace {
+
+TEST(Ring, MatchesBlock) {
+  auto world = backends::create_world(ody::test::backend_name());
+  int ran = 0;
+  for (const auto& p : test::sweep()) {
+    const BlockConfig cfg{p.B, p.L, p.d, p.H, p.G, p.i, p.causal};
+    try {
+      Ring::check(cfg, world->size());
+    } catch (const Error&) {
+      continue;
+    }
+    SCOPED_TRACE(test::shape_name(p));
+    Ring s(cfg, *world);
+    EXPECT_EQ(s.layout(), p.causal ? TokenLayout::zigzag : TokenLayout::contiguous);
+    test::check_against_block(s);
+    ++ran;
+  }
+  EXPECT_GT(ran, 0);
+}
+
+TEST(Ring, RejectsInvalidShapes) {
+  auto world = backends::create_world(ody::test::backend_name());
+  const int n = world->size();
+  // Zigzag needs L % (2N) == 0; L = 7N is divisible by N, not by 2N.
+  if (n > 1) EXPECT_THROW(Ring(BlockConfig{1, 7 * n, 32, 4, 4, 48, true}, *world), Error);
+  EXPECT_THROW(Ring(BlockConfig{1, 3, 32, 4, 4, 48, true}, *world), Error);  // L odd: never divisible by 2N
+  if (n > 1) EXPECT_THROW(Ring(BlockConfig{1, 4 * n + 1, 32, 4, 4, 48, false}, *world), Error);
+  EXPECT_THROW(Ring(BlockConfig{1, 24, 32, 4, 4, 48, true}, *world, WeightMode::zero3_mlp), Error);
+}
+
+}  // namespace
+}  // namespace ody::strategies
