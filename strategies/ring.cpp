@@ -18,13 +18,16 @@ namespace {
 constexpr comm::Tag kKvTag = 1, kAccTag = 2;
 }
 
-void Ring::check(const BlockConfig& cfg, int n) {
+void Ring::check(const BlockConfig& cfg, int n, TokenLayout layout) {
   cfg.validate();
-  check_layout(layout_for(cfg), cfg.L, n, "ring: L");
+  check_layout(layout, cfg.L, n, "ring: L");
 }
 
 Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)
-    : Strategy((check(cfg, comm.size()), cfg), comm, layout_for(cfg), "ring: L"), w_(cfg), g_(cfg) {
+    : Ring(cfg, comm, mode, layout_for(cfg)) {}
+
+Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode, TokenLayout layout)
+    : Strategy((check(cfg, comm.size(), layout), cfg), comm, layout, "ring: L"), layout_(layout), w_(cfg), g_(cfg) {
   ODY_REQUIRE(mode == WeightMode::replicated, "ring: weight mode", "replicated", to_string(mode));
   const Z T = cfg.B * local_len();
   x_ = Array2("x", T, cfg.d);
@@ -35,7 +38,7 @@ Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)
   up_ = Array2("up", T, cfg.ffn);
   rstd1_ = Array1("rstd1", T);
   rstd2_ = Array1("rstd2", T);
-  for (int r = 0; r < comm.size(); ++r) block_pos_.push_back(local_positions(layout_for(cfg), cfg.L, comm.size(), r));
+  for (int r = 0; r < comm.size(); ++r) block_pos_.push_back(local_positions(layout, cfg.L, comm.size(), r));
 }
 
 void Ring::set_weights(const BlockWeights& full) {
@@ -46,7 +49,7 @@ void Ring::set_weights(const BlockWeights& full) {
 Ring::Part Ring::part(int src) const {
   const Z Ll = local_len(), c = Ll / 2;
   const int r = comm_->rank();
-  if (!cfg_.causal || src == r) return {0, Ll, 0, Ll};
+  if (!cfg_.causal || layout_ != TokenLayout::zigzag || src == r) return {0, Ll, 0, Ll};
   if (src < r) return {0, Ll, 0, c};  // block's first chunk precedes both local chunks
   return {c, c, 0, Ll};               // only the local second chunk sees the block
 }
@@ -191,8 +194,8 @@ void Ring::gather_grads(const BlockGrads& full) {
   for (std::size_t k = 0; k < src.size(); ++k) std::copy_n(src[k].data, src[k].size(), dst[k].data);
 }
 
-Cost Ring::cost(const BlockConfig& c, int n, int rank) {
-  check(c, n);
+Cost Ring::cost(const BlockConfig& c, int n, int rank, TokenLayout layout) {
+  check(c, n, layout);
   namespace tm = comm::traffic_model;
   const std::uint64_t kv_bytes = 2 * std::uint64_t(c.B * (c.L / n) * c.G * c.head_dim()) * 4;
   Cost cost;

@@ -14,7 +14,10 @@
 // Backward: k/v travel the ring again; the fp32 dk/dv accumulators of each block travel
 // with it on a second ring (tag 2), and after N hops arrive back at their owner; dq
 // accumulates locally. Backward uses the final out and lse.
-// Needs L % (2N) == 0 (causal, zigzag) or L % N == 0, and a valid GQA config.
+// Other layouts: any TokenLayout may be asked for (stripe: token t on rank t mod N, or
+// contiguous with causal); then every step computes the block whole and the kernel masks
+// by global position (no half-block selection, unbalanced for contiguous + causal).
+// Needs L % (2N) == 0 (zigzag) or L % N == 0 (contiguous, stripe).
 #include <vector>
 
 #include "strategies/strategy.hpp"
@@ -23,17 +26,22 @@ namespace ody::strategies {
 
 class Ring final : public Strategy {
  public:
+  // layout: by default layout_for(cfg) (zigzag when causal, contiguous otherwise).
   Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode = WeightMode::replicated);
+  Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode, TokenLayout layout);
   std::string_view name() const override { return "ring"; }
-  TokenLayout layout() const override { return layout_for(cfg_); }
+  TokenLayout layout() const override { return layout_; }
   WeightMode weight_mode() const override { return WeightMode::replicated; }
   void set_weights(const layers::BlockWeights& full) override;
   void forward(Span3<float> y, Span3<const float> x) override;
   void backward(Span3<float> dx, Span3<const float> dy) override;
   void gather_grads(const layers::BlockGrads& full) override;
-  Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank()); }
-  static Cost cost(const BlockConfig& cfg, int n, int rank);
-  static void check(const BlockConfig& cfg, int n);
+  Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), layout_); }
+  // The same bytes for every layout (blocks of L/N tokens); layout only decides validity.
+  static Cost cost(const BlockConfig& cfg, int n, int rank) { return cost(cfg, n, rank, layout_for(cfg)); }
+  static Cost cost(const BlockConfig& cfg, int n, int rank, TokenLayout layout);
+  static void check(const BlockConfig& cfg, int n) { check(cfg, n, layout_for(cfg)); }
+  static void check(const BlockConfig& cfg, int n, TokenLayout layout);
   static TokenLayout layout_for(const BlockConfig& cfg) {
     return cfg.causal ? TokenLayout::zigzag : TokenLayout::contiguous;
   }
@@ -45,6 +53,7 @@ class Ring final : public Strategy {
   };
   Part part(int src) const;
 
+  TokenLayout layout_;
   layers::BlockWeights w_;
   layers::BlockGrads g_;
   layers::Array2 x_, u1_, h_, u2_, gate_, up_;  // [T, d] / [T, i]

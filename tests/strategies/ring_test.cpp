@@ -30,6 +30,20 @@ TEST(Ring, MatchesBlock) {
   EXPECT_GT(ran, 0);
 }
 
+// Any layout works with the position-masked kernel: stripe (causal and not) and
+// contiguous with causal (no zigzag half-block selection).
+TEST(Ring, OtherLayoutsMatchBlock) {
+  auto world = backends::create_world(ody::test::backend_name());
+  for (auto lay : {TokenLayout::stripe, TokenLayout::contiguous})
+    for (bool causal : {true, false}) {
+      const BlockConfig cfg{1, 24, 32, 4, 2, 48, causal};
+      SCOPED_TRACE(std::string(to_string(lay)) + (causal ? " causal" : " full"));
+      Ring s(cfg, *world, WeightMode::replicated, lay);
+      EXPECT_EQ(s.layout(), lay);
+      test::check_against_block(s);
+    }
+}
+
 TEST(Ring, RejectsInvalidShapes) {
   auto world = backends::create_world(ody::test::backend_name());
   const int n = world->size();
