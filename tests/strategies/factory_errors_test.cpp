@@ -1,0 +1,118 @@
+// Strategies by name, on a mesh dimension, and the up-front errors for shapes that cannot
+// be laid out (odd lengths, non-divisible heads / sizes): each names the rule, the values
+// and the nearest valid setting, on every rank, before anything is sent.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "backends/registry.hpp"
+#include "comm/error.hpp"
+#include "strategies/factory.hpp"
+#include "strategies/mesh.hpp"
+#include "strategy_check.hpp"
+#include "support/test_args.hpp"
+
+namespace ody::strategies {
+namespace {
+
+std::string error_of(std::string_view name, const BlockConfig& cfg, int n) {
+  try {
+    check_strategy(name, cfg, n);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void expect_has(const std::string& m, const std::string& part) {
+  EXPECT_NE(m.find(part), std::string::npos) << "'" << part << "' not in: " << m;
+}
+
+TEST(Factory, NamesAndUnknown) {
+  auto world = backends::create_world(ody::test::backend_name());
+  const BlockConfig cfg{1, 24, 32, 4, 4, 48, true};
+  for (const auto& name : strategy_names()) {
+    const int n = world->size();
+    try {
+      check_strategy(name, cfg, n);
+    } catch (const Error&) {
+      continue;
+    }
+    auto s = make_strategy(name, cfg, *world);
+    EXPECT_EQ(s->name(), name);
+    const Cost a = s->cost(), b = strategy_cost(name, cfg, n, world->rank());
+    EXPECT_EQ(a.forward.total().bytes_sent, b.forward.total().bytes_sent);
+    EXPECT_EQ(a.backward.total().bytes_recv, b.backward.total().bytes_recv);
+  }
+  EXPECT_THROW(make_strategy("megatron", cfg, *world), Error);
+  try {
+    check_strategy("usp", cfg, 2);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    expect_has(e.what(), "ulysses, ring, tpsp, odysseus");
+  }
+}
+
+TEST(Errors, OddAndNonDivisibleShapes) {
+  // Sequence length.
+  auto m = error_of("ring", BlockConfig{1, 30, 32, 4, 4, 48, true}, 4);
+  expect_has(m, "L % (2N) == 0");
+  expect_has(m, "24 or 32");
+  expect_has(m, "L = 30");
+  m = error_of("ulysses", BlockConfig{1, 7, 32, 4, 4, 48, false}, 2);
+  expect_has(m, "L % N == 0");
+  expect_has(m, "6 or 8");
+  m = error_of("tpsp", BlockConfig{1, 1, 32, 4, 4, 48, true}, 2);
+  expect_has(m, "nearest valid L: 2");
+  // Heads.
+  m = error_of("ulysses", BlockConfig{1, 24, 48, 6, 6, 48, true}, 4);
+  expect_has(m, "H % N == 0");
+  expect_has(m, "4 or 8");
+  m = error_of("tpsp", BlockConfig{1, 24, 32, 4, 1, 48, true}, 2);
+  expect_has(m, "G % N == 0");
+  m = error_of("ulysses", BlockConfig{1, 24, 96, 12, 6, 48, true}, 4);
+  expect_has(m, "N % G == 0");
+  // MLP size.
+  m = error_of("odysseus", BlockConfig{1, 24, 32, 4, 4, 49, true}, 2);
+  expect_has(m, "i % N == 0");
+  expect_has(m, "48 or 50");
+  // Valid: no error; odd L is fine where the layout allows it (N = 1).
+  EXPECT_EQ(error_of("ulysses", BlockConfig{1, 7, 32, 4, 4, 48, true}, 1), "");
+  EXPECT_EQ(error_of("ring", BlockConfig{1, 7, 32, 4, 4, 48, false}, 1), "");
+  EXPECT_NE(error_of("ring", BlockConfig{1, 7, 32, 4, 4, 48, true}, 1), "");  // zigzag: 2 chunks
+}
+
+// Length 1 and odd lengths where they are valid (world size 1).
+TEST(Errors, TinyAndOddLengthsRunWhereValid) {
+  auto world = backends::create_world(ody::test::backend_name());
+  if (world->size() != 1) GTEST_SKIP() << "odd lengths only divide over one rank";
+  for (std::int64_t L : {1, 5})
+    for (const auto& name : strategy_names())
+      for (bool causal : {true, false}) {
+        const BlockConfig cfg{1, L, 32, 4, 2, 48, causal};
+        try {
+          check_strategy(name, cfg, 1);
+        } catch (const Error&) {
+          continue;  // ring + causal: zigzag needs an even L
+        }
+        SCOPED_TRACE(name + " L=" + std::to_string(L) + (causal ? " causal" : " full"));
+        auto s = make_strategy(name, cfg, *world);
+        test::check_against_block(*s);
+      }
+}
+
+// A strategy runs on one dimension of a mesh: at world size 4, a 2 x 2 mesh runs two
+// independent 2-rank instances (one per "dp" coordinate), each equal to the Block.
+TEST(Mesh, StrategyOnAMeshDimension) {
+  auto world = backends::create_world(ody::test::backend_name());
+  if (world->size() % 2 != 0) GTEST_SKIP() << "needs an even world size";
+  Mesh mesh(*world, {{"sp", 2}, {"dp", world->size() / 2}});
+  for (const auto& name : strategy_names()) {
+    SCOPED_TRACE(name);
+    auto s = make_strategy(name, BlockConfig{1, 16, 32, 4, 2, 48, true}, mesh.comm("sp"));
+    test::check_against_block(*s, 77 + mesh.coord("dp"));
+  }
+}
+
+}  // namespace
+}  // namespace ody::strategies
