@@ -11,8 +11,11 @@ namespace ody::strategies {
 namespace {
 [[noreturn]] void unknown(std::string_view name) {
   std::string names;
-  for (const auto& n : strategy_names()) names += (names.empty() ? "" : ", ") + n;
-  throw Error("strategy", "one of " + names, "'" + std::string(name) + "'");
+  for (const auto& n : strategy_names()) {
+    if (!names.empty()) names += ", ";
+    names += n;
+  }
+  throw Error("strategy", "one of " + names, ody::detail::cat("'", name, "'"));
 }
 }  // namespace
 
