@@ -1,0 +1,10 @@
+// Explicit instantiations of the fwd launcher for head dim 64 (one file per head dim
+// keeps each nvcc invocation small and lets them compile in parallel).
+#include "kernels/cuda/attention_fwd_kernel.cuh"
+
+namespace ody::kernels::cuda_detail {
+template void run_attention_fwd<__nv_bfloat16, __nv_bfloat16, 64>(const AttentionParams&, cudaStream_t);
+template void run_attention_fwd<__nv_bfloat16, float, 64>(const AttentionParams&, cudaStream_t);
+template void run_attention_fwd<__half, __half, 64>(const AttentionParams&, cudaStream_t);
+template void run_attention_fwd<__half, float, 64>(const AttentionParams&, cudaStream_t);
+}  // namespace ody::kernels::cuda_detail
