@@ -28,7 +28,10 @@ Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)
 
 Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode, TokenLayout layout)
     : Strategy((check(cfg, comm.size(), layout), cfg), comm, layout, "ring: L"), layout_(layout), w_(cfg), g_(cfg) {
-  ODY_REQUIRE(mode == WeightMode::replicated, "ring: weight mode", "replicated", to_string(mode));
+  ODY_REQUIRE(mode == WeightMode::replicated || mode == WeightMode::zero3, "ring: weight mode",
+              "replicated or zero3", to_string(mode));
+  mode_ = mode;
+  if (mode == WeightMode::zero3) zero3_ = std::make_unique<Zero3Weights>(cfg, comm);
   const Z T = cfg.B * local_len();
   x_ = Array2("x", T, cfg.d);
   u1_ = Array2("u1", T, cfg.d);
@@ -42,6 +45,11 @@ Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode, To
 }
 
 void Ring::set_weights(const BlockWeights& full) {
+  if (zero3_) {
+    zero3_->load(full);
+    w_ = BlockWeights();
+    return;
+  }
   const auto src = full.tensors(), dst = w_.tensors();
   for (std::size_t k = 0; k < src.size(); ++k) std::copy_n(src[k].data, src[k].size(), dst[k].data);
 }
@@ -60,6 +68,7 @@ void Ring::forward(Span3<float> y, Span3<const float> x) {
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
   ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "ring forward: x",
               "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
+  if (zero3_) zero3_->gather(w_);
   std::copy_n(x.data(), T * d, x_.data());
   rmsnorm_forward(u1_, rstd1_, x_, w_.attn_norm);
   const Z nkv = T * G * Dh;
@@ -106,6 +115,7 @@ void Ring::forward(Span3<float> y, Span3<const float> x) {
   std::copy_n(h_.data(), T * d, y.data());
   mlp_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_, up_, Span2<float>(act.data(), T, c.ffn),
               Mat<const float>(u2_), MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, Accum::kAdd);
+  if (zero3_) w_ = BlockWeights();  // only the shard persists
 }
 
 void Ring::backward(Span3<float> dx, Span3<const float> dy) {
@@ -114,6 +124,7 @@ void Ring::backward(Span3<float> dx, Span3<const float> dy) {
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
   ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "ring backward: dy",
               "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
+  if (zero3_) zero3_->gather(w_);  // gathered again for backward
   const Span2<float> dh(dx.data(), T, d);
   std::copy_n(dy.data(), T * d, dx.data());
   std::vector<float> du(T * d), s1(T * i), s2(T * i);
@@ -175,6 +186,11 @@ void Ring::backward(Span3<float> dx, Span3<const float> dy) {
                   Mat<const float>(u1_), w_.wv, Accum::kAdd);
   rmsnorm_backward(dh, g_.dattn_norm, Span2<const float>(du.data(), T, d), x_, w_.attn_norm, rstd1_, Accum::kAdd,
                    Accum::kOverwrite);
+  if (zero3_) {  // full gradients -> this rank's shard of their sum
+    zero3_->reduce_grads(g_);
+    w_ = BlockWeights();
+    return;
+  }
   const auto gs = g_.tensors();
   std::size_t total = 0;
   for (const auto& t : gs) total += t.size();
@@ -190,11 +206,12 @@ void Ring::backward(Span3<float> dx, Span3<const float> dy) {
 }
 
 void Ring::gather_grads(const BlockGrads& full) {
+  if (zero3_) return zero3_->gather_grads(full);
   const auto src = g_.tensors(), dst = full.tensors();
   for (std::size_t k = 0; k < src.size(); ++k) std::copy_n(src[k].data, src[k].size(), dst[k].data);
 }
 
-Cost Ring::cost(const BlockConfig& c, int n, int rank, TokenLayout layout) {
+Cost Ring::cost(const BlockConfig& c, int n, int rank, TokenLayout layout, WeightMode mode) {
   check(c, n, layout);
   namespace tm = comm::traffic_model;
   const std::uint64_t kv_bytes = 2 * std::uint64_t(c.B * (c.L / n) * c.G * c.head_dim()) * 4;
@@ -209,6 +226,10 @@ Cost Ring::cost(const BlockConfig& c, int n, int rank, TokenLayout layout) {
       add_op(cost.backward, comm::OpKind::send, {kv_bytes, 0});
       add_op(cost.backward, comm::OpKind::recv, {0, kv_bytes});
     }
+  if (mode == WeightMode::zero3) {
+    Zero3Weights::add_cost(cost, c, n);
+    return cost;
+  }
   const Z weights = 2 * c.d + (2 * c.H + 2 * c.G) * c.head_dim() * c.d + 3 * c.ffn * c.d;
   add_op(cost.backward, comm::OpKind::allreduce, tm::all_reduce(weights, 4, n, rank));
   return cost;

@@ -17,10 +17,13 @@
 // Other layouts: any TokenLayout may be asked for (stripe: token t on rank t mod N, or
 // contiguous with causal); then every step computes the block whole and the kernel masks
 // by global position (no half-block selection, unbalanced for contiguous + causal).
+// WeightMode::zero3 (zero3.hpp): all weights sharded 1/N, gathered before forward and
+// again before backward, gradients reduce-scattered (instead of the all-reduce).
 // Needs L % (2N) == 0 (zigzag) or L % N == 0 (contiguous, stripe).
 #include <vector>
 
 #include "strategies/strategy.hpp"
+#include "strategies/zero3.hpp"
 
 namespace ody::strategies {
 
@@ -31,15 +34,16 @@ class Ring final : public Strategy {
   Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode, TokenLayout layout);
   std::string_view name() const override { return "ring"; }
   TokenLayout layout() const override { return layout_; }
-  WeightMode weight_mode() const override { return WeightMode::replicated; }
+  WeightMode weight_mode() const override { return mode_; }
   void set_weights(const layers::BlockWeights& full) override;
   void forward(Span3<float> y, Span3<const float> x) override;
   void backward(Span3<float> dx, Span3<const float> dy) override;
   void gather_grads(const layers::BlockGrads& full) override;
-  Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), layout_); }
+  Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), layout_, mode_); }
   // The same bytes for every layout (blocks of L/N tokens); layout only decides validity.
   static Cost cost(const BlockConfig& cfg, int n, int rank) { return cost(cfg, n, rank, layout_for(cfg)); }
-  static Cost cost(const BlockConfig& cfg, int n, int rank, TokenLayout layout);
+  static Cost cost(const BlockConfig& cfg, int n, int rank, TokenLayout layout,
+                   WeightMode mode = WeightMode::replicated);
   static void check(const BlockConfig& cfg, int n) { check(cfg, n, layout_for(cfg)); }
   static void check(const BlockConfig& cfg, int n, TokenLayout layout);
   static TokenLayout layout_for(const BlockConfig& cfg) {
@@ -54,7 +58,9 @@ class Ring final : public Strategy {
   Part part(int src) const;
 
   TokenLayout layout_;
-  layers::BlockWeights w_;
+  WeightMode mode_;
+  std::unique_ptr<Zero3Weights> zero3_;  // WeightMode::zero3 only
+  layers::BlockWeights w_;  // zero3: gathered for one forward/backward, then released
   layers::BlockGrads g_;
   layers::Array2 x_, u1_, h_, u2_, gate_, up_;  // [T, d] / [T, i]
   layers::Array1 rstd1_, rstd2_;                // [T]

@@ -7,6 +7,7 @@ std::string_view to_string(WeightMode mode) {
     case WeightMode::replicated: return "replicated";
     case WeightMode::tensor_parallel: return "tensor_parallel";
     case WeightMode::zero3_mlp: return "zero3_mlp";
+    case WeightMode::zero3: return "zero3";
   }
   return "?";
 }

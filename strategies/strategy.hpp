@@ -34,7 +34,8 @@ using layers::Span3;
 //   replicated       every rank holds every weight; gradients all-reduced (sum)
 //   tensor_parallel  attention/MLP projections column/row sharded over heads / i (TP-SP)
 //   zero3_mlp        attention head-sharded as TP-SP, MLP weights ZeRO-3 sharded (Odysseus)
-enum class WeightMode { replicated, tensor_parallel, zero3_mlp };
+//   zero3            every weight ZeRO-3 sharded 1/N (zero3.hpp; Ulysses and Ring)
+enum class WeightMode { replicated, tensor_parallel, zero3_mlp, zero3 };
 std::string_view to_string(WeightMode mode);
 
 struct Cost {

@@ -27,7 +27,10 @@ void Ulysses::check(const BlockConfig& cfg, int n) {
 
 Ulysses::Ulysses(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)
     : Strategy((check(cfg, comm.size()), cfg), comm, TokenLayout::contiguous, "ulysses: L"), w_(cfg), g_(cfg) {
-  ODY_REQUIRE(mode == WeightMode::replicated, "ulysses: weight mode", "replicated", to_string(mode));
+  ODY_REQUIRE(mode == WeightMode::replicated || mode == WeightMode::zero3, "ulysses: weight mode",
+              "replicated or zero3", to_string(mode));
+  mode_ = mode;
+  if (mode == WeightMode::zero3) zero3_ = std::make_unique<Zero3Weights>(cfg, comm);
   const Z T = cfg.B * local_len();
   x_ = Array2("x", T, cfg.d);
   u1_ = Array2("u1", T, cfg.d);
@@ -43,6 +46,11 @@ Ulysses::Ulysses(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mo
 }
 
 void Ulysses::set_weights(const BlockWeights& full) {
+  if (zero3_) {
+    zero3_->load(full);
+    w_ = BlockWeights();
+    return;
+  }
   const auto src = full.tensors(), dst = w_.tensors();
   for (std::size_t k = 0; k < src.size(); ++k) std::copy_n(src[k].data, src[k].size(), dst[k].data);
 }
@@ -54,6 +62,7 @@ void Ulysses::forward(Span3<float> y, Span3<const float> x) {
   const Z hq = H / n, hk = detail::heads_per_rank(G, n);
   ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "ulysses forward: x",
               "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
+  if (zero3_) zero3_->gather(w_);
   std::copy_n(x.data(), T * d, x_.data());
   rmsnorm_forward(u1_, rstd1_, x_, w_.attn_norm);
   std::vector<float> q(T * H * Dh), k(T * G * Dh), v(T * G * Dh);
@@ -94,6 +103,7 @@ void Ulysses::forward(Span3<float> y, Span3<const float> x) {
   std::copy_n(h_.data(), T * d, y.data());
   mlp_forward(Mat<float>(y2), gate_, up_, Span2<float>(act.data(), T, c.ffn), Mat<const float>(u2_),
               MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, Accum::kAdd);
+  if (zero3_) w_ = BlockWeights();  // only the shard persists
 }
 
 void Ulysses::backward(Span3<float> dx, Span3<const float> dy) {
@@ -103,6 +113,7 @@ void Ulysses::backward(Span3<float> dx, Span3<const float> dy) {
   const Z hq = H / n, hk = detail::heads_per_rank(G, n);
   ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "ulysses backward: dy",
               "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
+  if (zero3_) zero3_->gather(w_);  // gathered again for backward
   const Span2<float> dh(dx.data(), T, d);
   const Span2<const float> dy2(dy.data(), T, d);
   std::copy_n(dy.data(), T * d, dx.data());
@@ -151,6 +162,11 @@ void Ulysses::backward(Span3<float> dx, Span3<const float> dy) {
   rmsnorm_backward(dh, g_.dattn_norm, Span2<const float>(du.data(), T, d), x_, w_.attn_norm, rstd1_, Accum::kAdd,
                    Accum::kOverwrite);
   // Replicated weights: sum the gradients over the group, all nine in one buffer.
+  if (zero3_) {  // full gradients -> this rank's shard of their sum
+    zero3_->reduce_grads(g_);
+    w_ = BlockWeights();
+    return;
+  }
   const auto gs = g_.tensors();
   std::size_t total = 0;
   for (const auto& t : gs) total += t.size();
@@ -166,11 +182,12 @@ void Ulysses::backward(Span3<float> dx, Span3<const float> dy) {
 }
 
 void Ulysses::gather_grads(const BlockGrads& full) {
+  if (zero3_) return zero3_->gather_grads(full);
   const auto src = g_.tensors(), dst = full.tensors();
   for (std::size_t k = 0; k < src.size(); ++k) std::copy_n(src[k].data, src[k].size(), dst[k].data);
 }
 
-Cost Ulysses::cost(const BlockConfig& c, int n, int rank) {
+Cost Ulysses::cost(const BlockConfig& c, int n, int rank, WeightMode mode) {
   check(c, n);
   namespace tm = comm::traffic_model;
   const Z Ll = c.L / n, Dh = c.head_dim();
@@ -183,6 +200,10 @@ Cost Ulysses::cost(const BlockConfig& c, int n, int rank) {
     add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, 4, n));
     add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, 4, n));
     add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, 4, n));
+  }
+  if (mode == WeightMode::zero3) {
+    Zero3Weights::add_cost(cost, c, n);
+    return cost;
   }
   const Z weights = 2 * c.d + (2 * c.H + 2 * c.G) * Dh * c.d + 3 * c.ffn * c.d;
   add_op(cost.backward, comm::OpKind::allreduce, tm::all_reduce(weights, 4, n, rank));

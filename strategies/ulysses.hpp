@@ -9,8 +9,11 @@
 //
 // GQA with G < N (N % G == 0): kv heads are replicated so that each rank gets the one kv
 // head its query heads read; in backward the replicas' dk/dv are summed into it.
+// WeightMode::zero3 (zero3.hpp): all weights sharded 1/N, gathered before forward and
+// again before backward, gradients reduce-scattered (instead of the all-reduce).
 // Needs L % N == 0, H % N == 0, and G % N == 0 or N % G == 0.
 #include "strategies/strategy.hpp"
+#include "strategies/zero3.hpp"
 
 namespace ody::strategies {
 
@@ -19,18 +22,20 @@ class Ulysses final : public Strategy {
   Ulysses(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode = WeightMode::replicated);
   std::string_view name() const override { return "ulysses"; }
   TokenLayout layout() const override { return TokenLayout::contiguous; }
-  WeightMode weight_mode() const override { return WeightMode::replicated; }
+  WeightMode weight_mode() const override { return mode_; }
   void set_weights(const layers::BlockWeights& full) override;
   void forward(Span3<float> y, Span3<const float> x) override;
   void backward(Span3<float> dx, Span3<const float> dy) override;
   void gather_grads(const layers::BlockGrads& full) override;
-  Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank()); }
-  static Cost cost(const BlockConfig& cfg, int n, int rank);
+  Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), mode_); }
+  static Cost cost(const BlockConfig& cfg, int n, int rank, WeightMode mode = WeightMode::replicated);
   // Throws ody::Error naming the rule when cfg cannot run on n ranks.
   static void check(const BlockConfig& cfg, int n);
 
  private:
-  layers::BlockWeights w_;
+  WeightMode mode_;
+  std::unique_ptr<Zero3Weights> zero3_;  // WeightMode::zero3 only
+  layers::BlockWeights w_;  // zero3: gathered for one forward/backward, then released
   layers::BlockGrads g_;
   // Saved by forward (T = B·L/N local tokens).
   layers::Array2 x_, u1_, h_, u2_, gate_, up_;  // [T, d] / [T, i]

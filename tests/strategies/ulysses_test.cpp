@@ -28,6 +28,26 @@ TEST(Ulysses, MatchesBlock) {
   EXPECT_GT(ran, 0);
 }
 
+// WeightMode::zero3: every weight sharded 1/N, gathered twice, gradients reduce-scattered.
+TEST(Ulysses, Zero3MatchesBlock) {
+  auto world = backends::create_world(ody::test::backend_name());
+  int ran = 0;
+  for (const auto& p : test::sweep()) {
+    const BlockConfig cfg{p.B, p.L, p.d, p.H, p.G, p.i, p.causal};
+    try {
+      Ulysses::check(cfg, world->size());
+    } catch (const Error&) {
+      continue;
+    }
+    SCOPED_TRACE(test::shape_name(p));
+    Ulysses s(cfg, *world, WeightMode::zero3);
+    EXPECT_EQ(s.weight_mode(), WeightMode::zero3);
+    test::check_against_block(s);
+    ++ran;
+  }
+  EXPECT_GT(ran, 0);
+}
+
 TEST(Ulysses, RejectsInvalidShapes) {
   auto world = backends::create_world(ody::test::backend_name());
   const int n = world->size();

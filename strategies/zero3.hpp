@@ -1,0 +1,35 @@
+#pragma once
+// ZeRO-3 for all nine block weights (docs/algorithms.md 3.6), used by Ulysses and Ring
+// with WeightMode::zero3: the weights are packed in one flat fp32 vector in
+// BlockWeights::tensors() order, zero-padded to a multiple of N (Wp elements), and rank r
+// keeps elements [r·Wp/N, (r+1)·Wp/N). Forward all-gathers them (one all-gather of Wp/N
+// per rank) and drops the full copy after use; backward gathers again and reduce-scatters
+// (sum) the packed gradients to the same shards. gather_grads() assembles full gradients.
+#include <vector>
+
+#include "comm/communicator.hpp"
+#include "layers/block.hpp"
+#include "strategies/strategy.hpp"
+
+namespace ody::strategies {
+
+class Zero3Weights {
+ public:
+  Zero3Weights(const BlockConfig& cfg, comm::Communicator& comm);
+  static std::int64_t padded_count(const BlockConfig& cfg, int n);  // Wp
+  void load(const layers::BlockWeights& full);  // keeps this rank's shard
+  // Allocates w (full shapes) and fills it with the gathered weights. Collective.
+  void gather(layers::BlockWeights& w);
+  // Reduce-scatters (sum) the full gradients g of this rank into the gradient shard.
+  void reduce_grads(const layers::BlockGrads& g);
+  void gather_grads(const layers::BlockGrads& full);  // collective
+  // One all-gather of Wp/N elements (forward and backward), one reduce-scatter (backward).
+  static void add_cost(Cost& cost, const BlockConfig& cfg, int n);
+
+ private:
+  BlockConfig cfg_;
+  comm::Communicator* comm_;
+  std::vector<float> shard_, grad_shard_;  // [Wp/N]
+};
+
+}  // namespace ody::strategies
