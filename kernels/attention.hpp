@@ -48,9 +48,11 @@
 // 2.5x forward. For causal with Lq == Lk (contiguous positions) both are halved.
 //
 // Implementation: tiles of queries x keys; the five GEMMs per tile pair are BLAS
-// micro-GEMMs (cblas_sgemm, one thread of the caller), the elementwise parts
+// micro-GEMMs (cblas_sgemm), the elementwise parts
 // (masking, online softmax, exp) are vectorised loops compiled for AVX-512, AVX2 and
-// baseline x86-64 and chosen at run time (portable code elsewhere).
+// baseline x86-64 and chosen at run time (portable code elsewhere). The kernels run on
+// the calling thread and hold no global state (reentrant); BLAS threading is the
+// caller's start-up choice: with one rank per core use OPENBLAS_NUM_THREADS=1.
 #include <cstddef>
 #include <cstdint>
 

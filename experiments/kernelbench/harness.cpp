@@ -103,6 +103,14 @@ int run(int argc, char** argv) {
   std::printf("# ody-kernelbench commit %s (%s) host %s, one BLAS thread\n", ODY_GIT_COMMIT,
               ODY_BUILD_TYPE, host_name().c_str());
   std::printf("# OpenBLAS sgemm %d^3: %.1f GFLOP/s (median of runs); ratio = gflops / sgemm\n", gemm_n, sgemm);
+  std::vector<std::string> conventions;  // each group documents how it counts FLOPs
+  for (const auto& c : cases)
+    if (c.fields.contains("flop_convention")) {
+      const std::string fc = c.fields["flop_convention"].get<std::string>();
+      if (std::find(conventions.begin(), conventions.end(), fc) == conventions.end()) conventions.push_back(fc);
+    }
+  for (const auto& fc : conventions) std::printf("# FLOPs: %s\n", fc.c_str());
+  header["flop_conventions"] = conventions;
   if (json) json << header.dump() << "\n" << std::flush;
 
   // Untimed cases first (see harness.hpp), then the timed ones.
