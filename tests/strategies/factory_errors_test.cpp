@@ -101,6 +101,41 @@ TEST(Errors, TinyAndOddLengthsRunWhereValid) {
       }
 }
 
+// The cost models against the closed forms of docs/algorithms.md section 3 (elements x 4
+// bytes, per rank), at a size where no padding or rounding enters.
+TEST(Cost, MatchesTheSpecFormulas) {
+  const std::int64_t B = 2, L = 64, d = 64, H = 8, G = 4, i = 96, Dh = d / H;
+  const BlockConfig cfg{B, L, d, H, G, i, true};
+  for (int n : {2, 4}) {
+    const std::uint64_t Ll = L / n, f = 4;
+    // Ulysses: 4 all-to-alls moving (N-1)/N · B·L/N · (2d + 2·G·Dh) forward, the same backward.
+    auto c = strategy_cost("ulysses", cfg, n, 0);
+    const std::uint64_t uly = (n - 1) * B * Ll * (2 * d + 2 * G * Dh) / n * f;
+    EXPECT_EQ(c.forward[comm::OpKind::alltoall].bytes_sent, uly);
+    EXPECT_EQ(c.forward[comm::OpKind::alltoall].ops, 4u);
+    EXPECT_EQ(c.backward[comm::OpKind::alltoall].bytes_recv, uly);
+    // Ring: forward (N-1) · 2 · B·L/N·G·Dh; backward the same plus N fp32 dk/dv hops.
+    c = strategy_cost("ring", cfg, n, 1);
+    const std::uint64_t hop = 2 * B * Ll * G * Dh * f;
+    EXPECT_EQ(c.forward[comm::OpKind::send].bytes_sent, (n - 1) * hop);
+    EXPECT_EQ(c.backward[comm::OpKind::recv].bytes_recv, (n - 1) * hop + n * hop);
+    // TP-SP: 2 AG + 2 RS of activations each way, (N-1) · B·L/N·d per collective.
+    c = strategy_cost("tpsp", cfg, n, 0);
+    const std::uint64_t act = (n - 1) * B * Ll * d * f;
+    EXPECT_EQ(c.forward[comm::OpKind::allgather].bytes_sent, 2 * act);
+    EXPECT_EQ(c.forward[comm::OpKind::reducescatter].bytes_sent, 2 * act);
+    EXPECT_EQ(c.backward[comm::OpKind::allgather].ops, 2u);
+    // Odysseus: attention 1 AG + 1 RS; the 3·d·i MLP weight elements all-gathered in
+    // forward and again in backward, their gradient reduce-scattered once.
+    c = strategy_cost("odysseus", cfg, n, 0);
+    const std::uint64_t wts = (n - 1) * 3 * d * i / n * f;
+    EXPECT_EQ(c.forward[comm::OpKind::allgather].bytes_sent, act + wts);
+    EXPECT_EQ(c.backward[comm::OpKind::allgather].bytes_recv, act + wts);
+    EXPECT_EQ(c.backward[comm::OpKind::reducescatter].bytes_sent, act + wts);
+    EXPECT_EQ(c.forward[comm::OpKind::reducescatter].bytes_sent, act);
+  }
+}
+
 // A strategy runs on one dimension of a mesh: at world size 4, a 2 x 2 mesh runs two
 // independent 2-rank instances (one per "dp" coordinate), each equal to the Block.
 TEST(Mesh, StrategyOnAMeshDimension) {
