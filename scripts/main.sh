@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 source scripts/env.sh
-exec mpirun -np 2 --oversubscribe build/bin/ody-commbench "$@"
+exec mpirun -np 2 --oversubscribe build/bin/ody-bench "$@"
