@@ -52,18 +52,6 @@ struct Options {
   std::uint64_t seed = 1234;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n == 0 ? 0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
-}
-
-// Slowest rank per iteration, then the median over iterations.
-double slowest_median(std::vector<double> t, MPI_Comm comm) {
-  ODY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, t.data(), static_cast<int>(t.size()), MPI_DOUBLE, MPI_MAX, comm));
-  return median(std::move(t));
-}
-
 std::int64_t read_status_kib(const char* key) {
   std::ifstream f("/proc/self/status");
   std::string line;

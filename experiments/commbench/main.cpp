@@ -34,19 +34,6 @@ struct Options {
   std::string dtype = "f32", reduce_op = "sum", backend = "mpi", json;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n == 0 ? 0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
-}
-
-// Per-iteration times -> the slowest rank's time per iteration -> median.
-double collective_median(std::vector<double>& t, MPI_Comm comm) {
-  ODY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, t.data(), static_cast<int>(t.size()), MPI_DOUBLE,
-                              MPI_MAX, comm));
-  return median(t);
-}
-
 std::string human(std::int64_t bytes) {
   char s[32];
   if (bytes >= (1 << 20) && bytes % (1 << 20) == 0) std::snprintf(s, sizeof s, "%lldM", static_cast<long long>(bytes >> 20));
@@ -149,7 +136,7 @@ int run(int argc, char** argv) {
         coll->run_raw(raw);
         t_raw[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       }
-      const double t = collective_median(t_ours, raw), tr = collective_median(t_raw, raw);
+      const double t = slowest_median(t_ours, raw), tr = slowest_median(t_raw, raw);
       std::int64_t wrong = 0;
       if (o.check) {
         wrong = coll->check(*world);

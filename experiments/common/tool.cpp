@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -43,6 +44,18 @@ int tool_main(const char* name, int argc, char** argv,
     MPI_Abort(MPI_COMM_WORLD, 1);
     return 1;
   }
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n == 0 ? 0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
+}
+
+double slowest_median(std::vector<double> t, MPI_Comm comm) {
+  if (MPI_Allreduce(MPI_IN_PLACE, t.data(), static_cast<int>(t.size()), MPI_DOUBLE, MPI_MAX, comm) != MPI_SUCCESS)
+    throw Error("slowest_median: MPI_Allreduce failed");
+  return median(std::move(t));
 }
 
 std::int64_t parse_size(const std::string& text, const std::string& flag) {

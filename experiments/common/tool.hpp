@@ -2,6 +2,8 @@
 // What every ody-* tool shares: the main() wrapper that turns errors into one line and an
 // exit code without leaving ranks hanging, K/M/G size suffixes, the run header (hosts,
 // world size, build, commit) and JSON-lines output.
+#include <mpi.h>
+
 #include <cstdint>
 #include <fstream>
 #include <functional>
@@ -28,6 +30,12 @@ struct UsageError : std::runtime_error {
 // (possibly on one rank only): one line naming the rank, then MPI_Abort so that no rank
 // is left waiting in a collective.
 int tool_main(const char* name, int argc, char** argv, const std::function<int(int, char**)>& body);
+
+// Median of a sample (0 for an empty one).
+double median(std::vector<double> v);
+// Per-iteration times of this rank -> the slowest rank's time per iteration (all-reduce
+// max over `comm`) -> their median. Collective over comm.
+double slowest_median(std::vector<double> t, MPI_Comm comm);
 
 // "64M" -> 67108864. Suffixes K, M, G (powers of 1024), optional trailing B. Throws
 // UsageError naming `flag`.
