@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "comm/communicator.hpp"
+#include "layers/block.hpp"
 #include "layers/views.hpp"
 
 namespace ody::strategies::detail {
@@ -132,6 +133,29 @@ inline void gather_cols(comm::Communicator& comm, const layers::Array2& shard, c
 inline void gather_rows(comm::Communicator& comm, const layers::Array2& shard, const layers::Array2& full) {
   const Z cnt = Z(shard.extent(0)) * Z(shard.extent(1));
   comm.all_gather(comm::cbuf(shard.data(), cnt), comm::buf(full.data(), cnt * comm.size()));
+}
+
+// Replicated weights: sums every weight gradient over the group, all nine packed into one
+// buffer so that it is a single all-reduce (what the strategies' cost() charges).
+inline void all_reduce_replicated_grads(comm::Communicator& comm, const layers::BlockGrads& g) {
+  const auto gs = g.tensors();
+  std::size_t total = 0;
+  for (const auto& t : gs) total += t.size();
+  std::vector<float> packed(total);
+  std::size_t off = 0;
+  for (const auto& t : gs) off = std::copy_n(t.data, t.size(), packed.begin() + off) - packed.begin();
+  comm.all_reduce(comm::cbuf(packed), comm::buf(packed), comm::ReduceOp::sum);
+  off = 0;
+  for (const auto& t : gs) {
+    std::copy_n(packed.begin() + off, t.size(), t.data);
+    off += t.size();
+  }
+}
+
+// Copies full-shape gradients tensor by tensor (replicated weights: already full).
+inline void copy_grads(const layers::BlockGrads& src, const layers::BlockGrads& dst) {
+  const auto s = src.tensors(), d = dst.tensors();
+  for (std::size_t k = 0; k < s.size(); ++k) std::copy_n(s[k].data, s[k].size(), d[k].data);
 }
 
 }  // namespace ody::strategies::detail

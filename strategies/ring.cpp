@@ -1,4 +1,5 @@
 #include "strategies/ring.hpp"
+#include "strategies/detail.hpp"
 
 #include <cmath>
 
@@ -191,24 +192,12 @@ void Ring::backward(Span3<float> dx, Span3<const float> dy) {
     w_ = BlockWeights();
     return;
   }
-  const auto gs = g_.tensors();
-  std::size_t total = 0;
-  for (const auto& t : gs) total += t.size();
-  std::vector<float> packed(total);
-  std::size_t off = 0;
-  for (const auto& t : gs) off = std::copy_n(t.data, t.size(), packed.begin() + off) - packed.begin();
-  comm_->all_reduce(comm::cbuf(packed), comm::buf(packed), comm::ReduceOp::sum);
-  off = 0;
-  for (const auto& t : gs) {
-    std::copy_n(packed.begin() + off, t.size(), t.data);
-    off += t.size();
-  }
+  detail::all_reduce_replicated_grads(*comm_, g_);
 }
 
 void Ring::gather_grads(const BlockGrads& full) {
   if (zero3_) return zero3_->gather_grads(full);
-  const auto src = g_.tensors(), dst = full.tensors();
-  for (std::size_t k = 0; k < src.size(); ++k) std::copy_n(src[k].data, src[k].size(), dst[k].data);
+  detail::copy_grads(g_, full);
 }
 
 Cost Ring::cost(const BlockConfig& c, int n, int rank, TokenLayout layout, WeightMode mode) {
