@@ -3,6 +3,7 @@
 #include <string>
 
 #include "comm/error.hpp"
+#include "comm/trace.hpp"
 #include "comm/traffic_model.hpp"
 
 namespace ody::comm {
@@ -22,6 +23,47 @@ std::int64_t sum(std::span<const std::int64_t> v) {
   std::int64_t s = 0;
   for (auto x : v) s += x;
   return s;
+}
+
+// Wraps a backend's Work so that waiting on it is timed as blocked communication
+// (comm/trace.hpp) and, with the timeline on, the operation shows as a span in flight.
+class TrackedWork final : public Work {
+ public:
+  TrackedWork(WorkPtr inner, OpKind kind, std::int64_t bytes, int peer)
+      : inner_(std::move(inner)), kind_(kind), bytes_(bytes), peer_(peer),
+        id_(trace::begin_op(to_string(kind), bytes, peer)) {}
+  ~TrackedWork() override { finish(); }
+  bool test() override {
+    if (done_) return true;
+    if (!inner_->test()) return false;
+    finish();
+    return true;
+  }
+  void wait(std::chrono::milliseconds timeout) override {
+    if (done_) return;
+    {
+      trace::Blocked blocked(to_string(kind_), bytes_, peer_);
+      inner_->wait(timeout);
+    }
+    finish();
+  }
+
+ private:
+  void finish() {
+    if (done_) return;
+    done_ = true;
+    trace::end_op(id_, to_string(kind_));
+  }
+  WorkPtr inner_;
+  OpKind kind_;
+  std::int64_t bytes_;
+  int peer_;
+  std::uint64_t id_;
+  bool done_ = false;
+};
+
+WorkPtr track(WorkPtr w, OpKind kind, std::int64_t bytes, int peer = -1) {
+  return std::make_unique<TrackedWork>(std::move(w), kind, bytes, peer);
 }
 
 }  // namespace
@@ -220,71 +262,79 @@ void Communicator::prepare_barrier(Tag tag) {
 
 WorkPtr Communicator::all_reduce_async(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
   prepare_all_reduce(send, recv, op, tag);
-  return do_all_reduce(send, recv, op, tag);
+  return track(do_all_reduce(send, recv, op, tag), OpKind::allreduce, send.bytes());
 }
 void Communicator::all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
   prepare_all_reduce(send, recv, op, tag);
+  trace::Blocked blocked(to_string(OpKind::allreduce), send.bytes(), -1);
   do_all_reduce_blocking(send, recv, op, tag);
 }
 WorkPtr Communicator::all_gather_async(ConstBuf send, Buf recv, Tag tag) {
   prepare_all_gather(send, recv, tag);
-  return do_all_gather(send, recv, tag);
+  return track(do_all_gather(send, recv, tag), OpKind::allgather, send.bytes());
 }
 void Communicator::all_gather(ConstBuf send, Buf recv, Tag tag) {
   prepare_all_gather(send, recv, tag);
+  trace::Blocked blocked(to_string(OpKind::allgather), send.bytes(), -1);
   do_all_gather_blocking(send, recv, tag);
 }
 WorkPtr Communicator::all_gather_v_async(ConstBuf send, Buf recv,
                                          std::span<const std::int64_t> recv_counts, Tag tag) {
   prepare_all_gather_v(send, recv, recv_counts, tag);
-  return do_all_gather_v(send, recv, recv_counts, tag);
+  return track(do_all_gather_v(send, recv, recv_counts, tag), OpKind::allgatherv, send.bytes());
 }
 void Communicator::all_gather_v(ConstBuf send, Buf recv, std::span<const std::int64_t> recv_counts,
                                 Tag tag) {
   prepare_all_gather_v(send, recv, recv_counts, tag);
+  trace::Blocked blocked(to_string(OpKind::allgatherv), send.bytes(), -1);
   do_all_gather_v_blocking(send, recv, recv_counts, tag);
 }
 WorkPtr Communicator::reduce_scatter_async(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
   prepare_reduce_scatter(send, recv, op, tag);
-  return do_reduce_scatter(send, recv, op, tag);
+  return track(do_reduce_scatter(send, recv, op, tag), OpKind::reducescatter, send.bytes());
 }
 void Communicator::reduce_scatter(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
   prepare_reduce_scatter(send, recv, op, tag);
+  trace::Blocked blocked(to_string(OpKind::reducescatter), send.bytes(), -1);
   do_reduce_scatter_blocking(send, recv, op, tag);
 }
 WorkPtr Communicator::all_to_all_async(ConstBuf send, Buf recv, Tag tag) {
   prepare_all_to_all(send, recv, tag);
-  return do_all_to_all(send, recv, tag);
+  return track(do_all_to_all(send, recv, tag), OpKind::alltoall, send.bytes());
 }
 void Communicator::all_to_all(ConstBuf send, Buf recv, Tag tag) {
   prepare_all_to_all(send, recv, tag);
+  trace::Blocked blocked(to_string(OpKind::alltoall), send.bytes(), -1);
   do_all_to_all_blocking(send, recv, tag);
 }
 WorkPtr Communicator::all_to_all_v_async(ConstBuf send, std::span<const std::int64_t> send_counts,
                                          Buf recv, std::span<const std::int64_t> recv_counts,
                                          Tag tag) {
   prepare_all_to_all_v(send, send_counts, recv, recv_counts, tag);
-  return do_all_to_all_v(send, send_counts, recv, recv_counts, tag);
+  return track(do_all_to_all_v(send, send_counts, recv, recv_counts, tag), OpKind::alltoallv, send.bytes());
 }
 void Communicator::all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts, Buf recv,
                                 std::span<const std::int64_t> recv_counts, Tag tag) {
   prepare_all_to_all_v(send, send_counts, recv, recv_counts, tag);
+  trace::Blocked blocked(to_string(OpKind::alltoallv), send.bytes(), -1);
   do_all_to_all_v_blocking(send, send_counts, recv, recv_counts, tag);
 }
 WorkPtr Communicator::broadcast_async(Buf buffer, int root, Tag tag) {
   prepare_broadcast(buffer, root, tag);
-  return do_broadcast(buffer, root, tag);
+  return track(do_broadcast(buffer, root, tag), OpKind::broadcast, buffer.bytes(), root);
 }
 void Communicator::broadcast(Buf buffer, int root, Tag tag) {
   prepare_broadcast(buffer, root, tag);
+  trace::Blocked blocked(to_string(OpKind::broadcast), buffer.bytes(), root);
   do_broadcast_blocking(buffer, root, tag);
 }
 WorkPtr Communicator::barrier_async(Tag tag) {
   prepare_barrier(tag);
-  return do_barrier(tag);
+  return track(do_barrier(tag), OpKind::barrier, 0);
 }
 void Communicator::barrier(Tag tag) {
   prepare_barrier(tag);
+  trace::Blocked blocked(to_string(OpKind::barrier), 0, -1);
   do_barrier_blocking(tag);
 }
 
@@ -317,7 +367,17 @@ WorkPtr Communicator::batch_p2p_async(std::span<const P2POp> ops) {
         traffic_.add(OpKind::recv, 0, bytes);
     }
   }
-  return do_batch_p2p(ops);
+  // One span for the batch: bytes sent, and the peer of the first send (a ring step has
+  // one send and one receive).
+  std::int64_t sent = 0;
+  int peer = -1;
+  for (const auto& op : ops)
+    if (op.kind == P2POp::Kind::send) {
+      sent += op.buffer.bytes();
+      if (peer < 0) peer = op.peer;
+    }
+  if (peer < 0 && !ops.empty()) peer = ops.front().peer;
+  return track(do_batch_p2p(ops), sent > 0 ? OpKind::send : OpKind::recv, sent, peer);
 }
 
 }  // namespace ody::comm
