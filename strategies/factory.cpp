@@ -1,5 +1,9 @@
 #include "strategies/factory.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
 #include "comm/error.hpp"
 #include "strategies/odysseus.hpp"
 #include "strategies/ring.hpp"
@@ -9,40 +13,196 @@
 namespace ody::strategies {
 
 namespace {
-[[noreturn]] void unknown(std::string_view name) {
-  std::string names;
-  for (const auto& n : strategy_names()) {
-    if (!names.empty()) names += ", ";
-    names += n;
-  }
-  throw Error("strategy", "one of " + names, ody::detail::cat("'", name, "'"));
+
+// Options resolved against one strategy: every field filled in.
+struct Resolved {
+  std::vector<MeshDim> mesh;  // inner first
+  WeightMode mode;
+  TokenLayout layout;
+  std::vector<int> placement;
+};
+
+struct Entry {
+  const char* name;
+  std::vector<WeightMode> modes;  // modes[0] = native
+  std::vector<TokenLayout> layouts;
+  const char* inner = nullptr;  // hybrids: the inner dimension's name ("ulysses", "tp"); null: 1-D
+  const char* kind = nullptr;   // 1-D: the dimension name of mesh_dims()
+  std::function<std::unique_ptr<Strategy>(const BlockConfig&, comm::Communicator&, const Resolved&)> make;
+  std::function<void(const BlockConfig&, int, const Resolved&)> check;
+  std::function<Cost(const BlockConfig&, int, int, const Resolved&)> cost;
+};
+
+TokenLayout causal_zigzag(const BlockConfig& cfg) {
+  return cfg.causal ? TokenLayout::zigzag : TokenLayout::contiguous;
 }
+
+const std::vector<Entry>& entries() {
+  static const std::vector<Entry> table = [] {
+    const std::vector<TokenLayout> contiguous{TokenLayout::contiguous};
+    const std::vector<TokenLayout> any{TokenLayout::contiguous, TokenLayout::zigzag, TokenLayout::stripe};
+    std::vector<Entry> t;
+    t.push_back({"ulysses", {WeightMode::replicated, WeightMode::zero3}, contiguous, nullptr, "ulysses",
+                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
+                   return std::unique_ptr<Strategy>(std::make_unique<Ulysses>(c, w, r.mode));
+                 },
+                 [](const BlockConfig& c, int n, const Resolved&) { Ulysses::check(c, n); },
+                 [](const BlockConfig& c, int n, int rank, const Resolved& r) { return Ulysses::cost(c, n, rank, r.mode); }});
+    t.push_back({"ring", {WeightMode::replicated, WeightMode::zero3}, any, nullptr, "ring",
+                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
+                   return std::unique_ptr<Strategy>(std::make_unique<Ring>(c, w, r.mode, r.layout));
+                 },
+                 [](const BlockConfig& c, int n, const Resolved& r) { Ring::check(c, n, r.layout); },
+                 [](const BlockConfig& c, int n, int rank, const Resolved& r) {
+                   return Ring::cost(c, n, rank, r.layout, r.mode);
+                 }});
+    t.push_back({"tpsp", {WeightMode::tensor_parallel}, contiguous, nullptr, "tp",
+                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
+                   return std::unique_ptr<Strategy>(std::make_unique<TpSp>(c, w, r.mode));
+                 },
+                 [](const BlockConfig& c, int n, const Resolved&) { TpSp::check(c, n); },
+                 [](const BlockConfig& c, int n, int rank, const Resolved&) { return TpSp::cost(c, n, rank); }});
+    t.push_back({"odysseus", {WeightMode::zero3_mlp}, contiguous, nullptr, "tp",
+                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
+                   return std::unique_ptr<Strategy>(std::make_unique<Odysseus>(c, w, r.mode));
+                 },
+                 [](const BlockConfig& c, int n, const Resolved&) { Odysseus::check(c, n); },
+                 [](const BlockConfig& c, int n, int rank, const Resolved&) { return Odysseus::cost(c, n, rank); }});
+    return t;
+  }();
+  return table;
+}
+
+std::string join_names() {
+  std::string names;
+  for (const auto& e : entries()) names += (names.empty() ? "" : ", ") + std::string(e.name);
+  return names;
+}
+
+const Entry& find(std::string_view name) {
+  for (const auto& e : entries())
+    if (e.name == name) return e;
+  throw Error("strategy", "one of " + join_names(), ody::detail::cat("'", name, "'"));
+}
+
+template <class T>
+std::string list(const std::vector<T>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + std::string(to_string(x));
+  return s;
+}
+
+// Hybrid inner sizes in order of preference (factory.hpp): 1 < I < N closest to sqrt(N)
+// (ties: larger), then N, then 1.
+std::vector<int> inner_preference(int n) {
+  std::vector<int> mid;
+  for (int i = 2; i < n; ++i)
+    if (n % i == 0) mid.push_back(i);
+  const double root = std::sqrt(double(n));
+  std::stable_sort(mid.begin(), mid.end(), [&](int a, int b) {
+    const double da = std::abs(std::log(a / root)), db = std::abs(std::log(b / root));
+    if (std::abs(da - db) > 1e-12) return da < db;
+    return a > b;
+  });
+  mid.push_back(n);
+  if (n > 1) mid.push_back(1);
+  return mid;
+}
+
+Resolved resolve(const Entry& e, const BlockConfig& cfg, int n, const StrategyOptions& o) {
+  Resolved r;
+  r.mode = o.weights.value_or(e.modes.front());
+  if (std::find(e.modes.begin(), e.modes.end(), r.mode) == e.modes.end())
+    throw Error(std::string(e.name) + ": weight mode", "one of " + list(e.modes), std::string(to_string(r.mode)));
+  r.layout = o.layout.value_or(e.layouts.size() > 1 ? causal_zigzag(cfg) : e.layouts.front());
+  if (std::find(e.layouts.begin(), e.layouts.end(), r.layout) == e.layouts.end())
+    throw Error(std::string(e.name) + ": layout", "one of " + list(e.layouts), std::string(to_string(r.layout)));
+  r.placement = o.placement;
+  if (!o.placement.empty())
+    ODY_REQUIRE(static_cast<int>(o.placement.size()) == n, std::string(e.name) + ": placement",
+                "one world rank per logical mesh index (" + std::to_string(n) + " entries)", o.placement.size(),
+                " entries");
+  if (!e.inner) {  // one-dimensional
+    ODY_REQUIRE(o.mesh.empty() || (o.mesh.size() == 1 && o.mesh[0].size == n), std::string(e.name) + ": mesh",
+                std::string("one dimension of size N = ") + std::to_string(n) +
+                    " (2-D meshes: usp = ulysses x ring, odysseus-ring = tp x ring)",
+                format_mesh(o.mesh));
+    r.mesh = {{e.kind, n}};
+    return r;
+  }
+  if (!o.mesh.empty()) {
+    const bool ok = o.mesh.size() == 2 && o.mesh[0].name == e.inner && o.mesh[1].name == "ring" &&
+                    o.mesh[0].size >= 1 && o.mesh[1].size >= 1 && o.mesh[0].size * o.mesh[1].size == n;
+    ODY_REQUIRE(ok, std::string(e.name) + ": mesh",
+                std::string(e.inner) + "=I,ring=R (inner first) with I·R = N = " + std::to_string(n) +
+                    ", e.g. " + e.inner + "=" + std::to_string(inner_preference(n).front()) + ",ring=" +
+                    std::to_string(n / inner_preference(n).front()),
+                format_mesh(o.mesh));
+    r.mesh = o.mesh;
+    return r;
+  }
+  const auto prefs = inner_preference(n);
+  for (int i : prefs) {
+    r.mesh = {{e.inner, i}, {"ring", n / i}};
+    try {
+      e.check(cfg, n, r);
+      return r;
+    } catch (const Error&) {
+    }
+  }
+  r.mesh = {{e.inner, prefs.front()}, {"ring", n / prefs.front()}};  // invalid: check() names the rule
+  return r;
+}
+
+int logical_index(const std::vector<int>& placement, int rank) {
+  if (placement.empty()) return rank;
+  const auto it = std::find(placement.begin(), placement.end(), rank);
+  ODY_REQUIRE(it != placement.end(), "placement", "to contain world rank " + std::to_string(rank),
+              "a list without it");
+  return static_cast<int>(it - placement.begin());
+}
+
 }  // namespace
 
-std::vector<std::string> strategy_names() { return {"ulysses", "ring", "tpsp", "odysseus"}; }
-
-std::unique_ptr<Strategy> make_strategy(std::string_view name, const BlockConfig& cfg, comm::Communicator& comm) {
-  if (name == "ulysses") return std::make_unique<Ulysses>(cfg, comm);
-  if (name == "ring") return std::make_unique<Ring>(cfg, comm);
-  if (name == "tpsp") return std::make_unique<TpSp>(cfg, comm);
-  if (name == "odysseus") return std::make_unique<Odysseus>(cfg, comm);
-  unknown(name);
+std::vector<std::string> strategy_names() {
+  std::vector<std::string> v;
+  for (const auto& e : entries()) v.push_back(e.name);
+  return v;
 }
 
-void check_strategy(std::string_view name, const BlockConfig& cfg, int n) {
-  if (name == "ulysses") return Ulysses::check(cfg, n);
-  if (name == "ring") return Ring::check(cfg, n);
-  if (name == "tpsp") return TpSp::check(cfg, n);
-  if (name == "odysseus") return Odysseus::check(cfg, n);
-  unknown(name);
+std::vector<WeightMode> allowed_weight_modes(std::string_view name) { return find(name).modes; }
+std::vector<TokenLayout> allowed_layouts(std::string_view name) { return find(name).layouts; }
+
+std::unique_ptr<Strategy> make_strategy(std::string_view name, const BlockConfig& cfg, comm::Communicator& comm,
+                                        const StrategyOptions& options) {
+  const Entry& e = find(name);
+  const Resolved r = resolve(e, cfg, comm.size(), options);
+  e.check(cfg, comm.size(), r);
+  if (e.inner) return e.make(cfg, comm, r);  // hybrids order the world themselves
+  auto ordered = ordered_world(comm, r.placement);
+  auto s = e.make(cfg, ordered ? *ordered : comm, r);
+  if (ordered) s->adopt(std::move(ordered));
+  return s;
 }
 
-Cost strategy_cost(std::string_view name, const BlockConfig& cfg, int n, int rank) {
-  if (name == "ulysses") return Ulysses::cost(cfg, n, rank);
-  if (name == "ring") return Ring::cost(cfg, n, rank);
-  if (name == "tpsp") return TpSp::cost(cfg, n, rank);
-  if (name == "odysseus") return Odysseus::cost(cfg, n, rank);
-  unknown(name);
+void check_strategy(std::string_view name, const BlockConfig& cfg, int n, const StrategyOptions& options) {
+  const Entry& e = find(name);
+  e.check(cfg, n, resolve(e, cfg, n, options));
+}
+
+Cost strategy_cost(std::string_view name, const BlockConfig& cfg, int n, int rank, const StrategyOptions& options) {
+  const Entry& e = find(name);
+  const Resolved r = resolve(e, cfg, n, options);
+  return e.cost(cfg, n, logical_index(r.placement, rank), r);
+}
+
+std::vector<MeshDim> default_mesh(std::string_view name, const BlockConfig& cfg, int n,
+                                  const StrategyOptions& options) {
+  return resolve(find(name), cfg, n, options).mesh;
+}
+
+std::string describe_mesh(std::string_view name, const BlockConfig& cfg, int n, const StrategyOptions& options) {
+  return format_mesh(default_mesh(name, cfg, n, options));
 }
 
 }  // namespace ody::strategies

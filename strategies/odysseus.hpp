@@ -25,6 +25,7 @@ class Odysseus final : public Strategy {
   std::string_view name() const override { return "odysseus"; }
   TokenLayout layout() const override { return TokenLayout::contiguous; }
   WeightMode weight_mode() const override { return WeightMode::zero3_mlp; }
+  std::vector<MeshDim> mesh_dims() const override { return {{"tp", comm_->size()}}; }
   void set_weights(const layers::BlockWeights& full) override;
   void forward(Span3<float> y, Span3<const float> x) override;
   void backward(Span3<float> dx, Span3<const float> dy) override;

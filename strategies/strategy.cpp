@@ -1,5 +1,10 @@
 #include "strategies/strategy.hpp"
 
+#include <algorithm>
+#include <string>
+
+#include "comm/error.hpp"
+
 namespace ody::strategies {
 
 std::string_view to_string(WeightMode mode) {
@@ -24,6 +29,50 @@ Strategy::Strategy(const BlockConfig& cfg, comm::Communicator& comm, TokenLayout
   cfg_.validate();
   check_layout(layout, cfg.L, comm.size(), who);
   pos_ = local_positions(layout, cfg.L, comm.size(), comm.rank());
+}
+
+Strategy::Strategy(const BlockConfig& cfg, comm::Communicator& world, std::unique_ptr<comm::Communicator> ordered,
+                   TokenLayout layout, const char* who)
+    : Strategy(cfg, ordered ? *ordered : world, layout, who) {
+  if (ordered) owned_comms_.push_back(std::move(ordered));
+}
+
+std::string Strategy::describe_mesh() const { return format_mesh(mesh_dims()); }
+
+comm::TrafficSnapshot Strategy::traffic() const {
+  comm::TrafficSnapshot t = comm_->traffic();
+  for (auto* c : extra_comms_)
+    if (c != comm_) t += c->traffic();
+  return t;
+}
+
+void Strategy::reset_traffic() {
+  comm_->reset_traffic();
+  for (auto* c : extra_comms_) c->reset_traffic();
+}
+
+std::unique_ptr<comm::Communicator> ordered_world(comm::Communicator& world, const std::vector<int>& placement) {
+  if (placement.empty()) return nullptr;
+  const int p = world.size();
+  ODY_REQUIRE(static_cast<int>(placement.size()) == p, "placement",
+              "one world rank per logical mesh index (" + std::to_string(p) + " entries)", placement.size(),
+              " entries");
+  std::vector<int> sorted = placement;
+  std::sort(sorted.begin(), sorted.end());
+  for (int m = 0; m < p; ++m)
+    ODY_REQUIRE(sorted[m] == m, "placement", "a permutation of 0.." + std::to_string(p - 1),
+                "a missing or repeated rank near ", m);
+  bool identity = true;
+  for (int m = 0; m < p; ++m) identity = identity && placement[m] == m;
+  if (identity) return nullptr;
+  const int index = static_cast<int>(std::find(placement.begin(), placement.end(), world.rank()) - placement.begin());
+  return world.split(0, index);
+}
+
+std::string format_mesh(const std::vector<MeshDim>& dims) {
+  std::string s;
+  for (const auto& d : dims) s += (s.empty() ? "" : ",") + d.name + "=" + std::to_string(d.size);
+  return s;
 }
 
 }  // namespace ody::strategies

@@ -23,6 +23,7 @@
 #include "comm/traffic_model.hpp"
 #include "layers/block.hpp"
 #include "strategies/layout.hpp"
+#include "strategies/mesh.hpp"
 
 namespace ody::strategies {
 
@@ -57,8 +58,25 @@ class Strategy {
   const BlockConfig& config() const { return cfg_; }
   comm::Communicator& comm() const { return *comm_; }
   std::int64_t local_len() const { return cfg_.L / comm_->size(); }  // L/N
+  // This rank's slot in the token layout: its logical mesh index, which is the rank of
+  // comm() (a strategy built with a placement runs on a copy of the world ordered by
+  // logical index, so comm().rank() may differ from the world rank). Shard inputs and
+  // unshard outputs with layout(), comm().size() and layout_rank() / comm().
+  int layout_rank() const { return comm_->rank(); }
   // Global positions of this rank's tokens [L/N], in local order.
   const std::vector<Pos>& positions() const { return pos_; }
+  // The mesh this strategy runs on, inner first: hybrids {{"ulysses",U},{"ring",R}} or
+  // {{"tp",T},{"ring",R}}; one-dimensional strategies one dimension of size N named after
+  // their kind ("ulysses", "ring", "tp"). describe_mesh(): "ulysses=2,ring=4".
+  virtual std::vector<MeshDim> mesh_dims() const = 0;
+  std::string describe_mesh() const;
+  // The traffic of every communicator the strategy sends on (comm() and, for hybrids, its
+  // mesh's sub-communicators), summed; what cost() predicts. reset_traffic() zeroes them.
+  comm::TrafficSnapshot traffic() const;
+  void reset_traffic();
+  // Keeps `c` alive as long as the strategy (the factory passes the world copy ordered by
+  // a placement on which it built the strategy).
+  void adopt(std::unique_ptr<comm::Communicator> c) { owned_comms_.push_back(std::move(c)); }
 
   // Takes this rank's part of the full weights (every rank passes the same values).
   virtual void set_weights(const layers::BlockWeights& full) = 0;
@@ -74,9 +92,21 @@ class Strategy {
  protected:
   // Validates cfg and the layout of L over comm.size() (ody::Error naming the rule).
   Strategy(const BlockConfig& cfg, comm::Communicator& comm, TokenLayout layout, const char* who);
+  // Hybrids: runs on `ordered` (the world ordered by logical index; may be null = world).
+  Strategy(const BlockConfig& cfg, comm::Communicator& world, std::unique_ptr<comm::Communicator> ordered,
+           TokenLayout layout, const char* who);
+  std::vector<std::unique_ptr<comm::Communicator>> owned_comms_;  // destroyed after derived members
   BlockConfig cfg_;
   comm::Communicator* comm_;
   std::vector<Pos> pos_;
+  std::vector<comm::Communicator*> extra_comms_;  // counted by traffic() besides comm_
 };
+
+// The world ordered by logical mesh index (rank m = the world rank placement[m] takes),
+// or null when placement is empty or the identity. Throws ody::Error unless placement is
+// a permutation of 0..P-1. Collective over world when it splits.
+std::unique_ptr<comm::Communicator> ordered_world(comm::Communicator& world, const std::vector<int>& placement);
+// "ulysses=2,ring=4".
+std::string format_mesh(const std::vector<MeshDim>& dims);
 
 }  // namespace ody::strategies

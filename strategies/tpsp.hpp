@@ -21,6 +21,7 @@ class TpSp final : public Strategy {
   std::string_view name() const override { return "tpsp"; }
   TokenLayout layout() const override { return TokenLayout::contiguous; }
   WeightMode weight_mode() const override { return WeightMode::tensor_parallel; }
+  std::vector<MeshDim> mesh_dims() const override { return {{"tp", comm_->size()}}; }
   void set_weights(const layers::BlockWeights& full) override;
   void forward(Span3<float> y, Span3<const float> x) override;
   void backward(Span3<float> dx, Span3<const float> dy) override;

@@ -23,6 +23,7 @@ class Ulysses final : public Strategy {
   std::string_view name() const override { return "ulysses"; }
   TokenLayout layout() const override { return TokenLayout::contiguous; }
   WeightMode weight_mode() const override { return mode_; }
+  std::vector<MeshDim> mesh_dims() const override { return {{"ulysses", comm_->size()}}; }
   void set_weights(const layers::BlockWeights& full) override;
   void forward(Span3<float> y, Span3<const float> x) override;
   void backward(Span3<float> dx, Span3<const float> dy) override;

@@ -79,16 +79,19 @@ inline void check_against_block(Strategy& s, std::uint64_t seed = 1234) {
 
   const std::int64_t Ll = c.L / n;
   Array3 xl("xl", c.B, Ll, c.d), dyl("dyl", c.B, Ll, c.d), yl("yl", c.B, Ll, c.d), dxl("dxl", c.B, Ll, c.d);
-  shard(s.layout(), x.data(), xl.data(), c.B, c.L, c.d, n, comm.rank());
-  shard(s.layout(), dy.data(), dyl.data(), c.B, c.L, c.d, n, comm.rank());
+  // The layout slot is the rank's logical mesh index (layout_rank() == comm().rank(),
+  // which differs from the world rank under a placement).
+  EXPECT_EQ(s.layout_rank(), comm.rank());
+  shard(s.layout(), x.data(), xl.data(), c.B, c.L, c.d, n, s.layout_rank());
+  shard(s.layout(), dy.data(), dyl.data(), c.B, c.L, c.d, n, s.layout_rank());
   s.set_weights(w);
   const Cost cost = s.cost();
-  comm.reset_traffic();
+  s.reset_traffic();  // every communicator of the strategy (hybrids: mesh dimensions too)
   s.forward(yl, xl);
-  expect_traffic("forward", comm.traffic(), cost.forward);
-  comm.reset_traffic();
+  expect_traffic("forward", s.traffic(), cost.forward);
+  s.reset_traffic();
   s.backward(dxl, dyl);
-  expect_traffic("backward", comm.traffic(), cost.backward);
+  expect_traffic("backward", s.traffic(), cost.backward);
 
   Array3 y("y", c.B, c.L, c.d), dx("dx", c.B, c.L, c.d);
   unshard(s.layout(), yl.data(), y.data(), c.B, c.L, c.d, comm);
