@@ -3,10 +3,12 @@
 #include <algorithm>
 
 #include "comm/error.hpp"
+#include "comm/hierarchical.hpp"
 
 namespace ody::strategies {
 
-Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int> placement)
+Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int> placement,
+           std::vector<int> node_of_rank)
     : world_(&world), dims_(std::move(dims)) {
   const int p = world.size();
   ODY_REQUIRE(!dims_.empty(), "Mesh: dims", "at least one dimension", "none");
@@ -36,6 +38,9 @@ Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int
                   "a missing or repeated rank near ", m);
     index_ = static_cast<int>(std::find(placement.begin(), placement.end(), world.rank()) - placement.begin());
   }
+  ODY_REQUIRE(node_of_rank.empty() || static_cast<int>(node_of_rank.size()) == p, "Mesh: node_of_rank",
+              "empty or one node id per world rank (" + std::to_string(p) + " entries)",
+              node_of_rank.size(), " entries");
   coords_.resize(dims_.size());
   int stride = 1;
   for (std::size_t k = 0; k < dims_.size(); ++k) {
@@ -46,7 +51,27 @@ Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int
   stride = 1;
   for (std::size_t k = 0; k < dims_.size(); ++k) {
     const int color = index_ - coords_[k] * stride;  // the index with coordinate k zeroed
-    comms_.push_back(world.split(color, coords_[k]));
+    auto plain = world.split(color, coords_[k]);
+    bool two_level = false;
+    if (!node_of_rank.empty()) {
+      // The node of each member of this group, in group rank (= coordinate) order.
+      std::vector<int> group_nodes(dims_[k].size);
+      for (int c = 0; c < dims_[k].size; ++c) {
+        const int m = color + c * stride;
+        group_nodes[c] = node_of_rank[placement.empty() ? m : placement[m]];
+      }
+      std::vector<int> distinct = group_nodes;
+      std::sort(distinct.begin(), distinct.end());
+      distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+      const auto n_nodes = static_cast<int>(distinct.size());
+      two_level = n_nodes > 1 && n_nodes < dims_[k].size && comm::uniform_nodes(group_nodes);
+      // Every member of the group computes the same answer, so the group splits together.
+      if (two_level) {
+        comms_.push_back(comm::make_hierarchical(std::move(plain), group_nodes));
+      }
+    }
+    if (!two_level) comms_.push_back(std::move(plain));
+    hier_.push_back(two_level);
     stride *= dims_[k].size;
   }
 }

@@ -12,6 +12,13 @@
 // m = 0..P-1, the world rank that takes it; a topology layer that knows which ranks
 // share NVLink supplies it (e.g. the concatenation of its rank groups). Empty means
 // identity.
+//
+// Hierarchical communicators: `node_of_rank` (optional) gives, for each world rank, its
+// node id. A dimension whose group spans more than one node with more than one rank
+// per node, the same number on each, gets a comm::HierarchicalCommunicator
+// (comm/hierarchical.hpp: intra = the group's ranks on one node, inter = the group's
+// ranks with the same local index across nodes); every other dimension gets the plain
+// split. Either way comm(name) has the same ranks, order and results.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -31,8 +38,10 @@ class Mesh {
  public:
   // Collective over `world` (splits one communicator per dimension). Throws ody::Error
   // when the product of sizes differs from world.size(), a size is < 1, a name repeats,
-  // or placement is not a permutation of 0..P-1.
-  Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int> placement = {});
+  // placement is not a permutation of 0..P-1, or node_of_rank is neither empty nor one
+  // entry per world rank.
+  Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int> placement = {},
+       std::vector<int> node_of_rank = {});
 
   comm::Communicator& world() const { return *world_; }
   int ndims() const { return static_cast<int>(dims_.size()); }
@@ -45,6 +54,8 @@ class Mesh {
   // The communicator of the ranks that share every coordinate but `name`, ordered by
   // the coordinate along `name` (so its rank == coord(name)).
   comm::Communicator& comm(std::string_view name) const { return *comms_[dim_index(name)]; }
+  // True when comm(name) is a hierarchical (two-level) communicator.
+  bool hierarchical(std::string_view name) const { return hier_[dim_index(name)]; }
 
  private:
   comm::Communicator* world_;
@@ -52,6 +63,7 @@ class Mesh {
   int index_ = 0;
   std::vector<int> coords_;
   std::vector<std::unique_ptr<comm::Communicator>> comms_;
+  std::vector<bool> hier_;
 };
 
 }  // namespace ody::strategies
