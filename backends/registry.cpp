@@ -3,6 +3,10 @@
 #include <functional>
 
 #include "backends/mpi/communicator.hpp"
+#include "backends/plugin/communicator.hpp"
+#if ODY_HAVE_UCX
+#include "backends/ucx/communicator.hpp"
+#endif
 #include "comm/error.hpp"
 
 namespace ody::backends {
@@ -20,6 +24,9 @@ struct Entry {
 const std::vector<Entry>& builtins() {
   static const std::vector<Entry> entries = {
       {"mpi", [] { return mpi::MpiCommunicator::duplicate(MPI_COMM_WORLD); }},
+#if ODY_HAVE_UCX
+      {"ucx", [] { return ucx::UcxCommunicator::create(MPI_COMM_WORLD); }},
+#endif
   };
   return entries;
 }
@@ -33,11 +40,14 @@ std::vector<std::string> available() {
 }
 
 std::unique_ptr<comm::Communicator> create_world(std::string_view name) {
+  // "plugin:NAME": libody-plugin-NAME.so loaded at run time (backends/plugin/loader.hpp).
+  if (name.starts_with("plugin:")) return plugin::PluginCommunicator::create_world(name.substr(7));
   for (const auto& e : builtins())
     if (name == e.name) return e.create();
   std::string names;
   for (const auto& n : available()) names += (names.empty() ? "" : ", ") + n;
-  throw Error("--backend", "one of " + names, "'" + std::string(name) + "'");
+  throw Error("--backend", "one of " + names + " or plugin:NAME (libody-plugin-NAME.so)",
+              "'" + std::string(name) + "'");
 }
 
 }  // namespace ody::backends

@@ -1,0 +1,251 @@
+#include "backends/ucx/algorithms.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "backends/ucx/reduce.hpp"
+
+namespace ody::backends::ucx::algorithms {
+
+namespace {
+
+using comm::Buf;
+using comm::ConstBuf;
+using comm::DType;
+using comm::ReduceOp;
+
+int mod(int x, int p) { return ((x % p) + p) % p; }
+
+char* bytes_of(void* p) { return static_cast<char*>(p); }
+char* bytes_of(const void* p) { return const_cast<char*>(static_cast<const char*>(p)); }
+
+Xfer send_x(const void* data, std::size_t bytes, int peer, std::uint32_t tag) {
+  return {true, bytes_of(data), bytes, peer, tag};
+}
+Xfer recv_x(void* data, std::size_t bytes, int peer, std::uint32_t tag) {
+  return {false, data, bytes, peer, tag};
+}
+
+// Blocks of a buffer, in elements.
+struct Blocks {
+  std::vector<std::int64_t> count, offset;
+  std::int64_t max() const { return count.empty() ? 0 : *std::max_element(count.begin(), count.end()); }
+};
+
+Blocks packed(std::span<const std::int64_t> counts) {
+  Blocks b;
+  b.count.assign(counts.begin(), counts.end());
+  b.offset.resize(counts.size());
+  std::int64_t o = 0;
+  for (std::size_t j = 0; j < counts.size(); ++j) b.offset[j] = o, o += counts[j];
+  return b;
+}
+
+Blocks uniform(std::int64_t m, int p) { return packed(std::vector<std::int64_t>(p, m)); }
+
+Blocks balanced(std::int64_t n, int p) {
+  std::vector<std::int64_t> c(p);
+  for (int j = 0; j < p; ++j) c[j] = n / p + (j < n % p ? 1 : 0);
+  return packed(c);
+}
+
+// Ring all-gather of `blocks` in place in `base`, the own block already there. Steps use
+// tag ids first_id, first_id + 1, ...
+void ring_all_gather(Schedule& s, char* base, const Blocks& b, std::size_t es, int r, int p,
+                     std::uint32_t first_id) {
+  const int next = mod(r + 1, p), prev = mod(r - 1, p);
+  for (int k = 0; k + 1 < p; ++k) {
+    const int sb = mod(r - k, p), rb = mod(r - k - 1, p);
+    Step st;
+    const std::uint32_t id = first_id + static_cast<std::uint32_t>(k);
+    if (b.count[rb] > 0) st.xfers.push_back(recv_x(base + b.offset[rb] * es, b.count[rb] * es, prev, id));
+    if (b.count[sb] > 0) st.xfers.push_back(send_x(base + b.offset[sb] * es, b.count[sb] * es, next, id));
+    s.steps.push_back(std::move(st));
+  }
+}
+
+// Ring reduce-scatter: block j of the input at src(j); partial sums of block j after step
+// k go to dst(j, k); after the last step (k = p-2) block r is complete at dst(r, p-2).
+template <class Src, class Dst>
+void ring_reduce_scatter(Schedule& s, const Blocks& b, DType t, ReduceOp op, int r, int p,
+                         Src src, Dst dst) {
+  const std::size_t es = comm::dtype_size(t);
+  const int next = mod(r + 1, p), prev = mod(r - 1, p);
+  char* tmp = reinterpret_cast<char*>(s.scratch(static_cast<std::size_t>(b.max()) * es));
+  for (int k = 0; k + 1 < p; ++k) {
+    const int sb = mod(r - k - 1, p), rb = mod(r - k - 2, p);
+    Step st;
+    const auto id = static_cast<std::uint32_t>(k);
+    if (b.count[rb] > 0) st.xfers.push_back(recv_x(tmp, b.count[rb] * es, prev, id));
+    if (b.count[sb] > 0)
+      st.xfers.push_back(send_x(k == 0 ? src(sb) : dst(sb, k - 1), b.count[sb] * es, next, id));
+    const std::int64_t n = b.count[rb];
+    char* out = dst(rb, k);
+    const char* in = src(rb);
+    if (n > 0) st.after = [out, tmp, in, n, t, op] { reduce_into(out, tmp, in, n, t, op); };
+    s.steps.push_back(std::move(st));
+  }
+}
+
+void copy_if_distinct(void* dst, const void* src, std::size_t bytes) {
+  if (dst != src && bytes > 0) std::memcpy(dst, src, bytes);
+}
+
+}  // namespace
+
+Schedule all_gather(ConstBuf send, Buf recv, int r, int p) {
+  Schedule s;
+  const std::size_t es = comm::dtype_size(send.dtype);
+  char* base = bytes_of(recv.data);
+  copy_if_distinct(base + r * send.count * es, send.data, send.count * es);
+  ring_all_gather(s, base, uniform(send.count, p), es, r, p, 0);
+  return s;
+}
+
+Schedule all_gather_v(ConstBuf send, Buf recv, std::span<const std::int64_t> counts, int r, int p) {
+  Schedule s;
+  const std::size_t es = comm::dtype_size(send.dtype);
+  const Blocks b = packed(counts);
+  char* base = bytes_of(recv.data);
+  copy_if_distinct(base + b.offset[r] * es, send.data, send.count * es);
+  ring_all_gather(s, base, b, es, r, p, 0);
+  return s;
+}
+
+Schedule reduce_scatter(ConstBuf send, Buf recv, ReduceOp op, int r, int p) {
+  Schedule s;
+  const std::size_t es = comm::dtype_size(send.dtype);
+  const std::int64_t m = recv.count;
+  const char* in = static_cast<const char*>(send.data);
+  char* out = bytes_of(recv.data);
+  if (p == 1) {
+    copy_if_distinct(out, in, m * es);
+    return s;
+  }
+  char* acc[2] = {nullptr, nullptr};
+  if (p > 2)
+    for (auto& a : acc) a = reinterpret_cast<char*>(s.scratch(m * es));
+  ring_reduce_scatter(
+      s, uniform(m, p), send.dtype, op, r, p, [=](int j) { return in + j * m * es; },
+      [=](int, int k) { return k == p - 2 ? out : acc[k & 1]; });
+  if (op == ReduceOp::avg)
+    s.finish = [out, m, t = send.dtype, p] { divide_in_place(out, m, t, p); };
+  return s;
+}
+
+Schedule all_reduce(ConstBuf send, Buf recv, ReduceOp op, int r, int p) {
+  Schedule s;
+  const std::size_t es = comm::dtype_size(send.dtype);
+  char* out = bytes_of(recv.data);
+  if (p == 1) {
+    copy_if_distinct(out, send.data, send.count * es);
+    return s;
+  }
+  const Blocks b = balanced(send.count, p);
+  const char* in = static_cast<const char*>(send.data);
+  ring_reduce_scatter(
+      s, b, send.dtype, op, r, p, [=, &b](int j) { return in + b.offset[j] * es; },
+      [=, &b](int j, int) { return out + b.offset[j] * es; });
+  if (op == ReduceOp::avg && b.count[r] > 0) {
+    auto& last = s.steps.back().after;
+    last = [reduce = std::move(last), own = out + b.offset[r] * es, n = b.count[r],
+            t = send.dtype, p] {
+      if (reduce) reduce();
+      divide_in_place(own, n, t, p);
+    };
+  }
+  ring_all_gather(s, out, b, es, r, p, static_cast<std::uint32_t>(p - 1));
+  return s;
+}
+
+Schedule all_to_all(ConstBuf send, Buf recv, int r, int p) {
+  Schedule s;
+  const std::size_t es = comm::dtype_size(send.dtype);
+  const std::size_t bb = static_cast<std::size_t>(send.count / p) * es;
+  const char* src = static_cast<const char*>(send.data);
+  char* out = bytes_of(recv.data);
+  if (src == out && p > 1 && bb > 0) {
+    std::byte* copy = s.scratch(bb * p);
+    std::memcpy(copy, src, bb * p);
+    src = reinterpret_cast<const char*>(copy);
+  }
+  copy_if_distinct(out + r * bb, src + r * bb, bb);
+  if (p == 1 || bb == 0) return s;
+  Step st;
+  for (int k = 1; k < p; ++k) {
+    const int to = mod(r + k, p), from = mod(r - k, p);
+    st.xfers.push_back(recv_x(out + from * bb, bb, from, 0));
+    st.xfers.push_back(send_x(src + to * bb, bb, to, 0));
+  }
+  s.steps.push_back(std::move(st));
+  return s;
+}
+
+Schedule all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts, Buf recv,
+                      std::span<const std::int64_t> recv_counts, int r, int p) {
+  Schedule s;
+  const std::size_t es = comm::dtype_size(send.dtype);
+  const Blocks sb = packed(send_counts), rb = packed(recv_counts);
+  const char* src = static_cast<const char*>(send.data);
+  char* out = bytes_of(recv.data);
+  copy_if_distinct(out + rb.offset[r] * es, src + sb.offset[r] * es, sb.count[r] * es);
+  Step st;
+  for (int k = 1; k < p; ++k) {
+    const int to = mod(r + k, p), from = mod(r - k, p);
+    if (rb.count[from] > 0)
+      st.xfers.push_back(recv_x(out + rb.offset[from] * es, rb.count[from] * es, from, 0));
+    if (sb.count[to] > 0)
+      st.xfers.push_back(send_x(src + sb.offset[to] * es, sb.count[to] * es, to, 0));
+  }
+  if (!st.xfers.empty()) s.steps.push_back(std::move(st));
+  return s;
+}
+
+Schedule broadcast(Buf buffer, int root, int r, int p) {
+  Schedule s;
+  const std::size_t bytes = static_cast<std::size_t>(buffer.bytes());
+  if (p == 1 || bytes == 0) return s;
+  const int vr = mod(r - root, p);
+  int mask = 1;
+  while (mask < p) {
+    if (vr & mask) {
+      Step st;
+      st.xfers.push_back(recv_x(buffer.data, bytes, mod(vr - mask + root, p), 0));
+      s.steps.push_back(std::move(st));
+      break;
+    }
+    mask <<= 1;
+  }
+  Step children;
+  for (mask >>= 1; mask > 0; mask >>= 1)
+    if (vr + mask < p) children.xfers.push_back(send_x(buffer.data, bytes, mod(vr + mask + root, p), 0));
+  if (!children.xfers.empty()) s.steps.push_back(std::move(children));
+  return s;
+}
+
+Schedule barrier(int r, int p) {
+  Schedule s;
+  static char token = 0;
+  std::uint32_t round = 0;
+  for (int d = 1; d < p; d <<= 1, ++round) {
+    Step st;
+    st.xfers.push_back(recv_x(&token, 0, mod(r - d, p), round));
+    st.xfers.push_back(send_x(&token, 0, mod(r + d, p), round));
+    s.steps.push_back(std::move(st));
+  }
+  return s;
+}
+
+Schedule point_to_point(std::span<const comm::P2POp> ops) {
+  Schedule s;
+  Step st;
+  for (const auto& op : ops)
+    st.xfers.push_back({op.kind == comm::P2POp::Kind::send, op.buffer.data,
+                        static_cast<std::size_t>(op.buffer.bytes()), op.peer,
+                        static_cast<std::uint32_t>(op.tag)});
+  if (!st.xfers.empty()) s.steps.push_back(std::move(st));
+  return s;
+}
+
+}  // namespace ody::backends::ucx::algorithms

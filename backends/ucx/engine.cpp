@@ -1,0 +1,96 @@
+#include "backends/ucx/engine.hpp"
+
+#include "backends/ucx/tag.hpp"
+
+namespace ody::backends::ucx {
+
+Engine::Engine(MPI_Comm bootstrap, int rank, std::uint32_t comm_id)
+    : worker_(std::make_unique<Worker>(bootstrap)), rank_(rank), comm_id_(comm_id) {}
+
+std::shared_ptr<Operation> Engine::start_collective(Schedule s, comm::Tag tag) {
+  auto op = std::make_shared<Operation>();
+  op->schedule_ = std::move(s);
+  op->collective_ = true;
+  op->coll_tag_ = static_cast<std::uint32_t>(tag);
+  op->seq_ = seq_[tag]++;
+  return start(std::move(op));
+}
+
+std::shared_ptr<Operation> Engine::start_p2p(Schedule s) {
+  auto op = std::make_shared<Operation>();
+  op->schedule_ = std::move(s);
+  return start(std::move(op));
+}
+
+std::shared_ptr<Operation> Engine::start(std::shared_ptr<Operation> op) {
+  if (op->schedule_.steps.empty()) {
+    if (op->schedule_.finish) op->schedule_.finish();
+    op->done_ = true;
+    return op;
+  }
+  post_step(*op);
+  active_.push_back(op);
+  return op;
+}
+
+void Engine::post_step(Operation& op) {
+  const Step& st = op.schedule_.steps[op.step_];
+  // Receives first, so that a message to this rank itself finds its receive posted.
+  for (int pass = 0; pass < 2; ++pass)
+    for (const Xfer& x : st.xfers) {
+      if (x.send != (pass == 1)) continue;
+      const int source = x.send ? rank_ : x.peer;
+      const std::uint64_t t =
+          op.collective_ ? tag::collective(comm_id_, source, op.coll_tag_, op.seq_, x.tag)
+                         : tag::p2p(comm_id_, source, x.tag);
+      void* req = x.send ? worker_->send(x.peer, x.data, x.bytes, t)
+                         : worker_->recv(x.data, x.bytes, t);
+      if (req) op.pending_.push_back(req);
+    }
+}
+
+void Engine::advance(Operation& op) {
+  while (true) {
+    auto& p = op.pending_;
+    for (std::size_t i = 0; i < p.size();) {
+      if (Worker::test(p[i])) {
+        p[i] = p.back();
+        p.pop_back();
+      } else {
+        ++i;
+      }
+    }
+    if (!p.empty()) return;
+    auto& steps = op.schedule_.steps;
+    if (steps[op.step_].after) steps[op.step_].after();
+    if (++op.step_ == steps.size()) {
+      if (op.schedule_.finish) op.schedule_.finish();
+      op.done_ = true;
+      return;
+    }
+    post_step(op);
+  }
+}
+
+void Engine::progress() {
+  if (!worker_) return;
+  worker_->progress();
+  for (auto it = active_.begin(); it != active_.end();) {
+    Operation& op = **it;
+    try {
+      advance(op);
+    } catch (...) {
+      op.error_ = std::current_exception();
+      op.done_ = true;
+    }
+    it = op.done_ ? active_.erase(it) : std::next(it);
+  }
+}
+
+void Engine::shutdown() {
+  if (!worker_) return;
+  while (!active_.empty()) progress();
+  worker_.reset();
+}
+
+}  // namespace ody::backends::ucx

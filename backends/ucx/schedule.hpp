@@ -1,0 +1,53 @@
+#pragma once
+// A collective (or a batch of point-to-point messages) as the UCX backend runs it: a
+// sequence of steps, each a set of messages posted together, followed by local work
+// (a reduction) once all of them completed. Step k+1 is posted only after step k's
+// local work ran. The builders in algorithms.hpp produce schedules; Engine runs them.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace ody::backends::ucx {
+
+struct Xfer {
+  bool send = false;
+  void* data = nullptr;  // read for sends
+  std::size_t bytes = 0;
+  int peer = 0;
+  // Collectives: the step id carried in the tag (sender and receiver use the same one).
+  // Point-to-point: the user tag.
+  std::uint32_t tag = 0;
+};
+
+struct Step {
+  std::vector<Xfer> xfers;
+  std::function<void()> after;  // may be empty
+};
+
+struct Schedule {
+  std::vector<Step> steps;
+  std::function<void()> finish;  // after the last step (or at once when there is none)
+
+  // Scratch memory that lives as long as the operation.
+  std::byte* scratch(std::size_t bytes) {
+    buffers_.push_back(std::make_unique<std::byte[]>(bytes == 0 ? 1 : bytes));
+    return buffers_.back().get();
+  }
+  // What this rank sends / receives over the whole schedule.
+  std::uint64_t bytes_sent() const { return total(true); }
+  std::uint64_t bytes_recv() const { return total(false); }
+
+ private:
+  std::uint64_t total(bool send) const {
+    std::uint64_t b = 0;
+    for (const auto& s : steps)
+      for (const auto& x : s.xfers)
+        if (x.send == send) b += x.bytes;
+    return b;
+  }
+  std::vector<std::unique_ptr<std::byte[]>> buffers_;
+};
+
+}  // namespace ody::backends::ucx

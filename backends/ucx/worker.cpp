@@ -1,0 +1,146 @@
+#include "backends/ucx/worker.hpp"
+
+#include <mutex>
+#include <string>
+
+#include "backends/mpi/check.hpp"
+#include "backends/ucx/check.hpp"
+#include "comm/error.hpp"
+
+namespace ody::backends::ucx {
+
+class Context {
+ public:
+  Context() {
+    ucp_config_t* config = nullptr;
+    ODY_UCS_CHECK(ucp_config_read(nullptr, nullptr, &config));
+    ucp_params_t params{};
+    params.field_mask = UCP_PARAM_FIELD_FEATURES;
+    params.features = UCP_FEATURE_TAG;
+    const ucs_status_t st = ucp_init(&params, config, &context_);
+    ucp_config_release(config);
+    ODY_UCS_CHECK(st);
+  }
+  ~Context() { ucp_cleanup(context_); }
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+  ucp_context_h get() const { return context_; }
+
+  // The process's context, created on first use and released with its last worker.
+  static std::shared_ptr<Context> shared() {
+    static std::mutex m;
+    static std::weak_ptr<Context> current;
+    std::lock_guard<std::mutex> lock(m);
+    auto c = current.lock();
+    if (!c) current = c = std::make_shared<Context>();
+    return c;
+  }
+
+ private:
+  ucp_context_h context_ = nullptr;
+};
+
+namespace {
+
+ucp_request_param_t host_bytes() {
+  ucp_request_param_t p{};
+  p.op_attr_mask = UCP_OP_ATTR_FIELD_DATATYPE | UCP_OP_ATTR_FIELD_MEMORY_TYPE;
+  p.datatype = ucp_dt_make_contig(1);
+  p.memory_type = UCS_MEMORY_TYPE_HOST;
+  return p;
+}
+
+void* request_or_throw(ucs_status_ptr_t r, const char* call) {
+  if (UCS_PTR_IS_ERR(r)) throw_ucs_error(UCS_PTR_STATUS(r), call, __FILE__, __LINE__);
+  return r;  // nullptr: completed immediately
+}
+
+}  // namespace
+
+Worker::Worker(MPI_Comm bootstrap) : context_(Context::shared()), bootstrap_(bootstrap) {
+  int rank = 0, size = 0;
+  ODY_MPI_CHECK(MPI_Comm_rank(bootstrap, &rank));
+  ODY_MPI_CHECK(MPI_Comm_size(bootstrap, &size));
+  ucp_worker_params_t wp{};
+  wp.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
+  wp.thread_mode = UCS_THREAD_MODE_SINGLE;
+  ODY_UCS_CHECK(ucp_worker_create(context_->get(), &wp, &worker_));
+
+  ucp_address_t* address = nullptr;
+  std::size_t length = 0;
+  ODY_UCS_CHECK(ucp_worker_get_address(worker_, &address, &length));
+  std::vector<int> lengths(size), displs(size);
+  const int mine = static_cast<int>(length);
+  ODY_MPI_CHECK(MPI_Allgather(&mine, 1, MPI_INT, lengths.data(), 1, MPI_INT, bootstrap));
+  int total = 0;
+  for (int j = 0; j < size; ++j) displs[j] = total, total += lengths[j];
+  std::vector<unsigned char> all(static_cast<std::size_t>(total));
+  const int rc = MPI_Allgatherv(address, mine, MPI_BYTE, all.data(), lengths.data(), displs.data(),
+                                MPI_BYTE, bootstrap);
+  ucp_worker_release_address(worker_, address);
+  ODY_MPI_CHECK(rc);
+
+  eps_.resize(size, nullptr);
+  for (int j = 0; j < size; ++j) {
+    ucp_ep_params_t ep{};
+    ep.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS;
+    ep.address = reinterpret_cast<const ucp_address_t*>(all.data() + displs[j]);
+    ODY_UCS_CHECK(ucp_ep_create(worker_, &ep, &eps_[j]));
+  }
+}
+
+Worker::~Worker() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  std::vector<void*> closing;
+  for (ucp_ep_h ep : eps_) {
+    if (!ep) continue;
+    ucp_request_param_t p{};
+    p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+    p.flags = finalized ? UCP_EP_CLOSE_FLAG_FORCE : 0;  // flush unless peers may be gone
+    ucs_status_ptr_t r = ucp_ep_close_nbx(ep, &p);
+    if (UCS_PTR_IS_PTR(r)) closing.push_back(r);
+  }
+  for (void* r : closing) {
+    while (ucp_request_check_status(r) == UCS_INPROGRESS) ucp_worker_progress(worker_);
+    ucp_request_free(r);
+  }
+  if (!finalized) {
+    // Peers may still need this worker to complete their own flushes.
+    MPI_Request barrier;
+    if (MPI_Ibarrier(bootstrap_, &barrier) == MPI_SUCCESS) {
+      int done = 0;
+      while (!done) {
+        ucp_worker_progress(worker_);
+        if (MPI_Test(&barrier, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) break;
+      }
+    }
+  }
+  ucp_worker_destroy(worker_);
+}
+
+void* Worker::send(int peer, const void* data, std::size_t bytes, std::uint64_t tag) {
+  const ucp_request_param_t p = host_bytes();
+  return request_or_throw(ucp_tag_send_nbx(eps_[peer], data, bytes, tag, &p), "ucp_tag_send_nbx");
+}
+
+void* Worker::recv(void* data, std::size_t bytes, std::uint64_t tag) {
+  const ucp_request_param_t p = host_bytes();
+  return request_or_throw(ucp_tag_recv_nbx(worker_, data, bytes, tag, ~0ull, &p),
+                          "ucp_tag_recv_nbx");
+}
+
+bool Worker::test(void* request) {
+  const ucs_status_t st = ucp_request_check_status(request);
+  if (st == UCS_INPROGRESS) return false;
+  ucp_request_free(request);
+  if (st != UCS_OK) throw_ucs_error(st, "ucp_request_check_status", __FILE__, __LINE__);
+  return true;
+}
+
+void Worker::progress() {
+  while (ucp_worker_progress(worker_) != 0) {
+  }
+}
+
+}  // namespace ody::backends::ucx
