@@ -28,6 +28,7 @@
 #include "backends/registry.hpp"
 #include "comm/communicator.hpp"
 #include "comm/error.hpp"
+#include "experiments/common/live_cluster.hpp"
 #include "experiments/common/tool.hpp"
 #include "topology/cluster.hpp"
 #include "topology/hwloc_loader.hpp"
@@ -195,31 +196,6 @@ json to_json_out(const tp::Cluster& c, const tp::Placement* placement) {
   return j;
 }
 
-// Each rank's record, all-gathered as bytes (sizes first, then the packed bytes).
-std::vector<tp::RankRecord> gather_records(comm::Communicator& world) {
-  const std::vector<std::uint8_t> mine = tp::serialize(tp::local_rank_record(world.rank(), -1));
-  std::int64_t my_size = static_cast<std::int64_t>(mine.size());
-  std::vector<std::int64_t> sizes(world.size());
-  world.all_gather(comm::cbuf(&my_size, 1), comm::buf(sizes));
-  std::int64_t total = 0;
-  for (auto s : sizes) total += s;
-  std::vector<std::uint8_t> all(static_cast<size_t>(total));
-  world.all_gather_v(comm::cbuf(mine), comm::buf(all), sizes);
-  std::vector<tp::RankRecord> out;
-  std::int64_t off = 0;
-  for (int r = 0; r < world.size(); ++r) {
-    out.push_back(tp::deserialize_rank_record(std::span<const std::uint8_t>(all.data() + off, sizes[r])));
-    off += sizes[r];
-  }
-  // Rank k of a host drives GPU k mod #GPUs (one rank per GPU is the usual launch).
-  std::map<std::string, int> local;
-  for (auto& r : out) {
-    const int l = local[r.host]++;
-    r.gpu = r.node.gpu_count() > 0 ? l % r.node.gpu_count() : -1;
-  }
-  return out;
-}
-
 int run(int argc, char** argv) {
   Options o;
   CLI::App app{"ody-topo: machines, links and mesh placement as ody::topology sees them"};
@@ -253,8 +229,7 @@ int run(int argc, char** argv) {
     // Everything here is decided identically on every rank (files, specs, the gathered
     // records): a bad value fails the same way everywhere, so it is a usage error.
     if (sources == 0) {
-      std::vector<tp::RankRecord> records = gather_records(*world);
-      cluster = tp::from_rank_records(std::move(records));
+      cluster = live_cluster(*world);
     } else if (!o.cluster.empty()) {
       cluster = tp::load_cluster_spec(o.cluster);
     } else {

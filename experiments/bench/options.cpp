@@ -1,0 +1,137 @@
+#include "experiments/bench/options.hpp"
+
+#include <filesystem>
+
+#include "comm/error.hpp"
+#include "experiments/common/tool.hpp"
+#include "layers/block_io.hpp"
+#include "topology/placement.hpp"
+
+namespace ody::experiments::bench {
+
+void add_flags(CLI::App& app, Options& o) {
+  app.add_option("--strategy", o.strategy, "tpsp, ulysses, ring, odysseus, usp, odysseus-ring, or all");
+  app.add_option("--seq-len", o.seq_len, "global sequence length L (K/M suffixes)");
+  app.add_option("--hidden", o.hidden, "hidden size d");
+  app.add_option("--heads", o.heads, "query heads H");
+  app.add_option("--kv-heads", o.kv_heads, "key/value heads G (H % G == 0)");
+  app.add_option("--ffn", o.ffn, "MLP intermediate size i");
+  app.add_option("--batch", o.batch, "batch B");
+  app.add_flag("--causal,!--no-causal", o.causal, "causal mask (default) or none");
+  app.add_option("--dtype", o.dtype, "f32 (bf16 strategies are not implemented)");
+  app.add_option("--mesh", o.mesh, "hybrid mesh, inner first: ulysses=U,ring=R (usp) or tp=T,ring=R (odysseus-ring)");
+  app.add_option("--weights", o.weights, "replicated, zero3, zero3-mlp or tp (default: each strategy's own)");
+  app.add_option("--layout", o.layout, "zigzag, contiguous or stripe (default: zigzag for rings when causal)");
+  app.add_option("--virtual-nodes", o.virtual_nodes,
+                 "pretend the ranks form K nodes (contiguous blocks) for placement and hierarchical collectives");
+  app.add_option("--backend", o.backend, "communication backend");
+  app.add_option("-n,--iters", o.iters, "timed iterations");
+  app.add_option("-w,--warmup", o.warmup, "warm-up iterations");
+  app.add_flag("--check,!--no-check", o.check, "compare with the single-rank block on rank 0 (default on)");
+  app.add_flag("--baseline", o.baseline, "time the single-rank block on rank 0 even without --check");
+  app.add_option("--seed", o.seed, "seed of weights and inputs");
+  app.add_option("--json", o.json, "write JSON lines to this file (rank 0)");
+  app.add_option("--trace", o.trace, "write a Chrome/Perfetto trace of the timed iterations to this file");
+  app.add_option("--load", o.load, "read x, dy and the weights from DIR/*.npy (full shapes) instead of seeding");
+  app.add_option("--dump", o.dump, "write inputs, y, dx and every weight gradient (full shapes) under DIR");
+}
+
+namespace {
+
+strategies::WeightMode parse_weights(const std::string& s) {
+  using strategies::WeightMode;
+  if (s == "replicated") return WeightMode::replicated;
+  if (s == "zero3") return WeightMode::zero3;
+  if (s == "zero3-mlp") return WeightMode::zero3_mlp;
+  if (s == "tp") return WeightMode::tensor_parallel;
+  throw UsageError("--weights: expected one of replicated, zero3, zero3-mlp, tp, found '" + s + "'");
+}
+
+strategies::TokenLayout parse_layout(const std::string& s) {
+  using strategies::TokenLayout;
+  if (s == "zigzag") return TokenLayout::zigzag;
+  if (s == "contiguous") return TokenLayout::contiguous;
+  if (s == "stripe") return TokenLayout::stripe;
+  throw UsageError("--layout: expected one of zigzag, contiguous, stripe, found '" + s + "'");
+}
+
+bool is_hybrid(const std::string& name) { return name == "usp" || name == "odysseus-ring"; }
+
+}  // namespace
+
+Plan make_plan(const Options& o, int world_size) {
+  Plan plan;
+  layers::BlockConfig& cfg = plan.cfg;
+  if (o.dtype != "f32")
+    throw UsageError("--dtype: expected f32 (bf16 strategies are not implemented), found '" + o.dtype + "'");
+  if (o.iters < 1) throw UsageError("-n: expected at least 1 iteration, found " + std::to_string(o.iters));
+  if (o.warmup < 0) throw UsageError("-w: expected >= 0, found " + std::to_string(o.warmup));
+  if (o.virtual_nodes < 0 || (o.virtual_nodes > 0 && world_size % o.virtual_nodes != 0))
+    throw UsageError("--virtual-nodes: expected K >= 1 dividing the world size " + std::to_string(world_size) +
+                     ", found " + std::to_string(o.virtual_nodes));
+  try {
+    if (!o.load.empty()) {
+      if (!std::filesystem::is_directory(o.load))
+        throw UsageError("--load: expected a directory of .npy files, found '" + o.load + "'");
+      cfg = layers::infer_block_config(o.load, o.heads, o.causal);
+    } else {
+      cfg.B = o.batch;
+      cfg.L = parse_size(o.seq_len, "--seq-len");
+      cfg.d = parse_size(o.hidden, "--hidden");
+      cfg.H = o.heads;
+      cfg.G = o.kv_heads;
+      cfg.ffn = parse_size(o.ffn, "--ffn");
+      cfg.causal = o.causal;
+    }
+    cfg.validate();
+  } catch (const ody::Error& e) {
+    throw UsageError(e.what());
+  }
+
+  strategies::StrategyOptions common;
+  if (!o.weights.empty()) common.weights = parse_weights(o.weights);
+  if (!o.layout.empty()) common.layout = parse_layout(o.layout);
+  std::vector<strategies::MeshDim> mesh;
+  if (!o.mesh.empty()) {
+    try {
+      for (const auto& d : topology::parse_mesh(o.mesh)) mesh.push_back({d.name, d.size});
+    } catch (const ody::Error& e) {
+      throw UsageError(e.what());
+    }
+  }
+
+  const bool all = o.strategy == "all";
+  std::vector<std::string> names = all ? strategies::strategy_names() : std::vector<std::string>{o.strategy};
+  if (!all) {
+    const auto known = strategies::strategy_names();
+    if (std::find(known.begin(), known.end(), o.strategy) == known.end()) {
+      std::string list;
+      for (const auto& n : known) list += (list.empty() ? "" : ", ") + n;
+      throw UsageError("--strategy: expected one of " + list + " or all, found '" + o.strategy + "'");
+    }
+  }
+  for (const auto& name : names) {
+    Planned p{name, common, {}};
+    // --mesh describes a hybrid's two dimensions; with --strategy all it applies to the
+    // hybrid whose dimension names it uses, and the one-dimensional strategies span N.
+    if (!mesh.empty()) {
+      const bool matches = is_hybrid(name) &&
+                           ((name == "usp" && mesh.front().name == "ulysses") ||
+                            (name == "odysseus-ring" && mesh.front().name == "tp"));
+      if (!all || matches) p.options.mesh = mesh;
+    }
+    try {
+      strategies::check_strategy(name, cfg, world_size, p.options);
+    } catch (const ody::Error& e) {
+      if (!all) throw UsageError(e.what());
+      p.skip = e.what();
+    }
+    plan.runs.push_back(std::move(p));
+  }
+  bool any = false;
+  for (const auto& p : plan.runs) any = any || p.skip.empty();
+  if (!any) throw UsageError("--strategy all: no strategy accepts these options: " + plan.runs.front().skip);
+  return plan;
+}
+
+}  // namespace ody::experiments::bench
