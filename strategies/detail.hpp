@@ -35,8 +35,19 @@ inline comm::WorkPtr seq_to_head_post(comm::Communicator& comm, const float* src
   }
   return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
 }
-inline void seq_to_head_finish(const std::vector<float>& recv, float* dst, int n, Z B, Z Ll, Z heads, Z Dh) {
+// seq_map (optional, [n·Ll]): rank s's local token j lands at sequence index
+// seq_map[s·Ll + j] instead of s·Ll + j (USP's zigzag regrouping, usp.hpp).
+inline void seq_to_head_finish(const std::vector<float>& recv, float* dst, int n, Z B, Z Ll, Z heads, Z Dh,
+                               const Z* seq_map = nullptr) {
   const Z c = heads_per_rank(heads, n), blk = B * Ll * c * Dh, L = Ll * n;
+  if (seq_map) {
+    for (int s = 0; s < n; ++s)
+      for (Z b = 0; b < B; ++b)
+        for (Z j = 0; j < Ll; ++j)
+          std::copy_n(recv.data() + s * blk + (b * Ll + j) * c * Dh, c * Dh,
+                      dst + (b * L + seq_map[s * Ll + j]) * c * Dh);
+    return;
+  }
   for (int s = 0; s < n; ++s)
     for (Z b = 0; b < B; ++b)
       std::copy_n(recv.data() + s * blk + b * Ll * c * Dh, Ll * c * Dh, dst + (b * L + s * Ll) * c * Dh);
@@ -44,12 +55,22 @@ inline void seq_to_head_finish(const std::vector<float>& recv, float* dst, int n
 
 // Inverse: src [B, L, c, Dh] (head-sharded) -> dst [B, Ll, heads, Dh]. accumulate: dst +=
 // (replicated kv heads' gradients sum into their one source head; dst must be zeroed).
+// seq_map: as seq_to_head_finish (the inverse permutation is applied).
 inline comm::WorkPtr head_to_seq_post(comm::Communicator& comm, const float* src, std::vector<float>& send,
-                                      std::vector<float>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag) {
+                                      std::vector<float>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag,
+                                      const Z* seq_map = nullptr) {
   const int n = comm.size();
   const Z c = heads_per_rank(heads, n), blk = B * Ll * c * Dh, L = Ll * n;
   send.resize(blk * n);
   recv.resize(blk * n);
+  if (seq_map) {
+    for (int s = 0; s < n; ++s)
+      for (Z b = 0; b < B; ++b)
+        for (Z j = 0; j < Ll; ++j)
+          std::copy_n(src + (b * L + seq_map[s * Ll + j]) * c * Dh, c * Dh,
+                      send.data() + s * blk + (b * Ll + j) * c * Dh);
+    return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
+  }
   for (int j = 0; j < n; ++j)
     for (Z b = 0; b < B; ++b)
       std::copy_n(src + (b * L + j * Ll) * c * Dh, Ll * c * Dh, send.data() + j * blk + b * Ll * c * Dh);

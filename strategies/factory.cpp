@@ -9,6 +9,7 @@
 #include "strategies/ring.hpp"
 #include "strategies/tpsp.hpp"
 #include "strategies/ulysses.hpp"
+#include "strategies/usp.hpp"
 
 namespace ody::strategies {
 
@@ -20,6 +21,7 @@ struct Resolved {
   WeightMode mode;
   TokenLayout layout;
   std::vector<int> placement;
+  std::vector<int> node_of_rank;
 };
 
 struct Entry {
@@ -68,6 +70,15 @@ const std::vector<Entry>& entries() {
                  },
                  [](const BlockConfig& c, int n, const Resolved&) { Odysseus::check(c, n); },
                  [](const BlockConfig& c, int n, int rank, const Resolved&) { return Odysseus::cost(c, n, rank); }});
+    t.push_back({"usp", {WeightMode::replicated, WeightMode::zero3}, any, "ulysses", nullptr,
+                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
+                   return std::unique_ptr<Strategy>(std::make_unique<Usp>(c, w, r.mesh[0].size, r.mode, r.layout,
+                                                                          r.placement, r.node_of_rank));
+                 },
+                 [](const BlockConfig& c, int n, const Resolved& r) { Usp::check(c, n, r.mesh[0].size, r.layout); },
+                 [](const BlockConfig& c, int n, int rank, const Resolved& r) {
+                   return Usp::cost(c, n, rank, r.mesh[0].size, r.layout, r.mode);
+                 }});
     return t;
   }();
   return table;
@@ -118,6 +129,7 @@ Resolved resolve(const Entry& e, const BlockConfig& cfg, int n, const StrategyOp
   if (std::find(e.layouts.begin(), e.layouts.end(), r.layout) == e.layouts.end())
     throw Error(std::string(e.name) + ": layout", "one of " + list(e.layouts), std::string(to_string(r.layout)));
   r.placement = o.placement;
+  r.node_of_rank = o.node_of_rank;
   if (!o.placement.empty())
     ODY_REQUIRE(static_cast<int>(o.placement.size()) == n, std::string(e.name) + ": placement",
                 "one world rank per logical mesh index (" + std::to_string(n) + " entries)", o.placement.size(),

@@ -1,10 +1,10 @@
 #include "strategies/ring.hpp"
 #include "strategies/detail.hpp"
 
-#include <cmath>
+
 
 #include "comm/error.hpp"
-#include "kernels/attention.hpp"
+
 #include "layers/linear.hpp"
 #include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"
@@ -15,9 +15,6 @@ namespace ody::strategies {
 using namespace layers;
 using Z = std::int64_t;
 
-namespace {
-constexpr comm::Tag kKvTag = 1, kAccTag = 2;
-}
 
 void Ring::check(const BlockConfig& cfg, int n, TokenLayout layout) {
   cfg.validate();
@@ -42,7 +39,11 @@ Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode, To
   up_ = Array2("up", T, cfg.ffn);
   rstd1_ = Array1("rstd1", T);
   rstd2_ = Array1("rstd2", T);
-  for (int r = 0; r < comm.size(); ++r) block_pos_.push_back(local_positions(layout, cfg.L, comm.size(), r));
+  std::vector<std::vector<Pos>> block_pos;  // positions of every rank's tokens
+  for (int r = 0; r < comm.size(); ++r) block_pos.push_back(local_positions(layout, cfg.L, comm.size(), r));
+  ring_ = std::make_unique<RingAttention>(
+      comm, RingAttention::Shape{cfg.B, local_len(), cfg.H, cfg.G, cfg.head_dim()}, cfg.causal,
+      std::move(block_pos), layout == TokenLayout::zigzag);
 }
 
 void Ring::set_weights(const BlockWeights& full) {
@@ -55,17 +56,8 @@ void Ring::set_weights(const BlockWeights& full) {
   for (std::size_t k = 0; k < src.size(); ++k) std::copy_n(src[k].data, src[k].size(), dst[k].data);
 }
 
-Ring::Part Ring::part(int src) const {
-  const Z Ll = local_len(), c = Ll / 2;
-  const int r = comm_->rank();
-  if (!cfg_.causal || layout_ != TokenLayout::zigzag || src == r) return {0, Ll, 0, Ll};
-  if (src < r) return {0, Ll, 0, c};  // block's first chunk precedes both local chunks
-  return {c, c, 0, Ll};               // only the local second chunk sees the block
-}
-
 void Ring::forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
-  const int n = comm_->size(), r = comm_->rank();
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
   ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "ring forward: x",
               "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
@@ -83,32 +75,9 @@ void Ring::forward(Span3<float> y, Span3<const float> x) {
   rope_forward(q4, q4, lpos);
   rope_forward(k4, k4, lpos);
 
-  o_.assign(T * H * Dh, 0.f);
-  lse_.assign(c.B * H * Ll, -INFINITY);
-  std::vector<float> cur = kv_, next(2 * nkv);
-  const kernels::Strides sq{Ll * H * Dh, H * Dh, Dh}, skv{Ll * G * Dh, G * Dh, Dh};
-  const kernels::LseStrides sl{H * Ll, Ll};
-  kernels::AttentionOptions opt;
-  opt.causal = c.causal;
-  opt.accumulate = true;
-  for (int s = 0; s < n; ++s) {
-    const int src = (r - s + n) % n;
-    comm::WorkPtr work;
-    if (s + 1 < n) {  // post the next exchange before computing on the current block
-      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(cur), (r + 1) % n, kKvTag),
-                                  comm::P2POp::irecv(comm::buf(next), (r - 1 + n) % n, kKvTag)};
-      work = comm_->batch_p2p_async(ops);
-    }
-    const Part p = part(src);
-    kernels::attention_forward<float, float>(
-        o_.data() + p.q0 * H * Dh, lse_.data() + p.q0, q_.data() + p.q0 * H * Dh, cur.data() + p.k0 * G * Dh,
-        cur.data() + nkv + p.k0 * G * Dh, pos_.data() + p.q0, block_pos_[src].data() + p.k0,
-        kernels::AttentionShape{c.B, p.lq, p.lk, H, G, Dh}, opt, kernels::ForwardLayout{sq, skv, skv, sq, sl});
-    if (work) {
-      work->wait();
-      cur.swap(next);
-    }
-  }
+  o_.resize(T * H * Dh);
+  lse_.resize(c.B * H * Ll);
+  ring_->forward(o_.data(), lse_.data(), q_.data(), kv_.data());
   std::copy_n(x_.data(), T * d, h_.data());
   linear_forward(Mat<float>(h_), Mat<const float>(Span2<const float>(o_.data(), T, H * Dh)), w_.wo, Accum::kAdd);
   rmsnorm_forward(u2_, rstd2_, h_, w_.mlp_norm);
@@ -121,7 +90,6 @@ void Ring::forward(Span3<float> y, Span3<const float> x) {
 
 void Ring::backward(Span3<float> dx, Span3<const float> dy) {
   const BlockConfig& c = cfg_;
-  const int n = comm_->size(), r = comm_->rank();
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
   ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "ring backward: dy",
               "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
@@ -139,40 +107,9 @@ void Ring::backward(Span3<float> dx, Span3<const float> dy) {
   linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo), Mat<const float>(dh),
                   Mat<const float>(Span2<const float>(o_.data(), T, H * Dh)), w_.wo);
 
-  // The two rings: k/v (N-1 hops) and the fp32 dk/dv accumulators (N hops, back home).
   const Z nkv = T * G * Dh;
-  std::vector<float> dq(T * H * Dh, 0.f), cur = kv_, next(2 * nkv), acc(2 * nkv, 0.f), acc_next(2 * nkv);
-  const kernels::Strides sq{Ll * H * Dh, H * Dh, Dh}, skv{Ll * G * Dh, G * Dh, Dh};
-  const kernels::LseStrides sl{H * Ll, Ll};
-  kernels::AttentionOptions opt;
-  opt.causal = c.causal;
-  opt.accumulate = true;
-  for (int s = 0; s < n; ++s) {
-    const int src = (r - s + n) % n;
-    comm::WorkPtr work;
-    if (s + 1 < n) {
-      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(cur), (r + 1) % n, kKvTag),
-                                  comm::P2POp::irecv(comm::buf(next), (r - 1 + n) % n, kKvTag)};
-      work = comm_->batch_p2p_async(ops);
-    }
-    const Part p = part(src);
-    const Z qo = p.q0 * H * Dh, ko = p.k0 * G * Dh;
-    kernels::attention_backward<float, float>(
-        dq.data() + qo, acc.data() + ko, acc.data() + nkv + ko, dO.data() + qo, q_.data() + qo, cur.data() + ko,
-        cur.data() + nkv + ko, o_.data() + qo, lse_.data() + p.q0, pos_.data() + p.q0,
-        block_pos_[src].data() + p.k0, kernels::AttentionShape{c.B, p.lq, p.lk, H, G, Dh}, opt,
-        kernels::BackwardLayout{sq, skv, skv, sq, sq, sq, skv, skv, sl});
-    if (n > 1) {  // the accumulator moves on with its block (the last hop returns it home)
-      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(acc), (r + 1) % n, kAccTag),
-                                  comm::P2POp::irecv(comm::buf(acc_next), (r - 1 + n) % n, kAccTag)};
-      comm_->batch_p2p_async(ops)->wait();
-      acc.swap(acc_next);
-    }
-    if (work) {
-      work->wait();
-      cur.swap(next);
-    }
-  }
+  std::vector<float> dq(T * H * Dh), acc(2 * nkv);
+  ring_->backward(dq.data(), acc.data(), dO.data(), q_.data(), kv_.data(), o_.data(), lse_.data());
   // acc now holds dk, dv of this rank's own tokens.
   const Span1<const Pos> lpos(pos_.data(), Ll);
   const Span4<float> dq4(dq.data(), c.B, Ll, H, Dh), dk4(acc.data(), c.B, Ll, G, Dh);
@@ -203,18 +140,8 @@ void Ring::gather_grads(const BlockGrads& full) {
 Cost Ring::cost(const BlockConfig& c, int n, int rank, TokenLayout layout, WeightMode mode) {
   check(c, n, layout);
   namespace tm = comm::traffic_model;
-  const std::uint64_t kv_bytes = 2 * std::uint64_t(c.B * (c.L / n) * c.G * c.head_dim()) * 4;
   Cost cost;
-  for (int s = 0; s + 1 < n; ++s)
-    for (auto* ph : {&cost.forward, &cost.backward}) {
-      add_op(*ph, comm::OpKind::send, {kv_bytes, 0});
-      add_op(*ph, comm::OpKind::recv, {0, kv_bytes});
-    }
-  if (n > 1)
-    for (int s = 0; s < n; ++s) {  // fp32 dk/dv accumulators, N hops
-      add_op(cost.backward, comm::OpKind::send, {kv_bytes, 0});
-      add_op(cost.backward, comm::OpKind::recv, {0, kv_bytes});
-    }
+  RingAttention::add_cost(cost, c.B, c.L / n, c.G, c.head_dim(), n);
   if (mode == WeightMode::zero3) {
     Zero3Weights::add_cost(cost, c, n);
     return cost;

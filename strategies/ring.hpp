@@ -1,5 +1,6 @@
 #pragma once
 // Ring attention (docs/algorithms.md 3.3), replicated weights (gradients all-reduced).
+// The ring itself is RingAttention (ring_attention.hpp), shared with the hybrids.
 // Layout: zigzag when causal (2N chunks; rank r holds chunk r and 2N-1-r), contiguous
 // otherwise. Norm, projections (RoPE with global positions), wo and the MLP run on the
 // local tokens; only attention communicates.
@@ -22,6 +23,7 @@
 // Needs L % (2N) == 0 (zigzag) or L % N == 0 (contiguous, stripe).
 #include <vector>
 
+#include "strategies/ring_attention.hpp"
 #include "strategies/strategy.hpp"
 #include "strategies/zero3.hpp"
 
@@ -52,12 +54,6 @@ class Ring final : public Strategy {
   }
 
  private:
-  // Which rows take part at a step: local q rows [q0, q0 + lq), block rows [k0, k0 + lk).
-  struct Part {
-    std::int64_t q0, lq, k0, lk;
-  };
-  Part part(int src) const;
-
   TokenLayout layout_;
   WeightMode mode_;
   std::unique_ptr<Zero3Weights> zero3_;  // WeightMode::zero3 only
@@ -66,7 +62,7 @@ class Ring final : public Strategy {
   layers::Array2 x_, u1_, h_, u2_, gate_, up_;  // [T, d] / [T, i]
   layers::Array1 rstd1_, rstd2_;                // [T]
   std::vector<float> q_, kv_, o_, lse_;         // q, o [B, L/N, H, Dh]; kv: k then v [B, L/N, G, Dh]
-  std::vector<std::vector<Pos>> block_pos_;     // positions of every rank's tokens
+  std::unique_ptr<RingAttention> ring_;
 };
 
 }  // namespace ody::strategies

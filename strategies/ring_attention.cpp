@@ -1,0 +1,142 @@
+#include "strategies/ring_attention.hpp"
+
+#include <cmath>
+
+#include "comm/error.hpp"
+#include "kernels/attention.hpp"
+
+namespace ody::strategies {
+
+using Z = std::int64_t;
+
+namespace {
+constexpr comm::Tag kKvTag = 1, kAccTag = 2;
+}
+
+GroupRows group_rows(TokenLayout layout, Z L, int inner, int ring, bool balanced) {
+  const int n = inner * ring;
+  const Z Ll = L / n, c = Ll / 2;
+  GroupRows g;
+  g.map.resize(inner * Ll);
+  for (int s = 0; s < inner; ++s)
+    for (Z j = 0; j < Ll; ++j)
+      g.map[s * Ll + j] = !balanced ? s * Ll + j : j < c ? s * c + j : inner * c + s * c + (j - c);
+  for (int rho = 0; rho < ring; ++rho) {
+    std::vector<Pos> pos(inner * Ll);
+    for (int s = 0; s < inner; ++s) {
+      const auto lp = local_positions(layout, L, n, s + inner * rho);
+      for (Z j = 0; j < Ll; ++j) pos[g.map[s * Ll + j]] = lp[j];
+    }
+    if (balanced) {  // first half in ring chunk rho, second half in ring chunk 2R-1-rho
+      const Z rc = L / (2 * ring), half = inner * c;
+      for (Z k = 0; k < 2 * half; ++k) {
+        const Z want = k < half ? rho : 2 * ring - 1 - rho;
+        ODY_REQUIRE(pos[k] / rc == want, "group_rows: zigzag block", "ring chunk " + std::to_string(want),
+                    "position ", pos[k], " in group ", rho);
+      }
+    }
+    g.block_pos.push_back(std::move(pos));
+  }
+  return g;
+}
+
+RingAttention::RingAttention(comm::Communicator& ring, Shape shape, bool causal,
+                             std::vector<std::vector<Pos>> block_pos, bool balanced)
+    : ring_(&ring), sh_(shape), causal_(causal), balanced_(balanced && causal), block_pos_(std::move(block_pos)) {}
+
+RingAttention::Part RingAttention::part(int src) const {
+  const Z Lb = sh_.Lb, c = Lb / 2;
+  if (!balanced_ || src == ring_->rank()) return {0, Lb, 0, Lb};
+  if (src < ring_->rank()) return {0, Lb, 0, c};  // block's first half precedes both local halves
+  return {c, c, 0, Lb};                            // only the local second half sees the block
+}
+
+void RingAttention::forward(float* o, float* lse, const float* q, const float* kv) {
+  const int n = ring_->size(), r = ring_->rank();
+  const Z B = sh_.B, Lb = sh_.Lb, hq = sh_.hq, hk = sh_.hk, Dh = sh_.Dh, nkv = B * Lb * hk * Dh;
+  std::fill_n(o, B * Lb * hq * Dh, 0.f);
+  std::fill_n(lse, B * hq * Lb, -INFINITY);
+  std::vector<float> cur(kv, kv + 2 * nkv), next(2 * nkv);
+  const kernels::Strides sq{Lb * hq * Dh, hq * Dh, Dh}, skv{Lb * hk * Dh, hk * Dh, Dh};
+  const kernels::LseStrides sl{hq * Lb, Lb};
+  kernels::AttentionOptions opt;
+  opt.causal = causal_;
+  opt.accumulate = true;
+  const std::vector<Pos>& qpos = block_pos_[r];
+  for (int s = 0; s < n; ++s) {
+    const int src = (r - s + n) % n;
+    comm::WorkPtr work;
+    if (s + 1 < n) {  // post the next exchange before computing on the current block
+      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(cur), (r + 1) % n, kKvTag),
+                                  comm::P2POp::irecv(comm::buf(next), (r - 1 + n) % n, kKvTag)};
+      work = ring_->batch_p2p_async(ops);
+    }
+    const Part p = part(src);
+    kernels::attention_forward<float, float>(
+        o + p.q0 * hq * Dh, lse + p.q0, q + p.q0 * hq * Dh, cur.data() + p.k0 * hk * Dh,
+        cur.data() + nkv + p.k0 * hk * Dh, qpos.data() + p.q0, block_pos_[src].data() + p.k0,
+        kernels::AttentionShape{B, p.lq, p.lk, hq, hk, Dh}, opt, kernels::ForwardLayout{sq, skv, skv, sq, sl});
+    if (work) {
+      work->wait();
+      cur.swap(next);
+    }
+  }
+}
+
+void RingAttention::backward(float* dq, float* dkv, const float* dout, const float* q, const float* kv,
+                             const float* o, const float* lse) {
+  const int n = ring_->size(), r = ring_->rank();
+  const Z B = sh_.B, Lb = sh_.Lb, hq = sh_.hq, hk = sh_.hk, Dh = sh_.Dh, nkv = B * Lb * hk * Dh;
+  // The two rings: k/v (R-1 hops) and the fp32 dk/dv accumulators (R hops, back home).
+  std::fill_n(dq, B * Lb * hq * Dh, 0.f);
+  std::vector<float> cur(kv, kv + 2 * nkv), next(2 * nkv), acc(2 * nkv, 0.f), acc_next(2 * nkv);
+  const kernels::Strides sq{Lb * hq * Dh, hq * Dh, Dh}, skv{Lb * hk * Dh, hk * Dh, Dh};
+  const kernels::LseStrides sl{hq * Lb, Lb};
+  kernels::AttentionOptions opt;
+  opt.causal = causal_;
+  opt.accumulate = true;
+  const std::vector<Pos>& qpos = block_pos_[r];
+  for (int s = 0; s < n; ++s) {
+    const int src = (r - s + n) % n;
+    comm::WorkPtr work;
+    if (s + 1 < n) {
+      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(cur), (r + 1) % n, kKvTag),
+                                  comm::P2POp::irecv(comm::buf(next), (r - 1 + n) % n, kKvTag)};
+      work = ring_->batch_p2p_async(ops);
+    }
+    const Part p = part(src);
+    const Z qo = p.q0 * hq * Dh, ko = p.k0 * hk * Dh;
+    kernels::attention_backward<float, float>(
+        dq + qo, acc.data() + ko, acc.data() + nkv + ko, dout + qo, q + qo, cur.data() + ko, cur.data() + nkv + ko,
+        o + qo, lse + p.q0, qpos.data() + p.q0, block_pos_[src].data() + p.k0,
+        kernels::AttentionShape{B, p.lq, p.lk, hq, hk, Dh}, opt,
+        kernels::BackwardLayout{sq, skv, skv, sq, sq, sq, skv, skv, sl});
+    if (n > 1) {  // the accumulator moves on with its block (the last hop returns it home)
+      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(acc), (r + 1) % n, kAccTag),
+                                  comm::P2POp::irecv(comm::buf(acc_next), (r - 1 + n) % n, kAccTag)};
+      ring_->batch_p2p_async(ops)->wait();
+      acc.swap(acc_next);
+    }
+    if (work) {
+      work->wait();
+      cur.swap(next);
+    }
+  }
+  std::copy(acc.begin(), acc.end(), dkv);  // dk, dv of this rank's own rows
+}
+
+void RingAttention::add_cost(Cost& cost, Z B, Z Lb, Z hk, Z Dh, int R) {
+  const std::uint64_t kv_bytes = 2 * std::uint64_t(B * Lb * hk * Dh) * 4;
+  for (int s = 0; s + 1 < R; ++s)
+    for (auto* ph : {&cost.forward, &cost.backward}) {
+      add_op(*ph, comm::OpKind::send, {kv_bytes, 0});
+      add_op(*ph, comm::OpKind::recv, {0, kv_bytes});
+    }
+  if (R > 1)
+    for (int s = 0; s < R; ++s) {  // fp32 dk/dv accumulators, R hops
+      add_op(cost.backward, comm::OpKind::send, {kv_bytes, 0});
+      add_op(cost.backward, comm::OpKind::recv, {0, kv_bytes});
+    }
+}
+
+}  // namespace ody::strategies

@@ -1,0 +1,203 @@
+#include "strategies/usp.hpp"
+
+#include "comm/error.hpp"
+#include "layers/linear.hpp"
+#include "layers/mlp.hpp"
+#include "layers/rmsnorm.hpp"
+#include "layers/rope.hpp"
+#include "strategies/detail.hpp"
+
+namespace ody::strategies {
+
+using namespace layers;
+using detail::Z;
+
+void Usp::check(const BlockConfig& cfg, int n, int U, TokenLayout layout) {
+  cfg.validate();
+  ODY_REQUIRE(U >= 1 && n % U == 0, "usp: mesh",
+              "ulysses size U dividing N = " + std::to_string(n) + " (mesh ulysses=U,ring=N/U)", "U = ", U);
+  const int R = n / U;
+  check_layout(layout, cfg.L, n, "usp: L");
+  check_divisible(("usp: H (query heads are sharded over the ulysses group, ring = " + std::to_string(R) + ")").c_str(),
+                  "H", cfg.H, "U", U);
+  ODY_REQUIRE(cfg.G % U == 0 || U % cfg.G == 0, "usp: G",
+              "G % U == 0 (kv heads sharded over the ulysses group) or U % G == 0 (kv heads replicated), U = " +
+                  std::to_string(U) + "; a smaller ulysses size (U = 1 is plain ring) or G a multiple of U",
+              "G = ", cfg.G);
+}
+
+Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightMode mode,
+         std::optional<TokenLayout> layout, const std::vector<int>& placement, const std::vector<int>& node_of_rank)
+    : Strategy((check(cfg, world.size(), ulysses, layout.value_or(layout_for(cfg))), cfg), world,
+               ordered_world(world, placement), layout.value_or(layout_for(cfg)), "usp: L"),
+      U_(ulysses),
+      layout_(layout.value_or(layout_for(cfg))),
+      w_(cfg),
+      g_(cfg) {
+  (void)node_of_rank;  // for Mesh once it takes one (strategies/factory.hpp)
+  ODY_REQUIRE(mode == WeightMode::replicated || mode == WeightMode::zero3, "usp: weight mode",
+              "replicated or zero3", to_string(mode));
+  mode_ = mode;
+  const int n = comm_->size(), R = n / U_;
+  // comm_ is ordered by logical index, so the mesh needs no placement of its own.
+  mesh_ = std::make_unique<Mesh>(*comm_, std::vector<MeshDim>{{"ulysses", U_}, {"ring", R}});
+  uly_ = &mesh_->comm("ulysses");
+  comm::Communicator& ring = mesh_->comm("ring");
+  extra_comms_ = {uly_, &ring};
+  if (mode == WeightMode::zero3) zero3_ = std::make_unique<Zero3Weights>(cfg, *comm_);
+  const bool balanced = cfg.causal && layout_ == TokenLayout::zigzag;
+  GroupRows rows = group_rows(layout_, cfg.L, U_, R, balanced);
+  map_ = std::move(rows.map);
+  ring_ = std::make_unique<RingAttention>(
+      ring,
+      RingAttention::Shape{cfg.B, U_ * local_len(), cfg.H / U_, detail::heads_per_rank(cfg.G, U_), cfg.head_dim()},
+      cfg.causal, std::move(rows.block_pos), balanced);
+  const Z T = cfg.B * local_len();
+  x_ = Array2("x", T, cfg.d);
+  u1_ = Array2("u1", T, cfg.d);
+  h_ = Array2("h", T, cfg.d);
+  u2_ = Array2("u2", T, cfg.d);
+  gate_ = Array2("gate", T, cfg.ffn);
+  up_ = Array2("up", T, cfg.ffn);
+  o_ = Array2("o", T, cfg.H * cfg.head_dim());
+  rstd1_ = Array1("rstd1", T);
+  rstd2_ = Array1("rstd2", T);
+}
+
+void Usp::set_weights(const BlockWeights& full) {
+  if (zero3_) {
+    zero3_->load(full);
+    w_ = BlockWeights();
+    return;
+  }
+  const auto src = full.tensors(), dst = w_.tensors();
+  for (std::size_t k = 0; k < src.size(); ++k) std::copy_n(src[k].data, src[k].size(), dst[k].data);
+}
+
+void Usp::forward(Span3<float> y, Span3<const float> x) {
+  const BlockConfig& c = cfg_;
+  const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
+  const Z Lb = U_ * Ll, hq = H / U_, hk = detail::heads_per_rank(G, U_), nkv = c.B * Lb * hk * Dh;
+  ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "usp forward: x",
+              "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
+  if (zero3_) zero3_->gather(w_);
+  std::copy_n(x.data(), T * d, x_.data());
+  rmsnorm_forward(u1_, rstd1_, x_, w_.attn_norm);
+  std::vector<float> q(T * H * Dh), k(T * G * Dh), v(T * G * Dh);
+  linear_forward(Span2<float>(q.data(), T, H * Dh), Mat<const float>(u1_), w_.wq);
+  linear_forward(Span2<float>(k.data(), T, G * Dh), Mat<const float>(u1_), w_.wk);
+  linear_forward(Span2<float>(v.data(), T, G * Dh), Mat<const float>(u1_), w_.wv);
+  const Span1<const Pos> lpos(pos_.data(), Ll);
+  const Span4<float> q4(q.data(), c.B, Ll, H, Dh), k4(k.data(), c.B, Ll, G, Dh);
+  rope_forward(q4, q4, lpos);
+  rope_forward(k4, k4, lpos);
+  // Sequence -> heads inside the ulysses group, the three in flight together.
+  auto wq = detail::seq_to_head_post(*uly_, q.data(), s1_, r1_, c.B, Ll, H, Dh, 0);
+  auto wk = detail::seq_to_head_post(*uly_, k.data(), s2_, r2_, c.B, Ll, G, Dh, 1);
+  auto wv = detail::seq_to_head_post(*uly_, v.data(), s3_, r3_, c.B, Ll, G, Dh, 2);
+  qh_.resize(c.B * Lb * hq * Dh);
+  kvh_.resize(2 * nkv);
+  oh_.resize(qh_.size());
+  lse_.resize(c.B * hq * Lb);
+  wq->wait();
+  detail::seq_to_head_finish(r1_, qh_.data(), U_, c.B, Ll, H, Dh, map_.data());
+  wk->wait();
+  detail::seq_to_head_finish(r2_, kvh_.data(), U_, c.B, Ll, G, Dh, map_.data());
+  wv->wait();
+  detail::seq_to_head_finish(r3_, kvh_.data() + nkv, U_, c.B, Ll, G, Dh, map_.data());
+  ring_->forward(oh_.data(), lse_.data(), qh_.data(), kvh_.data());
+  detail::head_to_seq_post(*uly_, oh_.data(), s1_, r1_, c.B, Ll, H, Dh, 0, map_.data())->wait();
+  detail::head_to_seq_finish(r1_, o_.data(), U_, c.B, Ll, H, Dh, false);
+  std::copy_n(x_.data(), T * d, h_.data());
+  linear_forward(Mat<float>(h_), Mat<const float>(o_), w_.wo, Accum::kAdd);
+  rmsnorm_forward(u2_, rstd2_, h_, w_.mlp_norm);
+  std::vector<float> act(T * c.ffn);
+  std::copy_n(h_.data(), T * d, y.data());
+  mlp_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_, up_, Span2<float>(act.data(), T, c.ffn),
+              Mat<const float>(u2_), MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, Accum::kAdd);
+  if (zero3_) w_ = BlockWeights();  // only the shard persists
+}
+
+void Usp::backward(Span3<float> dx, Span3<const float> dy) {
+  const BlockConfig& c = cfg_;
+  const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
+  const Z Lb = U_ * Ll, hk = detail::heads_per_rank(G, U_), nkv = c.B * Lb * hk * Dh;
+  ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "usp backward: dy",
+              "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
+  if (zero3_) zero3_->gather(w_);  // gathered again for backward
+  const Span2<float> dh(dx.data(), T, d);
+  std::copy_n(dy.data(), T * d, dx.data());
+  std::vector<float> du(T * d), s1(T * i), s2(T * i);
+  mlp_backward(Mat<float>(Span2<float>(du.data(), T, d)), MlpGrads<HostSpace>{g_.dw_gate, g_.dw_up, g_.dw_down},
+               Mat<const float>(Span2<const float>(dy.data(), T, d)), Mat<const float>(u2_),
+               MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, gate_, up_, Span2<float>(s1.data(), T, i),
+               Span2<float>(s2.data(), T, i));
+  rmsnorm_backward(dh, g_.dmlp_norm, Span2<const float>(du.data(), T, d), h_, w_.mlp_norm, rstd2_, Accum::kAdd,
+                   Accum::kOverwrite);
+  std::vector<float> dO(T * H * Dh);
+  linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo), Mat<const float>(dh),
+                  Mat<const float>(o_), w_.wo);
+  std::vector<float> doh(qh_.size()), dqh(qh_.size()), dkvh(2 * nkv);
+  detail::seq_to_head_post(*uly_, dO.data(), s1_, r1_, c.B, Ll, H, Dh, 0)->wait();
+  detail::seq_to_head_finish(r1_, doh.data(), U_, c.B, Ll, H, Dh, map_.data());
+  ring_->backward(dqh.data(), dkvh.data(), doh.data(), qh_.data(), kvh_.data(), oh_.data(), lse_.data());
+  auto wq = detail::head_to_seq_post(*uly_, dqh.data(), s1_, r1_, c.B, Ll, H, Dh, 0, map_.data());
+  auto wk = detail::head_to_seq_post(*uly_, dkvh.data(), s2_, r2_, c.B, Ll, G, Dh, 1, map_.data());
+  auto wv = detail::head_to_seq_post(*uly_, dkvh.data() + nkv, s3_, r3_, c.B, Ll, G, Dh, 2, map_.data());
+  std::vector<float> dq(T * H * Dh), dk(T * G * Dh, 0.f), dv(T * G * Dh, 0.f);
+  wq->wait();
+  detail::head_to_seq_finish(r1_, dq.data(), U_, c.B, Ll, H, Dh, false);
+  wk->wait();
+  detail::head_to_seq_finish(r2_, dk.data(), U_, c.B, Ll, G, Dh, true);
+  wv->wait();
+  detail::head_to_seq_finish(r3_, dv.data(), U_, c.B, Ll, G, Dh, true);
+  const Span1<const Pos> lpos(pos_.data(), Ll);
+  const Span4<float> dq4(dq.data(), c.B, Ll, H, Dh), dk4(dk.data(), c.B, Ll, G, Dh);
+  rope_backward(dq4, dq4, lpos);
+  rope_backward(dk4, dk4, lpos);
+  const Mat<float> du_m(Span2<float>(du.data(), T, d));
+  linear_backward(du_m, Mat<float>(g_.dwq), Mat<const float>(Span2<const float>(dq.data(), T, H * Dh)),
+                  Mat<const float>(u1_), w_.wq);
+  linear_backward(du_m, Mat<float>(g_.dwk), Mat<const float>(Span2<const float>(dk.data(), T, G * Dh)),
+                  Mat<const float>(u1_), w_.wk, Accum::kAdd);
+  linear_backward(du_m, Mat<float>(g_.dwv), Mat<const float>(Span2<const float>(dv.data(), T, G * Dh)),
+                  Mat<const float>(u1_), w_.wv, Accum::kAdd);
+  rmsnorm_backward(dh, g_.dattn_norm, Span2<const float>(du.data(), T, d), x_, w_.attn_norm, rstd1_, Accum::kAdd,
+                   Accum::kOverwrite);
+  if (zero3_) {  // full gradients -> this rank's shard of their sum over all N ranks
+    zero3_->reduce_grads(g_);
+    w_ = BlockWeights();
+    return;
+  }
+  detail::all_reduce_replicated_grads(*comm_, g_);  // every weight is replicated on all N ranks
+}
+
+void Usp::gather_grads(const BlockGrads& full) {
+  if (zero3_) return zero3_->gather_grads(full);
+  detail::copy_grads(g_, full);
+}
+
+Cost Usp::cost(const BlockConfig& c, int n, int rank, int U, TokenLayout layout, WeightMode mode) {
+  check(c, n, U, layout);
+  namespace tm = comm::traffic_model;
+  const Z Ll = c.L / n, Dh = c.head_dim(), hk = detail::heads_per_rank(c.G, U);
+  const Z cq = c.B * Ll * c.H * Dh;       // all-to-all buffer of q / o / dq / dout (U blocks)
+  const Z ckv = c.B * Ll * hk * Dh * U;   // of k / v / dk / dv
+  Cost cost;
+  for (auto* s : {&cost.forward, &cost.backward}) {
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, 4, U));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, 4, U));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, 4, U));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, 4, U));
+  }
+  RingAttention::add_cost(cost, c.B, U * Ll, hk, Dh, n / U);
+  if (mode == WeightMode::zero3) {
+    Zero3Weights::add_cost(cost, c, n);
+    return cost;
+  }
+  const Z weights = 2 * c.d + (2 * c.H + 2 * c.G) * Dh * c.d + 3 * c.ffn * c.d;
+  add_op(cost.backward, comm::OpKind::allreduce, tm::all_reduce(weights, 4, n, rank));
+  return cost;
+}
+
+}  // namespace ody::strategies
