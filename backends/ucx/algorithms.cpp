@@ -65,25 +65,36 @@ void ring_all_gather(Schedule& s, char* base, const Blocks& b, std::size_t es, i
   }
 }
 
+// Messages of a reduce-scatter step are cut into chunks of about this many bytes; each
+// received chunk is reduced as soon as it arrives, overlapping the transfer of the rest.
+constexpr std::size_t kChunkBytes = std::size_t{512} << 10;
+
 // Ring reduce-scatter: block j of the input at src(j); partial sums of block j after step
 // k go to dst(j, k); after the last step (k = p-2) block r is complete at dst(r, p-2).
 template <class Src, class Dst>
 void ring_reduce_scatter(Schedule& s, const Blocks& b, DType t, ReduceOp op, int r, int p,
                          Src src, Dst dst) {
   const std::size_t es = comm::dtype_size(t);
+  const auto chunk = static_cast<std::int64_t>(std::max<std::size_t>(kChunkBytes / es, 1));
   const int next = mod(r + 1, p), prev = mod(r - 1, p);
   char* tmp = reinterpret_cast<char*>(s.scratch(static_cast<std::size_t>(b.max()) * es));
   for (int k = 0; k + 1 < p; ++k) {
     const int sb = mod(r - k - 1, p), rb = mod(r - k - 2, p);
     Step st;
     const auto id = static_cast<std::uint32_t>(k);
-    if (b.count[rb] > 0) st.xfers.push_back(recv_x(tmp, b.count[rb] * es, prev, id));
-    if (b.count[sb] > 0)
-      st.xfers.push_back(send_x(k == 0 ? src(sb) : dst(sb, k - 1), b.count[sb] * es, next, id));
-    const std::int64_t n = b.count[rb];
     char* out = dst(rb, k);
     const char* in = src(rb);
-    if (n > 0) st.after = [out, tmp, in, n, t, op] { reduce_into(out, tmp, in, n, t, op); };
+    for (std::int64_t o = 0; o < b.count[rb]; o += chunk) {
+      const std::int64_t n = std::min(chunk, b.count[rb] - o);
+      Xfer x = recv_x(tmp + o * es, n * es, prev, id);
+      x.on_done = [out = out + o * es, a = tmp + o * es, in = in + o * es, n, t, op] {
+        reduce_into(out, a, in, n, t, op);
+      };
+      st.xfers.push_back(std::move(x));
+    }
+    const char* from = k == 0 ? src(sb) : dst(sb, k - 1);
+    for (std::int64_t o = 0; o < b.count[sb]; o += chunk)
+      st.xfers.push_back(send_x(from + o * es, std::min(chunk, b.count[sb] - o) * es, next, id));
     s.steps.push_back(std::move(st));
   }
 }
@@ -126,11 +137,17 @@ Schedule reduce_scatter(ConstBuf send, Buf recv, ReduceOp op, int r, int p) {
   char* acc[2] = {nullptr, nullptr};
   if (p > 2)
     for (auto& a : acc) a = reinterpret_cast<char*>(s.scratch(m * es));
+  // In place, recv is input block 0, which the last step may still be sending while its
+  // chunks are reduced: the result then goes to scratch and is copied at the end.
+  const bool stage = in == out && r != 0;
+  char* last = stage ? reinterpret_cast<char*>(s.scratch(m * es)) : out;
   ring_reduce_scatter(
       s, uniform(m, p), send.dtype, op, r, p, [=](int j) { return in + j * m * es; },
-      [=](int, int k) { return k == p - 2 ? out : acc[k & 1]; });
-  if (op == ReduceOp::avg)
-    s.finish = [out, m, t = send.dtype, p] { divide_in_place(out, m, t, p); };
+      [=](int, int k) { return k == p - 2 ? last : acc[k & 1]; });
+  s.finish = [out, last, m, es, t = send.dtype, op, p] {
+    copy_if_distinct(out, last, m * es);
+    if (op == ReduceOp::avg) divide_in_place(out, m, t, p);
+  };
   return s;
 }
 

@@ -45,7 +45,10 @@ void Engine::post_step(Operation& op) {
                          : tag::p2p(comm_id_, source, x.tag);
       void* req = x.send ? worker_->send(x.peer, x.data, x.bytes, t)
                          : worker_->recv(x.data, x.bytes, t);
-      if (req) op.pending_.push_back(req);
+      if (req)
+        op.pending_.push_back({req, &x});
+      else if (x.on_done)
+        x.on_done();
     }
 }
 
@@ -53,7 +56,8 @@ void Engine::advance(Operation& op) {
   while (true) {
     auto& p = op.pending_;
     for (std::size_t i = 0; i < p.size();) {
-      if (Worker::test(p[i])) {
+      if (Worker::test(p[i].request)) {
+        if (p[i].xfer->on_done) p[i].xfer->on_done();
         p[i] = p.back();
         p.pop_back();
       } else {

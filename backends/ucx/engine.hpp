@@ -33,7 +33,11 @@ class Operation {
   bool collective_ = false;
   std::uint32_t coll_tag_ = 0, seq_ = 0;
   std::size_t step_ = 0;  // the posted step
-  std::vector<void*> pending_;
+  struct Pending {
+    void* request;
+    const Xfer* xfer;
+  };
+  std::vector<Pending> pending_;
   bool done_ = false;
   std::exception_ptr error_;
 };

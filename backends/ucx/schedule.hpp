@@ -3,6 +3,9 @@
 // sequence of steps, each a set of messages posted together, followed by local work
 // (a reduction) once all of them completed. Step k+1 is posted only after step k's
 // local work ran. The builders in algorithms.hpp produce schedules; Engine runs them.
+// A receive may carry its own completion work (on_done), which runs as soon as that one
+// message arrived, so that e.g. the reduction of one chunk overlaps the transfer of the
+// next chunks of the same step.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -19,6 +22,7 @@ struct Xfer {
   // Collectives: the step id carried in the tag (sender and receiver use the same one).
   // Point-to-point: the user tag.
   std::uint32_t tag = 0;
+  std::function<void()> on_done;  // receives only; may be empty
 };
 
 struct Step {
@@ -30,11 +34,15 @@ struct Schedule {
   std::vector<Step> steps;
   std::function<void()> finish;  // after the last step (or at once when there is none)
 
-  // Scratch memory that lives as long as the operation.
-  std::byte* scratch(std::size_t bytes) {
-    buffers_.push_back(std::make_unique<std::byte[]>(bytes == 0 ? 1 : bytes));
-    return buffers_.back().get();
-  }
+  Schedule() = default;
+  Schedule(Schedule&&) = default;
+  Schedule& operator=(Schedule&&) = default;
+  ~Schedule();
+
+  // Uninitialised scratch memory that lives as long as the operation. It comes from a
+  // per-thread pool of recently released buffers, so that repeated large collectives do
+  // not fault fresh pages in every time.
+  std::byte* scratch(std::size_t bytes);
   // What this rank sends / receives over the whole schedule.
   std::uint64_t bytes_sent() const { return total(true); }
   std::uint64_t bytes_recv() const { return total(false); }
@@ -47,7 +55,11 @@ struct Schedule {
         if (x.send == send) b += x.bytes;
     return b;
   }
-  std::vector<std::unique_ptr<std::byte[]>> buffers_;
+  struct Buffer {
+    std::size_t capacity;
+    std::unique_ptr<std::byte[]> data;
+  };
+  std::vector<Buffer> buffers_;
 };
 
 }  // namespace ody::backends::ucx
