@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <malloc.h>
+
 #include <fstream>
 #include <string>
 
@@ -38,6 +40,9 @@ double rel_err(const float* got, const float* ref, std::size_t n) {
 }
 
 void PeakMemory::start() {
+  // Return the heap's free pages first: otherwise a region could reuse memory an earlier
+  // one freed but the allocator kept, and its peak would be under-counted.
+  malloc_trim(0);
   rss_start_kib_ = read_status_kib("VmRSS");
   std::ofstream("/proc/self/clear_refs") << "5";
 }

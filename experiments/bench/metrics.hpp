@@ -23,6 +23,8 @@ double rel_err(const float* got, const float* ref, std::size_t n);
 // Peak memory: the resident high-water mark (VmHWM) is reset (/proc/self/clear_refs) at
 // the start of a region; peak_bytes_since() is VmHWM minus the resident size at that
 // start, i.e. what the region added: its weights, activations, workspaces, buffers.
+// start() trims the heap (malloc_trim) so that pages an earlier region freed are not
+// silently reused. Run one strategy per process for the cleanest figures.
 class PeakMemory {
  public:
   void start();
