@@ -6,6 +6,7 @@
 
 #include "comm/error.hpp"
 #include "strategies/odysseus.hpp"
+#include "strategies/odysseus_ring.hpp"
 #include "strategies/ring.hpp"
 #include "strategies/tpsp.hpp"
 #include "strategies/ulysses.hpp"
@@ -78,6 +79,17 @@ const std::vector<Entry>& entries() {
                  [](const BlockConfig& c, int n, const Resolved& r) { Usp::check(c, n, r.mesh[0].size, r.layout); },
                  [](const BlockConfig& c, int n, int rank, const Resolved& r) {
                    return Usp::cost(c, n, rank, r.mesh[0].size, r.layout, r.mode);
+                 }});
+    t.push_back({"odysseus-ring", {WeightMode::zero3_mlp}, any, "tp", nullptr,
+                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
+                   return std::unique_ptr<Strategy>(std::make_unique<OdysseusRing>(
+                       c, w, r.mesh[0].size, r.mode, r.layout, r.placement, r.node_of_rank));
+                 },
+                 [](const BlockConfig& c, int n, const Resolved& r) {
+                   OdysseusRing::check(c, n, r.mesh[0].size, r.layout);
+                 },
+                 [](const BlockConfig& c, int n, int rank, const Resolved& r) {
+                   return OdysseusRing::cost(c, n, rank, r.mesh[0].size, r.layout);
                  }});
     return t;
   }();

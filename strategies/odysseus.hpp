@@ -4,6 +4,7 @@
 // the L/N tokens with ZeRO-3 sharded weights: w_gate, w_up as [i/N, d] row blocks, w_down
 // as [d/N, i] row blocks. Norm weights replicated (one all-reduce of 2·d gradient floats).
 //
+// The MLP half is Zero3Mlp (zero3_mlp.hpp), shared with Odysseus x Ring.
 // Overlap (the seed's README notes its MLP collectives are synchronous):
 // - forward posts the three weight all-gathers (tags 1..3) BEFORE the attention half runs,
 //   so they travel while attention computes; the MLP waits for them;
@@ -16,6 +17,7 @@
 
 #include "strategies/strategy.hpp"
 #include "strategies/tp_attention.hpp"
+#include "strategies/zero3_mlp.hpp"
 
 namespace ody::strategies {
 
@@ -35,17 +37,8 @@ class Odysseus final : public Strategy {
   static void check(const BlockConfig& cfg, int n);
 
  private:
-  // Posts the all-gathers of the three MLP weights into gate_full_, up_full_, down_full_.
-  void post_weight_gathers(comm::WorkPtr& gate, comm::WorkPtr& up, comm::WorkPtr& down);
-  void release_full_weights();
-
   TpAttention attn_;
-  layers::Array1 mlp_norm_, dmlp_norm_;            // [d]
-  std::vector<float> w_gate_, w_up_, w_down_;      // shards [i/N, d] x2, [d/N, i]
-  std::vector<float> dw_gate_, dw_up_, dw_down_;   // gradient shards, same shapes
-  std::vector<float> gate_full_, up_full_, down_full_;  // gathered [i, d] x2, [d, i] (transient)
-  layers::Array2 h_, u_, gate_, up_;               // [T, d] x2, [T, i] x2
-  layers::Array1 rstd_;                            // [T]
+  Zero3Mlp mlp_;
 };
 
 }  // namespace ody::strategies

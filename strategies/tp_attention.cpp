@@ -21,12 +21,26 @@ void TpAttention::check(const BlockConfig& cfg, int n, const char* who) {
   check_divisible((w + ": G (kv heads are sharded over the group)").c_str(), "G", cfg.G, "N", n);
 }
 
-TpAttention::TpAttention(const BlockConfig& cfg, comm::Communicator& comm) : cfg_(cfg), comm_(&comm) {
-  const int n = comm.size();
-  const Z Dh = cfg.head_dim(), T = cfg.B * cfg.L / n;
+namespace {
+// Rows of [B, Lg, w]: member order -> group order (dst[map[j]] = src[j]) or back (inverse).
+void permute_rows(const float* src, float* dst, Z B, Z Lg, Z w, const std::vector<Z>& map, bool inverse) {
+  for (Z b = 0; b < B; ++b)
+    for (Z j = 0; j < Lg; ++j) {
+      const Z from = inverse ? map[j] : j, to = inverse ? j : map[j];
+      std::copy_n(src + (b * Lg + from) * w, w, dst + (b * Lg + to) * w);
+    }
+}
+}  // namespace
+
+TpAttention::TpAttention(const BlockConfig& cfg, comm::Communicator& comm, comm::Communicator* ring,
+                         TokenLayout layout)
+    : cfg_(cfg), comm_(&comm) {
+  const int n = comm.size(), R = ring ? ring->size() : 1;
+  const Z Dh = cfg.head_dim(), T = cfg.B * cfg.L / (n * R);
   hq_ = cfg.H / n;
   hk_ = cfg.G / n;
-  Ll_ = cfg.L / n;
+  Ll_ = cfg.L / (n * R);
+  Lg_ = n * Ll_;
   attn_norm_ = Array1("attn_norm", cfg.d);
   dattn_norm_ = Array1("dattn_norm", cfg.d);
   wq_ = Array2("wq", hq_ * Dh, cfg.d);
@@ -38,10 +52,19 @@ TpAttention::TpAttention(const BlockConfig& cfg, comm::Communicator& comm) : cfg
   dwv_ = Array2("dwv", hk_ * Dh, cfg.d);
   dwo_ = Array2("dwo", cfg.d, hq_ * Dh);
   x_ = Array2("x", T, cfg.d);
-  u_full_ = Array2("u_full", cfg.B * cfg.L, cfg.d);
+  u_full_ = Array2("u_full", cfg.B * Lg_, cfg.d);
   rstd_ = Array1("rstd", T);
-  pos_full_.resize(cfg.L);
-  std::iota(pos_full_.begin(), pos_full_.end(), Pos(0));
+  if (!ring) {
+    pos_full_.resize(cfg.L);
+    std::iota(pos_full_.begin(), pos_full_.end(), Pos(0));
+    return;
+  }
+  const bool balanced = cfg.causal && layout == TokenLayout::zigzag;
+  GroupRows rows = group_rows(layout, cfg.L, n, R, balanced);
+  map_ = std::move(rows.map);
+  pos_full_ = rows.block_pos[ring->rank()];
+  ring_ = std::make_unique<RingAttention>(*ring, RingAttention::Shape{cfg.B, Lg_, hq_, hk_, Dh}, cfg.causal,
+                                          std::move(rows.block_pos), balanced);
 }
 
 void TpAttention::set_weights(const BlockWeights& full) {
@@ -56,31 +79,42 @@ void TpAttention::set_weights(const BlockWeights& full) {
 
 void TpAttention::forward(float* h, const float* x) {
   const BlockConfig& c = cfg_;
-  const Z T = c.B * Ll_, TL = c.B * c.L, d = c.d, Dh = c.head_dim();
+  const Z T = c.B * Ll_, TL = c.B * Lg_, d = c.d, Dh = c.head_dim(), nkv = TL * hk_ * Dh;
   std::copy_n(x, T * d, x_.data());
   Array2 u("u", T, d);
   rmsnorm_forward(u, rstd_, x_, attn_norm_);
   detail::gather_seq(*comm_, u.data(), u_full_.data(), scratch_, c.B, Ll_, d);
+  if (!map_.empty()) {  // member order -> the ring block's row order
+    std::vector<float> tmp(u_full_.data(), u_full_.data() + TL * d);
+    permute_rows(tmp.data(), u_full_.data(), c.B, Lg_, d, map_, false);
+  }
   q_.resize(TL * hq_ * Dh);
-  k_.resize(TL * hk_ * Dh);
-  v_.resize(TL * hk_ * Dh);
+  kv_.resize(2 * nkv);
   o_.resize(q_.size());
-  lse_.resize(c.B * hq_ * c.L);
+  lse_.resize(c.B * hq_ * Lg_);
   const Mat<const float> uf(u_full_);
   linear_forward(Span2<float>(q_.data(), TL, hq_ * Dh), uf, wq_);
-  linear_forward(Span2<float>(k_.data(), TL, hk_ * Dh), uf, wk_);
-  linear_forward(Span2<float>(v_.data(), TL, hk_ * Dh), uf, wv_);
-  const Span1<const Pos> pos(pos_full_.data(), c.L);
-  const Span4<float> q4(q_.data(), c.B, c.L, hq_, Dh), k4(k_.data(), c.B, c.L, hk_, Dh);
+  linear_forward(Span2<float>(kv_.data(), TL, hk_ * Dh), uf, wk_);
+  linear_forward(Span2<float>(kv_.data() + nkv, TL, hk_ * Dh), uf, wv_);
+  const Span1<const Pos> pos(pos_full_.data(), Lg_);
+  const Span4<float> q4(q_.data(), c.B, Lg_, hq_, Dh), k4(kv_.data(), c.B, Lg_, hk_, Dh);
   rope_forward(q4, q4, pos);
   rope_forward(k4, k4, pos);
-  kernels::AttentionOptions opt;
-  opt.causal = c.causal;
-  kernels::attention_forward<float, float>(o_.data(), lse_.data(), q_.data(), k_.data(), v_.data(),
-                                           pos_full_.data(), pos_full_.data(),
-                                           kernels::AttentionShape{c.B, c.L, c.L, hq_, hk_, Dh}, opt);
+  if (ring_) {
+    ring_->forward(o_.data(), lse_.data(), q_.data(), kv_.data());
+  } else {
+    kernels::AttentionOptions opt;
+    opt.causal = c.causal;
+    kernels::attention_forward<float, float>(o_.data(), lse_.data(), q_.data(), kv_.data(), kv_.data() + nkv,
+                                             pos_full_.data(), pos_full_.data(),
+                                             kernels::AttentionShape{c.B, Lg_, Lg_, hq_, hk_, Dh}, opt);
+  }
   std::vector<float> partial(TL * d);
   linear_forward(Span2<float>(partial.data(), TL, d), Span2<const float>(o_.data(), TL, hq_ * Dh), wo_);
+  if (!map_.empty()) {  // back to member order for the reduce-scatter
+    std::vector<float> tmp(partial);
+    permute_rows(tmp.data(), partial.data(), c.B, Lg_, d, map_, true);
+  }
   std::copy_n(x, T * d, h);  // h = x + reduce_scatter(partial)
   std::vector<float> local(T * d);
   detail::reduce_scatter_seq(*comm_, partial.data(), local.data(), scratch_, c.B, Ll_, d);
@@ -89,44 +123,57 @@ void TpAttention::forward(float* h, const float* x) {
 
 void TpAttention::backward(float* dx, const float* dh) {
   const BlockConfig& c = cfg_;
-  const Z T = c.B * Ll_, TL = c.B * c.L, d = c.d, Dh = c.head_dim();
+  const Z T = c.B * Ll_, TL = c.B * Lg_, d = c.d, Dh = c.head_dim(), nkv = TL * hk_ * Dh;
   Array2 dh_full("dh_full", TL, d);
   detail::gather_seq(*comm_, dh, dh_full.data(), scratch_, c.B, Ll_, d);
-  std::vector<float> dO(TL * hq_ * Dh), dq(q_.size()), dk(k_.size()), dv(v_.size());
+  if (!map_.empty()) {
+    std::vector<float> tmp(dh_full.data(), dh_full.data() + TL * d);
+    permute_rows(tmp.data(), dh_full.data(), c.B, Lg_, d, map_, false);
+  }
+  std::vector<float> dO(TL * hq_ * Dh), dq(q_.size()), dkv(kv_.size());
   linear_backward(Mat<float>(Span2<float>(dO.data(), TL, hq_ * Dh)), Mat<float>(dwo_), Mat<const float>(dh_full),
                   Mat<const float>(Span2<const float>(o_.data(), TL, hq_ * Dh)), wo_);
-  kernels::AttentionOptions opt;
-  opt.causal = c.causal;
-  kernels::attention_backward<float, float>(dq.data(), dk.data(), dv.data(), dO.data(), q_.data(), k_.data(),
-                                            v_.data(), o_.data(), lse_.data(), pos_full_.data(), pos_full_.data(),
-                                            kernels::AttentionShape{c.B, c.L, c.L, hq_, hk_, Dh}, opt);
-  const Span1<const Pos> pos(pos_full_.data(), c.L);
-  const Span4<float> dq4(dq.data(), c.B, c.L, hq_, Dh), dk4(dk.data(), c.B, c.L, hk_, Dh);
+  if (ring_) {
+    ring_->backward(dq.data(), dkv.data(), dO.data(), q_.data(), kv_.data(), o_.data(), lse_.data());
+  } else {
+    kernels::AttentionOptions opt;
+    opt.causal = c.causal;
+    kernels::attention_backward<float, float>(dq.data(), dkv.data(), dkv.data() + nkv, dO.data(), q_.data(),
+                                              kv_.data(), kv_.data() + nkv, o_.data(), lse_.data(),
+                                              pos_full_.data(), pos_full_.data(),
+                                              kernels::AttentionShape{c.B, Lg_, Lg_, hq_, hk_, Dh}, opt);
+  }
+  const Span1<const Pos> pos(pos_full_.data(), Lg_);
+  const Span4<float> dq4(dq.data(), c.B, Lg_, hq_, Dh), dk4(dkv.data(), c.B, Lg_, hk_, Dh);
   rope_backward(dq4, dq4, pos);
   rope_backward(dk4, dk4, pos);
   std::vector<float> du_full(TL * d);
   const Mat<float> duf(Span2<float>(du_full.data(), TL, d));
   const Mat<const float> uf(u_full_);
   linear_backward(duf, Mat<float>(dwq_), Mat<const float>(Span2<const float>(dq.data(), TL, hq_ * Dh)), uf, wq_);
-  linear_backward(duf, Mat<float>(dwk_), Mat<const float>(Span2<const float>(dk.data(), TL, hk_ * Dh)), uf, wk_,
+  linear_backward(duf, Mat<float>(dwk_), Mat<const float>(Span2<const float>(dkv.data(), TL, hk_ * Dh)), uf, wk_,
                   Accum::kAdd);
-  linear_backward(duf, Mat<float>(dwv_), Mat<const float>(Span2<const float>(dv.data(), TL, hk_ * Dh)), uf, wv_,
-                  Accum::kAdd);
+  linear_backward(duf, Mat<float>(dwv_), Mat<const float>(Span2<const float>(dkv.data() + nkv, TL, hk_ * Dh)), uf,
+                  wv_, Accum::kAdd);
+  if (!map_.empty()) {
+    std::vector<float> tmp(du_full);
+    permute_rows(tmp.data(), du_full.data(), c.B, Lg_, d, map_, true);
+  }
   std::vector<float> du(T * d);
   detail::reduce_scatter_seq(*comm_, du_full.data(), du.data(), scratch_, c.B, Ll_, d);
   rmsnorm_backward(Span2<float>(dx, T, d), dattn_norm_, Span2<const float>(du.data(), T, d), x_, attn_norm_, rstd_,
                    Accum::kAdd, Accum::kOverwrite);
 }
 
-void TpAttention::add_cost(Cost& cost, const BlockConfig& c, int n) {
+void TpAttention::add_cost(Cost& cost, const BlockConfig& c, int n, int ring) {
   namespace tm = comm::traffic_model;
-  const Z blk = c.B * (c.L / n) * c.d;
+  const Z blk = c.B * (c.L / (n * ring)) * c.d;
   for (auto* s : {&cost.forward, &cost.backward}) {
     add_op(*s, comm::OpKind::allgather, tm::all_gather(blk, 4, n));
     add_op(*s, comm::OpKind::reducescatter, tm::reduce_scatter(blk, 4, n));
   }
+  RingAttention::add_cost(cost, c.B, n * (c.L / (n * ring)), c.G / n, c.head_dim(), ring);
 }
-
 void TpAttention::gather_grads(const BlockGrads& full) {
   detail::gather_rows(*comm_, dwq_, full.dwq);
   detail::gather_rows(*comm_, dwk_, full.dwk);

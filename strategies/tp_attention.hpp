@@ -10,17 +10,28 @@
 // gradients instead of gathering it again in backward (the public code re-gathers), so the
 // half costs 1 AG + 1 RS forward and 1 AG + 1 RS backward, each of B·L/N·d floats.
 // The attn_norm gradient is this rank's partial sum over its tokens; the owner all-reduces.
+//
+// With a ring (Odysseus x Ring, odysseus_ring.hpp): the tp group of T ranks is one block
+// of a ring of R groups (N = T·R, tokens laid out over the N logical indices, group rho =
+// indices s + T·rho). The gathered sequence is then the group's T·L/N tokens, reordered
+// into ring_attention.hpp's group_rows (so that zigzag is load balanced), RoPE uses their
+// global positions, and attention is RingAttention over the ring of the local heads' k/v
+// blocks; the partial wo output is put back in member order before the reduce-scatter.
+#include <memory>
 #include <vector>
 
 #include "comm/communicator.hpp"
 #include "layers/block.hpp"
+#include "strategies/ring_attention.hpp"
 #include "strategies/strategy.hpp"
 
 namespace ody::strategies {
 
 class TpAttention {
  public:
-  TpAttention(const BlockConfig& cfg, comm::Communicator& comm);
+  // comm: the tp group. ring (optional): the ring of tp groups; layout: over all N ranks.
+  TpAttention(const BlockConfig& cfg, comm::Communicator& comm, comm::Communicator* ring = nullptr,
+              TokenLayout layout = TokenLayout::contiguous);
   // Throws ody::Error naming the rule: H % N == 0, G % N == 0 (and L % N == 0).
   static void check(const BlockConfig& cfg, int n, const char* who);
   void set_weights(const layers::BlockWeights& full);
@@ -29,8 +40,9 @@ class TpAttention {
   // dx [T, d] += the attention branch's input gradient for dh [T, d]; overwrites the
   // weight gradient shards (dattn_norm: this rank's partial sum).
   void backward(float* dx, const float* dh);
-  // Adds the traffic of one forward / backward of this half.
-  static void add_cost(Cost& cost, const BlockConfig& cfg, int n);
+  // Adds the traffic of one forward / backward of this half (n: tp size; ring: R, whose
+  // k/v ring is added when R > 1).
+  static void add_cost(Cost& cost, const BlockConfig& cfg, int n, int ring = 1);
   // Writes the full dwq, dwk, dwv, dwo of `full` (collective); not dattn_norm.
   void gather_grads(const layers::BlockGrads& full);
 
@@ -41,11 +53,13 @@ class TpAttention {
  private:
   BlockConfig cfg_;
   comm::Communicator* comm_;
-  std::int64_t hq_, hk_, Ll_;
-  std::vector<layers::Pos> pos_full_;  // 0..L-1
-  layers::Array2 x_, u_full_;           // [T, d], [B·L, d]
+  std::int64_t hq_, hk_, Ll_, Lg_;     // Lg_ = the gathered length (L without a ring)
+  std::vector<layers::Pos> pos_full_;  // positions of the gathered rows (0..L-1 without a ring)
+  std::vector<std::int64_t> map_;      // group_rows().map; empty = member order
+  std::unique_ptr<RingAttention> ring_;
+  layers::Array2 x_, u_full_;           // [T, d], [B·Lg, d]
   layers::Array1 rstd_;                 // [T]
-  std::vector<float> q_, k_, v_, o_, lse_;  // [B, L, h/N, Dh], lse [B, H/N, L]
+  std::vector<float> q_, kv_, o_, lse_;  // [B, Lg, h/N, Dh] (kv_: k then v), lse [B, H/N, Lg]
   std::vector<float> scratch_;
 };
 

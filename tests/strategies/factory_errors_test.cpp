@@ -46,10 +46,84 @@ TEST(Factory, NamesAndUnknown) {
   }
   EXPECT_THROW(make_strategy("megatron", cfg, *world), Error);
   try {
-    check_strategy("usp", cfg, 2);
+    check_strategy("megatron", cfg, 2);
     ADD_FAILURE();
   } catch (const Error& e) {
-    expect_has(e.what(), "ulysses, ring, tpsp, odysseus");
+    expect_has(e.what(), "ulysses, ring, tpsp, odysseus, usp, odysseus-ring");
+  }
+}
+
+// StrategyOptions: allowed weight modes and layouts per strategy, the default meshes of
+// the hybrids, and the errors for combinations a strategy does not support.
+TEST(Factory, OptionsAndDefaults) {
+  using W = WeightMode;
+  EXPECT_EQ(allowed_weight_modes("ulysses"), (std::vector<W>{W::replicated, W::zero3}));
+  EXPECT_EQ(allowed_weight_modes("ring"), (std::vector<W>{W::replicated, W::zero3}));
+  EXPECT_EQ(allowed_weight_modes("usp"), (std::vector<W>{W::replicated, W::zero3}));
+  EXPECT_EQ(allowed_weight_modes("tpsp"), (std::vector<W>{W::tensor_parallel}));
+  EXPECT_EQ(allowed_weight_modes("odysseus"), (std::vector<W>{W::zero3_mlp}));
+  EXPECT_EQ(allowed_weight_modes("odysseus-ring"), (std::vector<W>{W::zero3_mlp}));
+  EXPECT_EQ(allowed_layouts("ulysses"), (std::vector<TokenLayout>{TokenLayout::contiguous}));
+  EXPECT_EQ(allowed_layouts("ring").size(), 3u);
+  const BlockConfig cfg{1, 64, 64, 8, 8, 64, true};
+  // Default hybrid meshes: both dims > 1 where possible, inner closest to sqrt(N).
+  EXPECT_EQ(describe_mesh("usp", cfg, 1), "ulysses=1,ring=1");
+  EXPECT_EQ(describe_mesh("usp", cfg, 2), "ulysses=2,ring=1");
+  EXPECT_EQ(describe_mesh("usp", cfg, 4), "ulysses=2,ring=2");
+  EXPECT_EQ(describe_mesh("odysseus-ring", cfg, 8), "tp=4,ring=2");
+  EXPECT_EQ(describe_mesh("usp", cfg, 16), "ulysses=4,ring=4");
+  EXPECT_EQ(describe_mesh("ulysses", cfg, 4), "ulysses=4");
+  EXPECT_EQ(describe_mesh("odysseus", cfg, 4), "tp=4");
+  // Only valid inner sizes are chosen: H = 6 over N = 4 -> ulysses 1 (6 % 2 == 0 too, but
+  // G = 3 neither divides 2 nor is divided by it).
+  EXPECT_EQ(describe_mesh("usp", BlockConfig{1, 64, 48, 6, 3, 64, true}, 4), "ulysses=1,ring=4");
+  StrategyOptions o;
+  o.mesh = {{"ulysses", 4}, {"ring", 2}};
+  EXPECT_EQ(describe_mesh("usp", cfg, 8, o), "ulysses=4,ring=2");
+  // Bad combinations name the option and what is allowed.
+  auto err = [](std::string_view name, const BlockConfig& c, int n, const StrategyOptions& opt) {
+    try {
+      check_strategy(name, c, n, opt);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  StrategyOptions w;
+  w.weights = W::zero3;
+  expect_has(err("tpsp", cfg, 2, w), "tensor_parallel");
+  expect_has(err("odysseus", cfg, 2, w), "zero3_mlp");
+  EXPECT_EQ(err("ulysses", cfg, 2, w), "");
+  StrategyOptions l;
+  l.layout = TokenLayout::zigzag;
+  expect_has(err("ulysses", cfg, 2, l), "contiguous");
+  EXPECT_EQ(err("ring", cfg, 2, l), "");
+  expect_has(err("usp", cfg, 4, o), "ulysses=I,ring=R");  // 4 x 2 != 4 ranks
+  StrategyOptions m1;
+  m1.mesh = {{"ulysses", 2}, {"ring", 2}};
+  expect_has(err("ulysses", cfg, 4, m1), "one dimension of size N = 4");
+  StrategyOptions p;
+  p.placement = {0, 1, 2};
+  expect_has(err("ring", cfg, 2, p), "placement");
+}
+
+// A placement (logical index -> world rank) for a one-dimensional strategy: it runs on
+// the world ordered by logical index, so its layout slot differs from the world rank.
+TEST(Factory, PlacementOfOneDimensionalStrategies) {
+  auto world = backends::create_world(ody::test::backend_name());
+  const int n = world->size();
+  if (n < 2) GTEST_SKIP() << "needs 2 ranks";
+  StrategyOptions o;
+  for (int m = 0; m < n; ++m) o.placement.push_back(n - 1 - m);  // reversed
+  const BlockConfig cfg{1, 8 * n, 32, 4, 4, 48, true};
+  for (const char* name : {"ulysses", "ring", "odysseus"}) {
+    SCOPED_TRACE(name);
+    auto s = make_strategy(name, cfg, *world, o);
+    EXPECT_EQ(s->layout_rank(), n - 1 - world->rank());
+    test::check_against_block(*s);
+    const Cost a = s->cost(), b = strategy_cost(name, cfg, n, world->rank(), o);
+    test::expect_traffic("forward", a.forward, b.forward);
+    test::expect_traffic("backward", a.backward, b.backward);
   }
 }
 

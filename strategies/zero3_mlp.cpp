@@ -1,0 +1,138 @@
+#include "strategies/zero3_mlp.hpp"
+
+#include "comm/error.hpp"
+#include "layers/linear.hpp"
+#include "layers/mlp.hpp"
+#include "layers/rmsnorm.hpp"
+
+namespace ody::strategies {
+
+using namespace layers;
+using Z = std::int64_t;
+
+void Zero3Mlp::check(const BlockConfig& cfg, int n, const char* who) {
+  const std::string w(who);
+  check_divisible((w + ": i (w_gate/w_up rows are ZeRO-3 sharded)").c_str(), "i", cfg.ffn, "N", n);
+  check_divisible((w + ": d (w_down rows are ZeRO-3 sharded)").c_str(), "d", cfg.d, "N", n);
+}
+
+Zero3Mlp::Zero3Mlp(const BlockConfig& cfg, comm::Communicator& comm, Z tokens)
+    : cfg_(cfg), comm_(&comm), T_(tokens) {
+  const int n = comm.size();
+  const Z sg = cfg.ffn / n * cfg.d, sd = cfg.d / n * cfg.ffn;
+  mlp_norm_ = Array1("mlp_norm", cfg.d);
+  dmlp_norm_ = Array1("dmlp_norm", cfg.d);
+  w_gate_.resize(sg);
+  w_up_.resize(sg);
+  w_down_.resize(sd);
+  dw_gate_.resize(sg);
+  dw_up_.resize(sg);
+  dw_down_.resize(sd);
+  h_ = Array2("h", T_, cfg.d);
+  u_ = Array2("u", T_, cfg.d);
+  gate_ = Array2("gate", T_, cfg.ffn);
+  up_ = Array2("up", T_, cfg.ffn);
+  rstd_ = Array1("rstd", T_);
+}
+
+void Zero3Mlp::set_weights(const BlockWeights& full) {
+  const Z r = comm_->rank();
+  std::copy_n(full.mlp_norm.data(), cfg_.d, mlp_norm_.data());
+  std::copy_n(full.w_gate.data() + r * Z(w_gate_.size()), w_gate_.size(), w_gate_.begin());
+  std::copy_n(full.w_up.data() + r * Z(w_up_.size()), w_up_.size(), w_up_.begin());
+  std::copy_n(full.w_down.data() + r * Z(w_down_.size()), w_down_.size(), w_down_.begin());
+}
+
+void Zero3Mlp::post_gathers() {
+  const int n = comm_->size();
+  gate_full_.resize(w_gate_.size() * n);
+  up_full_.resize(w_up_.size() * n);
+  down_full_.resize(w_down_.size() * n);
+  wg_ = comm_->all_gather_async(comm::cbuf(w_gate_), comm::buf(gate_full_), 1);
+  wu_ = comm_->all_gather_async(comm::cbuf(w_up_), comm::buf(up_full_), 2);
+  wd_ = comm_->all_gather_async(comm::cbuf(w_down_), comm::buf(down_full_), 3);
+}
+
+void Zero3Mlp::release_full_weights() {
+  std::vector<float>().swap(gate_full_);
+  std::vector<float>().swap(up_full_);
+  std::vector<float>().swap(down_full_);
+}
+
+void Zero3Mlp::forward(float* y, const float* h) {
+  const Z T = T_, d = cfg_.d, i = cfg_.ffn;
+  std::copy_n(h, T * d, h_.data());
+  rmsnorm_forward(u_, rstd_, h_, mlp_norm_);
+  std::vector<float> act(T * i);
+  std::copy_n(h, T * d, y);
+  wg_->wait();
+  wu_->wait();
+  wd_->wait();
+  const MlpWeights<HostSpace> w{make_mat<const float>(gate_full_.data(), i, d, d),
+                                make_mat<const float>(up_full_.data(), i, d, d),
+                                make_mat<const float>(down_full_.data(), d, i, i)};
+  mlp_forward(Mat<float>(Span2<float>(y, T, d)), gate_, up_, Span2<float>(act.data(), T, i), Mat<const float>(u_), w,
+              Accum::kAdd);
+  release_full_weights();
+}
+
+void Zero3Mlp::backward(float* dh, const float* dy) {
+  const Z T = T_, d = cfg_.d, i = cfg_.ffn;
+  std::vector<float> b1(T * i), b2(T * i), du(T * d);
+  const Span2<float> act(b1.data(), T, i), dup(b2.data(), T, i);
+  swiglu_forward(act, gate_, up_);  // recompute act
+  dgate_full_.resize(gate_full_.size());
+  dup_full_.resize(up_full_.size());
+  ddown_full_.resize(down_full_.size());
+  const Span2<const float> dy2(dy, T, d);
+  // dW_down = dyᵀ act, dact = dy W_down (in place over act), then its reduce-scatter runs
+  // while the SwiGLU backward and the next GEMMs compute.
+  wd_->wait();
+  linear_backward(Mat<float>(act), make_mat<float>(ddown_full_.data(), d, i, i), Mat<const float>(dy2),
+                  Mat<const float>(act), make_mat<const float>(down_full_.data(), d, i, i));
+  rd_ = comm_->reduce_scatter_async(comm::cbuf(ddown_full_), comm::buf(dw_down_), comm::ReduceOp::sum, 1);
+  swiglu_backward(act, dup, act, gate_, up_);  // dgate in place over dact
+  wg_->wait();
+  const Mat<float> du_m(Span2<float>(du.data(), T, d));
+  linear_backward(du_m, make_mat<float>(dgate_full_.data(), i, d, d), Mat<const float>(act), Mat<const float>(u_),
+                  make_mat<const float>(gate_full_.data(), i, d, d));
+  rg_ = comm_->reduce_scatter_async(comm::cbuf(dgate_full_), comm::buf(dw_gate_), comm::ReduceOp::sum, 2);
+  wu_->wait();
+  linear_backward(du_m, make_mat<float>(dup_full_.data(), i, d, d), Mat<const float>(dup), Mat<const float>(u_),
+                  make_mat<const float>(up_full_.data(), i, d, d), Accum::kAdd);
+  ru_ = comm_->reduce_scatter_async(comm::cbuf(dup_full_), comm::buf(dw_up_), comm::ReduceOp::sum, 3);
+  release_full_weights();
+  std::copy_n(dy, T * d, dh);  // dh = dy + RMSNorm backward
+  rmsnorm_backward(Span2<float>(dh, T, d), dmlp_norm_, Span2<const float>(du.data(), T, d), h_, mlp_norm_, rstd_,
+                   Accum::kAdd, Accum::kOverwrite);
+}
+
+void Zero3Mlp::finish() {
+  rd_->wait();
+  rg_->wait();
+  ru_->wait();
+  std::vector<float>().swap(dgate_full_);
+  std::vector<float>().swap(dup_full_);
+  std::vector<float>().swap(ddown_full_);
+}
+
+void Zero3Mlp::gather_grads(const BlockGrads& full) {
+  comm_->all_gather(comm::cbuf(dw_gate_), comm::buf(full.dw_gate.data(), full.dw_gate.size()));
+  comm_->all_gather(comm::cbuf(dw_up_), comm::buf(full.dw_up.data(), full.dw_up.size()));
+  comm_->all_gather(comm::cbuf(dw_down_), comm::buf(full.dw_down.data(), full.dw_down.size()));
+}
+
+void Zero3Mlp::add_cost(Cost& cost, const BlockConfig& c, int n) {
+  namespace tm = comm::traffic_model;
+  const Z sg = c.ffn / n * c.d, sd = c.d / n * c.ffn;  // shard elements
+  for (auto* s : {&cost.forward, &cost.backward}) {
+    add_op(*s, comm::OpKind::allgather, tm::all_gather(sg, 4, n));
+    add_op(*s, comm::OpKind::allgather, tm::all_gather(sg, 4, n));
+    add_op(*s, comm::OpKind::allgather, tm::all_gather(sd, 4, n));
+  }
+  add_op(cost.backward, comm::OpKind::reducescatter, tm::reduce_scatter(sg, 4, n));
+  add_op(cost.backward, comm::OpKind::reducescatter, tm::reduce_scatter(sg, 4, n));
+  add_op(cost.backward, comm::OpKind::reducescatter, tm::reduce_scatter(sd, 4, n));
+}
+
+}  // namespace ody::strategies

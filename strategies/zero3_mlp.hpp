@@ -1,0 +1,59 @@
+#pragma once
+// The sequence-local MLP with ZeRO-3 sharded weights (docs/algorithms.md 3.4, 3.6), shared
+// by Odysseus (odysseus.hpp) and Odysseus x Ring (odysseus_ring.hpp): over a group of N
+// ranks, w_gate and w_up are kept as [i/N, d] row blocks and w_down as a [d/N, i] row
+// block; mlp_norm is replicated (its gradient is this rank's partial sum; the owner
+// all-reduces it with its other norm).
+//
+// Overlap: post_gathers() starts the three weight all-gathers (tags 1..3); the owner calls
+// it BEFORE its attention half so that they travel while attention computes. forward()
+// waits for them, runs the MLP on the local tokens and releases the full weights.
+// backward() (after post_gathers() again) waits for w_down only before the first GEMM and
+// reduce-scatters (sum) each full weight gradient as soon as it is computed; finish()
+// waits for those, so the owner's attention backward runs while they travel.
+// Needs i % N == 0 and d % N == 0.
+#include <vector>
+
+#include "comm/communicator.hpp"
+#include "layers/block.hpp"
+#include "strategies/strategy.hpp"
+
+namespace ody::strategies {
+
+class Zero3Mlp {
+ public:
+  // tokens: the local token count T = B·L/N.
+  Zero3Mlp(const BlockConfig& cfg, comm::Communicator& comm, std::int64_t tokens);
+  // Throws ody::Error naming the rule (i % N, d % N) at `who`.
+  static void check(const BlockConfig& cfg, int n, const char* who);
+  void set_weights(const layers::BlockWeights& full);  // keeps this rank's shards
+  void post_gathers();
+  // y [T, d] = h + MLP(RMSNorm(h)). Waits for the gathers.
+  void forward(float* y, const float* h);
+  // dh [T, d] = dy + the MLP branch's input gradient; overwrites dmlp_norm_ (partial sum)
+  // and posts the gradient reduce-scatters. Needs post_gathers() first.
+  void backward(float* dh, const float* dy);
+  void finish();  // waits for the gradient reduce-scatters
+  // Writes full dw_gate, dw_up, dw_down (collective); not dmlp_norm.
+  void gather_grads(const layers::BlockGrads& full);
+  // Three all-gathers forward and backward, three reduce-scatters backward.
+  static void add_cost(Cost& cost, const BlockConfig& cfg, int n);
+
+  layers::Array1 mlp_norm_, dmlp_norm_;  // [d]
+
+ private:
+  void release_full_weights();
+
+  BlockConfig cfg_;
+  comm::Communicator* comm_;
+  std::int64_t T_;
+  std::vector<float> w_gate_, w_up_, w_down_;           // shards [i/N, d] x2, [d/N, i]
+  std::vector<float> dw_gate_, dw_up_, dw_down_;        // gradient shards, same shapes
+  std::vector<float> gate_full_, up_full_, down_full_;  // gathered [i, d] x2, [d, i] (transient)
+  std::vector<float> dgate_full_, dup_full_, ddown_full_;  // full gradients in flight
+  comm::WorkPtr wg_, wu_, wd_, rg_, ru_, rd_;
+  layers::Array2 h_, u_, gate_, up_;  // [T, d] x2, [T, i] x2
+  layers::Array1 rstd_;               // [T]
+};
+
+}  // namespace ody::strategies
