@@ -4,6 +4,9 @@
 
 #include "backends/mpi/communicator.hpp"
 #include "backends/plugin/communicator.hpp"
+#if ODY_HAVE_NCCL
+#include "backends/nccl/communicator.hpp"
+#endif
 #if ODY_HAVE_UCX
 #include "backends/ucx/communicator.hpp"
 #endif
@@ -24,6 +27,9 @@ struct Entry {
 const std::vector<Entry>& builtins() {
   static const std::vector<Entry> entries = {
       {"mpi", [] { return mpi::MpiCommunicator::duplicate(MPI_COMM_WORLD); }},
+#if ODY_HAVE_NCCL
+      {"nccl", [] { return nccl::create(MPI_COMM_WORLD); }},
+#endif
 #if ODY_HAVE_UCX
       {"ucx", [] { return ucx::UcxCommunicator::create(MPI_COMM_WORLD); }},
 #endif
