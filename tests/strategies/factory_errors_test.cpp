@@ -117,6 +117,11 @@ TEST(Factory, PlacementOfOneDimensionalStrategies) {
   for (int m = 0; m < n; ++m) o.placement.push_back(n - 1 - m);  // reversed
   const BlockConfig cfg{1, 8 * n, 32, 4, 4, 48, true};
   for (const char* name : {"ulysses", "ring", "odysseus"}) {
+    try {
+      check_strategy(name, cfg, n, o);
+    } catch (const Error&) {
+      continue;  // e.g. H = 4 heads over 8 ranks
+    }
     SCOPED_TRACE(name);
     auto s = make_strategy(name, cfg, *world, o);
     EXPECT_EQ(s->layout_rank(), n - 1 - world->rank());
