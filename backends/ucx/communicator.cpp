@@ -41,9 +41,10 @@ class UcxWork final : public comm::Work {
   }
 
   void wait(std::chrono::milliseconds timeout) override {
+    // Between polls the thread yields its core: with more ranks than cores (mpirun
+    // --oversubscribe) a peer often needs exactly this core to answer.
     if (timeout < std::chrono::milliseconds::zero()) {
-      while (!test()) {
-      }
+      while (!test()) std::this_thread::yield();
       return;
     }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -51,6 +52,7 @@ class UcxWork final : public comm::Work {
       if (std::chrono::steady_clock::now() >= deadline)
         throw TimeoutError("wait", "completion within " + std::to_string(timeout.count()) + " ms",
                            "the operation still in flight");
+      std::this_thread::yield();
     }
   }
 

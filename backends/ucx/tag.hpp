@@ -10,6 +10,8 @@
 //   bits 32..51   source rank in the communicator (20 bits: at most 2^20 ranks)
 //   bits  0..31   payload
 //     point-to-point: the user tag, 0..kMaxP2PTag (20 bits)
+//                     (payload bit 31 set, comm id 0: the worker's setup handshake,
+//                     worker.cpp; no user tag reaches bit 31)
 //     collective:     bits 30..31 collective tag (0..kCollectiveTags-1),
 //                     bits  8..29 sequence number of the collective on that tag (22 bits,
 //                             wraps; each (communicator, tag) counts its own issues),

@@ -87,6 +87,23 @@ Worker::Worker(MPI_Comm bootstrap) : context_(Context::shared()), bootstrap_(boo
     ep.address = reinterpret_cast<const ucp_address_t*>(all.data() + displs[j]);
     ODY_UCS_CHECK(ucp_ep_create(worker_, &ep, &eps_[j]));
   }
+  // Wire the endpoints up now rather than during the first operations: one zero-byte
+  // message to and from every rank (tag bit 31 set: no user tag reaches it), then flush.
+  std::vector<void*> pending;
+  static char token = 0;
+  for (int j = 0; j < size; ++j) {
+    const std::uint64_t from_j = (std::uint64_t{1} << 31) | (static_cast<std::uint64_t>(j) << 32);
+    const std::uint64_t from_me = (std::uint64_t{1} << 31) | (static_cast<std::uint64_t>(rank) << 32);
+    if (void* r = recv(&token, 0, from_j)) pending.push_back(r);
+    if (void* r = send(j, &token, 0, from_me)) pending.push_back(r);
+  }
+  for (void* r : pending)
+    while (!test(r)) progress();
+  ucp_request_param_t fp{};
+  ucs_status_ptr_t flush = ucp_worker_flush_nbx(worker_, &fp);
+  if (UCS_PTR_IS_ERR(flush)) throw_ucs_error(UCS_PTR_STATUS(flush), "ucp_worker_flush_nbx", __FILE__, __LINE__);
+  if (flush)
+    while (!test(flush)) progress();
 }
 
 Worker::~Worker() {
