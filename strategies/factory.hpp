@@ -23,8 +23,14 @@
 //              empty = identity. The strategy then runs on the world ordered by logical
 //              index: Strategy::layout_rank() (== comm().rank()) is the slot of the token
 //              layout this rank holds, which differs from the world rank.
-//   node_of_rank  world rank -> node id, for Mesh (not used yet: strategies::Mesh has no
-//              such parameter at this commit).
+//   node_of_rank  world rank -> node id. Accepted and NOT passed on to Mesh yet: with it,
+//              Mesh turns a dimension spanning several nodes with several ranks on each
+//              into a comm::HierarchicalCommunicator, which counts the bytes of its steps
+//              (intra + inter), so cost() would need per-level formulas, and the hybrids'
+//              waits have not been checked against its progress rule (no blocking on
+//              another communicator while its steps are in flight). With the topology's
+//              placement (heavy dimension inside a node, ring one rank per node) no
+//              dimension would be hierarchical anyway.
 // Bad combinations throw ody::Error naming the option, what is allowed and what was found.
 #include <memory>
 #include <optional>

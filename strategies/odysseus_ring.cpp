@@ -25,7 +25,7 @@ OdysseusRing::OdysseusRing(const BlockConfig& cfg, comm::Communicator& world, in
                ordered_world(world, placement), layout.value_or(layout_for(cfg)), "odysseus-ring: L"),
       T_(tp),
       layout_(layout.value_or(layout_for(cfg))) {
-  (void)node_of_rank;  // for Mesh once it takes one (strategies/factory.hpp)
+  (void)node_of_rank;  // not passed to Mesh yet: see StrategyOptions::node_of_rank (factory.hpp)
   ODY_REQUIRE(mode == WeightMode::zero3_mlp, "odysseus-ring: weight mode", "zero3_mlp", to_string(mode));
   const int n = comm_->size();
   // comm_ is ordered by logical index, so the mesh needs no placement of its own.

@@ -34,7 +34,7 @@ Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightM
       layout_(layout.value_or(layout_for(cfg))),
       w_(cfg),
       g_(cfg) {
-  (void)node_of_rank;  // for Mesh once it takes one (strategies/factory.hpp)
+  (void)node_of_rank;  // not passed to Mesh yet: see StrategyOptions::node_of_rank (factory.hpp)
   ODY_REQUIRE(mode == WeightMode::replicated || mode == WeightMode::zero3, "usp: weight mode",
               "replicated or zero3", to_string(mode));
   mode_ = mode;
