@@ -5,6 +5,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "comm/error.hpp"
@@ -13,6 +14,12 @@
 namespace ody::comm {
 
 namespace {
+
+std::mutex g_registry_mutex;  // guards registry() (see advance_all)
+std::vector<HierarchicalCommunicator*>& registry() {
+  static std::vector<HierarchicalCommunicator*> r;
+  return r;
+}
 
 // The levels a step runs on. Each level is its own communicator, and within one tag the
 // steps of a level are issued in the order their operations were issued.
@@ -130,13 +137,13 @@ class HierWork final : public Work {
     }
   }
   bool test() override {
-    if (!op_->done) comm_->advance(op_->tag);
+    if (!op_->done) HierarchicalCommunicator::advance_all();
     return op_->done;
   }
   void wait(std::chrono::milliseconds timeout) override {
     if (op_->done) return;
     if (timeout < std::chrono::milliseconds::zero()) {
-      comm_->drive(op_->tag, op_.get());
+      HierarchicalCommunicator::drive(op_.get());
       return;
     }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -217,15 +224,20 @@ HierarchicalCommunicator::HierarchicalCommunicator(CommHandle flat, CommHandle i
   // The last intra steps run on a duplicate, so that a later operation's first steps and an
   // earlier operation's last steps never share a (communicator, tag) queue.
   intra_c_ = CommHandle::own(intra_a_->split(0, intra_a_->rank()));
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  registry().push_back(this);
 }
 
 HierarchicalCommunicator::~HierarchicalCommunicator() {
   for (Tag t = 0; t < kCollectiveTags; ++t) {
     try {
-      while (!queues_[t].empty()) drive(t, queues_[t].back().get());
+      while (!queues_[t].empty()) drive(queues_[t].back().get());
     } catch (...) {
     }
   }
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  auto& r = registry();
+  r.erase(std::remove(r.begin(), r.end(), this), r.end());
 }
 
 TrafficSnapshot HierarchicalCommunicator::intra_traffic() const {
@@ -264,13 +276,34 @@ void HierarchicalCommunicator::advance(Tag tag) {
   q.erase(std::remove_if(q.begin(), q.end(), [](const auto& o) { return o->done; }), q.end());
 }
 
-void HierarchicalCommunicator::drive(Tag tag, const Op* until) {
+// Every hierarchical communicator with operations in flight in this process. A step's
+// successor is issued only when some call advances it, so a rank that waits must advance
+// all of them: a peer may be waiting for a step of another tag or communicator.
+void HierarchicalCommunicator::advance_all() {
+  std::vector<HierarchicalCommunicator*> comms;
+  {
+    std::lock_guard<std::mutex> lock(g_registry_mutex);
+    comms = registry();
+  }
+  for (auto* c : comms)
+    for (Tag t = 0; t < kCollectiveTags; ++t)
+      if (!c->queues_[static_cast<std::size_t>(t)].empty()) c->advance(t);
+}
+
+bool HierarchicalCommunicator::all_issued() {
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  for (auto* c : registry())
+    for (const auto& q : c->queues_)
+      for (const auto& op : q)
+        if (op->next < op->steps.size()) return false;
+  return true;
+}
+
+void HierarchicalCommunicator::drive(const Op* until) {
   for (;;) {
-    advance(tag);
+    advance_all();
     if (until->done) return;
-    // The oldest operation is never blocked: it has a step in flight.
-    auto& front = queues_[static_cast<std::size_t>(tag)].front();
-    front->current->wait();
+    std::this_thread::yield();
   }
 }
 
@@ -281,14 +314,16 @@ WorkPtr HierarchicalCommunicator::start(std::shared_ptr<Op> op) {
   return std::make_unique<HierWork>(this, std::move(op));
 }
 
+// The blocking form runs the levels' blocking forms (MPI's tuned collectives), which
+// match only blocking calls on the other ranks: so every rank uses them for a blocking
+// operation and the non-blocking forms for an asynchronous one. Before blocking, every
+// operation in flight gets its last step issued: once issued, the levels progress it
+// while this rank blocks, so a peer that waits for it first is never stalled.
 void HierarchicalCommunicator::run(std::shared_ptr<Op> op) {
-  auto& q = queues_[static_cast<std::size_t>(op->tag)];
-  if (!q.empty()) {  // operations of this tag in flight: keep the order of issue
-    q.push_back(op);
-    drive(op->tag, op.get());
-    return;
+  while (!all_issued()) {
+    advance_all();
+    std::this_thread::yield();
   }
-  // Nothing in flight on this tag: the blocking forms of the levels (MPI's tuned ones).
   for (const Step& st : op->steps) {
     st.call(false);
     if (st.after) st.after();

@@ -28,10 +28,19 @@
 //   split           splits the flat communicator; the result is hierarchical again when the
 //                   new group has equal ranks per node, else the flat sub-communicator
 //
-// Asynchronous forms return a Work that chains the steps: test() advances it (and every
-// earlier operation of the same tag), wait() drives it to completion. Steps of the same
-// tag are issued on each level in the order the operations were issued, so several
-// operations may be in flight as on any communicator.
+// Asynchronous forms return a Work that chains the steps. Steps of the same tag are
+// issued on each level in the order the operations were issued, so several operations
+// may be in flight as on any communicator. Progress: a step's successor is issued only
+// inside a call into a hierarchical communicator (issuing an operation, Work::test(),
+// Work::wait(), a blocking collective), and each such call advances every hierarchical
+// operation in flight in the process. Like OpenMPI here without a progress thread, a
+// rank that blocks elsewhere (another backend's wait, compute) while its hierarchical
+// operations are in flight stalls the peers waiting for their next steps; test() them
+// (or wait) before blocking on something else. A blocking collective first advances the
+// operations in flight until their last steps are issued, then runs the levels' blocking
+// forms. As with MPI, every rank must use the same form (blocking or asynchronous) for one
+// operation. Progress is single-threaded: operations of hierarchical communicators are
+// issued and waited on from one thread.
 //
 // Traffic: BackendInfo::counts_own_traffic is true. Each operation records the sum of the
 // algorithm-independent volumes (comm/traffic_model.hpp) of the steps it really runs,
@@ -151,8 +160,13 @@ class HierarchicalCommunicator final : public Communicator {
   std::shared_ptr<Op> build_barrier(Tag tag);
   WorkPtr start(std::shared_ptr<Op> op);  // async: queue and return a handle
   void run(std::shared_ptr<Op> op);       // blocking
-  void advance(Tag tag);                  // issues every step that may be issued now
-  void drive(Tag tag, const Op* until);   // blocks until `until` completes
+  void advance(Tag tag);                  // issues every step of `tag` that may be issued now
+ public:
+  // Progress of every hierarchical communicator of the process (internal).
+  static void advance_all();
+  static bool all_issued();  // every step of every operation in flight has been issued
+  static void drive(const Op* until);     // advances all until `until` completes
+ private:
 
   CommHandle flat_, intra_a_, intra_c_, inter_;  // intra_c: a duplicate of intra (last steps)
   std::vector<int> node_of_rank_, rank_of_, node_index_of_rank_, local_of_rank_;
