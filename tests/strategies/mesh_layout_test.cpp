@@ -9,6 +9,7 @@
 
 #include "backends/registry.hpp"
 #include "comm/error.hpp"
+#include "comm/hierarchical.hpp"
 #include "strategies/layout.hpp"
 #include "strategies/mesh.hpp"
 #include "support/test_args.hpp"
@@ -52,6 +53,44 @@ TEST(Mesh, PlacementReordersRanks) {
   Mesh mesh(*w, {{"sp", p}}, placement);
   EXPECT_EQ(mesh.index(), p - 1 - w->rank());
   EXPECT_EQ(mesh.comm("sp").rank(), p - 1 - w->rank());
+}
+
+// A dimension whose group spans two pretend nodes with two or more ranks on each gets a
+// two-level communicator with the same ranks, order and results as the plain split.
+TEST(Mesh, DimensionSpanningNodesIsHierarchical) {
+  auto w = world();
+  const int p = w->size();
+  if (p < 4 || p % 2 != 0) GTEST_SKIP() << "needs an even world size >= 4";
+  std::vector<int> nodes(p);
+  for (int r = 0; r < p; ++r) nodes[r] = r / (p / 2);  // two nodes of p/2 ranks
+  Mesh mesh(*w, {{"sp", p}}, {}, nodes);
+  EXPECT_TRUE(mesh.hierarchical("sp"));
+  comm::Communicator& c = mesh.comm("sp");
+  EXPECT_NE(dynamic_cast<comm::HierarchicalCommunicator*>(&c), nullptr);
+  EXPECT_EQ(c.rank(), w->rank());
+  const std::int64_t n = 3 * p + 1;
+  std::vector<float> in(n), flat(n), two(n);
+  for (std::int64_t i = 0; i < n; ++i) in[i] = static_cast<float>((w->rank() * 7 + i) % 11);
+  w->all_reduce(comm::cbuf(in.data(), n), comm::buf(flat.data(), n), comm::ReduceOp::sum);
+  c.all_reduce(comm::cbuf(in.data(), n), comm::buf(two.data(), n), comm::ReduceOp::sum);
+  EXPECT_EQ(flat, two);
+  std::vector<float> g_flat(n * p), g_two(n * p);
+  w->all_gather(comm::cbuf(in.data(), n), comm::buf(g_flat.data(), n * p));
+  c.all_gather(comm::cbuf(in.data(), n), comm::buf(g_two.data(), n * p));
+  EXPECT_EQ(g_flat, g_two);
+  std::vector<float> a(2 * p), a_flat(2 * p), a_two(2 * p);
+  for (int i = 0; i < 2 * p; ++i) a[i] = static_cast<float>(w->rank() * 100 + i);
+  w->all_to_all(comm::cbuf(a.data(), 2 * p), comm::buf(a_flat.data(), 2 * p));
+  c.all_to_all_async(comm::cbuf(a.data(), 2 * p), comm::buf(a_two.data(), 2 * p))->wait();
+  EXPECT_EQ(a_flat, a_two);
+  // Two dimensions: "inner" pairs lie on one node (plain); an "outer" group (every other
+  // rank) has p/4 ranks on each node: plain at p = 4 (one per node), two-level from p = 8.
+  Mesh two_dims(*w, {{"inner", 2}, {"outer", p / 2}}, {}, nodes);
+  EXPECT_FALSE(two_dims.hierarchical("inner"));
+  EXPECT_EQ(two_dims.hierarchical("outer"), p >= 8);
+  // Without node_of_rank nothing is hierarchical; a wrong length is an error.
+  EXPECT_FALSE(Mesh(*w, {{"sp", p}}).hierarchical("sp"));
+  EXPECT_THROW(Mesh(*w, {{"sp", p}}, {}, std::vector<int>(p + 1, 0)), Error);
 }
 
 TEST(Mesh, Errors) {
