@@ -8,6 +8,7 @@
 #include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"
 #include "layers/rope.hpp"
+#include "strategies/chunked_mlp.hpp"
 #include "strategies/detail.hpp"
 
 namespace ody::strategies {
@@ -25,32 +26,92 @@ void Ulysses::check(const BlockConfig& cfg, int n) {
               "G = ", cfg.G);
 }
 
+namespace {
+
+template <class T>
+void release(std::vector<T>& v) {
+  std::vector<T>().swap(v);
+}
+Kokkos::ViewAllocateWithoutInitializing uninit(const char* name) { return Kokkos::ViewAllocateWithoutInitializing(name); }
+
+// The sequence <-> head all-to-alls of detail.hpp with buffers that live only while the
+// exchange does. Sequence -> head: src [B, Ll, heads, Dh] is packed into send (n blocks
+// [B, Ll, c, Dh]); with B = 1 the received blocks in rank order are dst [L, c, Dh] itself,
+// so they are received in place (B > 1: into recv, then permuted). send/recv must live
+// until finish_seq_to_head, which releases them.
+comm::WorkPtr post_seq_to_head(comm::Communicator& comm, const float* src, float* dst, std::vector<float>& send,
+                               std::vector<float>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag) {
+  const int n = comm.size();
+  const Z c = detail::heads_per_rank(heads, n), blk = B * Ll * c * Dh;
+  send.resize(blk * n);
+  for (int j = 0; j < n; ++j) {
+    const Z h0 = detail::head_start(heads, n, j);
+    for (Z t = 0; t < B * Ll; ++t)
+      std::copy_n(src + (t * heads + h0) * Dh, c * Dh, send.data() + j * blk + t * c * Dh);
+  }
+  float* r = dst;
+  if (B > 1) {
+    recv.resize(blk * n);
+    r = recv.data();
+  }
+  return comm.all_to_all_async(comm::cbuf(send), comm::buf(r, blk * n), tag);
+}
+void finish_seq_to_head(const comm::WorkPtr& w, float* dst, std::vector<float>& send, std::vector<float>& recv,
+                        int n, Z B, Z Ll, Z heads, Z Dh) {
+  w->wait();
+  release(send);
+  if (B > 1) detail::seq_to_head_finish(recv, dst, n, B, Ll, heads, Dh);
+  release(recv);
+}
+// Head -> sequence: src [B, L, c, Dh]; with B = 1 it is the send buffer itself (it must
+// stay alive and unchanged until finish_head_to_seq; B > 1: packed into send).
+comm::WorkPtr post_head_to_seq(comm::Communicator& comm, const float* src, std::vector<float>& send,
+                               std::vector<float>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag) {
+  const int n = comm.size();
+  const Z c = detail::heads_per_rank(heads, n), blk = B * Ll * c * Dh, L = Ll * n;
+  const float* s = src;
+  if (B > 1) {
+    send.resize(blk * n);
+    for (int j = 0; j < n; ++j)
+      for (Z b = 0; b < B; ++b)
+        std::copy_n(src + (b * L + j * Ll) * c * Dh, Ll * c * Dh, send.data() + j * blk + b * Ll * c * Dh);
+    s = send.data();
+  }
+  recv.resize(blk * n);
+  return comm.all_to_all_async(comm::cbuf(s, blk * n), comm::buf(recv), tag);
+}
+void finish_head_to_seq(const comm::WorkPtr& w, float* dst, std::vector<float>& send, std::vector<float>& recv,
+                        int n, Z B, Z Ll, Z heads, Z Dh, bool accumulate) {
+  w->wait();
+  release(send);
+  detail::head_to_seq_finish(recv, dst, n, B, Ll, heads, Dh, accumulate);
+  release(recv);
+}
+
+}  // namespace
+
 Ulysses::Ulysses(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)
-    : Strategy((check(cfg, comm.size()), cfg), comm, TokenLayout::contiguous, "ulysses: L"), w_(cfg), g_(cfg) {
+    : Strategy((check(cfg, comm.size()), cfg), comm, TokenLayout::contiguous, "ulysses: L") {
   ODY_REQUIRE(mode == WeightMode::replicated || mode == WeightMode::zero3, "ulysses: weight mode",
               "replicated or zero3", to_string(mode));
   mode_ = mode;
-  if (mode == WeightMode::zero3) zero3_ = std::make_unique<Zero3Weights>(cfg, comm);
+  if (mode == WeightMode::zero3) {
+    zero3_ = std::make_unique<Zero3Weights>(cfg, comm);
+  } else {
+    w_ = BlockWeights(cfg);
+    grad_flat_.resize(Zero3Weights::weight_count(cfg));
+    Zero3Weights::view_packed(g_, cfg, grad_flat_.data());
+  }
   const Z T = cfg.B * local_len();
   x_ = Array2("x", T, cfg.d);
-  u1_ = Array2("u1", T, cfg.d);
-  h_ = Array2("h", T, cfg.d);
-  u2_ = Array2("u2", T, cfg.d);
-  gate_ = Array2("gate", T, cfg.ffn);
-  up_ = Array2("up", T, cfg.ffn);
   rstd1_ = Array1("rstd1", T);
   rstd2_ = Array1("rstd2", T);
-  o_ = Array2("o", T, cfg.H * cfg.head_dim());
   pos_full_.resize(cfg.L);
   std::iota(pos_full_.begin(), pos_full_.end(), Pos(0));
 }
 
 void Ulysses::set_weights(const BlockWeights& full) {
-  if (zero3_) {
-    zero3_->load(full);
-    w_ = BlockWeights();
-    return;
-  }
+  if (zero3_) return zero3_->load(full);
   const auto src = full.tensors(), dst = w_.tensors();
   for (std::size_t k = 0; k < src.size(); ++k) std::copy_n(src[k].data, src[k].size(), dst[k].data);
 }
@@ -58,52 +119,71 @@ void Ulysses::set_weights(const BlockWeights& full) {
 void Ulysses::forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
   const int n = comm_->size();
-  const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
+  const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
   const Z hq = H / n, hk = detail::heads_per_rank(G, n);
   ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "ulysses forward: x",
               "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
-  if (zero3_) zero3_->gather(w_);
+  if (zero3_) zero3_->gather(w_flat_, w_);
   std::copy_n(x.data(), T * d, x_.data());
-  rmsnorm_forward(u1_, rstd1_, x_, w_.attn_norm);
   std::vector<float> q(T * H * Dh), k(T * G * Dh), v(T * G * Dh);
-  linear_forward(Span2<float>(q.data(), T, H * Dh), Mat<const float>(u1_), w_.wq);
-  linear_forward(Span2<float>(k.data(), T, G * Dh), Mat<const float>(u1_), w_.wk);
-  linear_forward(Span2<float>(v.data(), T, G * Dh), Mat<const float>(u1_), w_.wv);
+  {
+    Array2 u(uninit("u1"), T, d);  // not saved: backward recomputes it from x_
+    rmsnorm_forward(u, rstd1_, x_, w_.attn_norm);
+    linear_forward(Span2<float>(q.data(), T, H * Dh), Mat<const float>(u), w_.wq);
+    linear_forward(Span2<float>(k.data(), T, G * Dh), Mat<const float>(u), w_.wk);
+    linear_forward(Span2<float>(v.data(), T, G * Dh), Mat<const float>(u), w_.wv);
+  }
   const Span1<const Pos> lpos(pos_.data(), Ll);
   const Span4<float> q4(q.data(), c.B, Ll, H, Dh), k4(k.data(), c.B, Ll, G, Dh);
   rope_forward(q4, q4, lpos);
   rope_forward(k4, k4, lpos);
-  // The three all-to-alls in flight together (distinct tags).
-  auto wq = detail::seq_to_head_post(*comm_, q.data(), s1_, r1_, c.B, Ll, H, Dh, 0);
-  auto wk = detail::seq_to_head_post(*comm_, k.data(), s2_, r2_, c.B, Ll, G, Dh, 1);
-  auto wv = detail::seq_to_head_post(*comm_, v.data(), s3_, r3_, c.B, Ll, G, Dh, 2);
+  // The three all-to-alls in flight together (distinct tags); each source is dead once
+  // packed into its send buffer.
   qh_.resize(c.B * c.L * hq * Dh);
   kh_.resize(c.B * c.L * hk * Dh);
   vh_.resize(c.B * c.L * hk * Dh);
+  std::vector<float> sq, rq, sk, rk, sv, rv;
+  auto wq = post_seq_to_head(*comm_, q.data(), qh_.data(), sq, rq, c.B, Ll, H, Dh, 0);
+  release(q);
+  auto wk = post_seq_to_head(*comm_, k.data(), kh_.data(), sk, rk, c.B, Ll, G, Dh, 1);
+  release(k);
+  auto wv = post_seq_to_head(*comm_, v.data(), vh_.data(), sv, rv, c.B, Ll, G, Dh, 2);
+  release(v);
+  finish_seq_to_head(wq, qh_.data(), sq, rq, n, c.B, Ll, H, Dh);
+  finish_seq_to_head(wk, kh_.data(), sk, rk, n, c.B, Ll, G, Dh);
+  finish_seq_to_head(wv, vh_.data(), sv, rv, n, c.B, Ll, G, Dh);
   oh_.resize(qh_.size());
   lse_.resize(c.B * hq * c.L);
-  wq->wait();
-  detail::seq_to_head_finish(r1_, qh_.data(), n, c.B, Ll, H, Dh);
-  wk->wait();
-  detail::seq_to_head_finish(r2_, kh_.data(), n, c.B, Ll, G, Dh);
-  wv->wait();
-  detail::seq_to_head_finish(r3_, vh_.data(), n, c.B, Ll, G, Dh);
   kernels::AttentionOptions opt;
   opt.causal = c.causal;
   const kernels::AttentionShape shape{c.B, c.L, c.L, hq, hk, Dh};
   kernels::attention_forward<float, float>(oh_.data(), lse_.data(), qh_.data(), kh_.data(), vh_.data(),
                                            pos_full_.data(), pos_full_.data(), shape, opt);
-  detail::head_to_seq_post(*comm_, oh_.data(), s1_, r1_, c.B, Ll, H, Dh, 0)->wait();
-  detail::head_to_seq_finish(r1_, o_.data(), n, c.B, Ll, H, Dh, false);
+  o_ = Array2(uninit("o"), T, H * Dh);
+  {
+    std::vector<float> so, ro;
+    auto wo = post_head_to_seq(*comm_, oh_.data(), so, ro, c.B, Ll, H, Dh, 0);
+    finish_head_to_seq(wo, o_.data(), so, ro, n, c.B, Ll, H, Dh, false);
+  }
+  h_ = Array2(uninit("h"), T, d);
   std::copy_n(x_.data(), T * d, h_.data());
   linear_forward(Mat<float>(h_), Mat<const float>(o_), w_.wo, Accum::kAdd);
-  rmsnorm_forward(u2_, rstd2_, h_, w_.mlp_norm);
-  std::vector<float> act(T * c.ffn);
-  const Span2<float> y2(y.data(), T, d);
+  gate_ = Array2(uninit("gate"), T, i);
+  up_ = Array2(uninit("up"), T, i);
+  {
+    Array2 u(uninit("u2"), T, d);  // not saved: backward recomputes it from h_
+    rmsnorm_forward(u, rstd2_, h_, w_.mlp_norm);
+    linear_forward(Mat<float>(gate_), Mat<const float>(u), w_.w_gate);
+    linear_forward(Mat<float>(up_), Mat<const float>(u), w_.w_up);
+  }
   std::copy_n(h_.data(), T * d, y.data());
-  mlp_forward(Mat<float>(y2), gate_, up_, Span2<float>(act.data(), T, c.ffn), Mat<const float>(u2_),
-              MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, Accum::kAdd);
-  if (zero3_) w_ = BlockWeights();  // only the shard persists
+  detail::mlp_down_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_.data(), up_.data(), T, i,
+                           Mat<const float>(w_.w_down), Accum::kAdd);
+  saved_ = true;
+  if (zero3_) {  // only the shard persists
+    w_ = BlockWeights();
+    release(w_flat_);
+  }
 }
 
 void Ulysses::backward(Span3<float> dx, Span3<const float> dy) {
@@ -113,61 +193,101 @@ void Ulysses::backward(Span3<float> dx, Span3<const float> dy) {
   const Z hq = H / n, hk = detail::heads_per_rank(G, n);
   ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "ulysses backward: dy",
               "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
-  if (zero3_) zero3_->gather(w_);  // gathered again for backward
+  ODY_REQUIRE(saved_, "ulysses backward", "a forward before each backward (backward consumes what it saved)",
+              "no forward since the last backward");
+  saved_ = false;
+  if (zero3_) {  // gathered again for backward; full gradients only for this pass
+    zero3_->gather(w_flat_, w_);
+    grad_flat_.assign(Zero3Weights::padded_count(c, n), 0.f);
+    Zero3Weights::view_packed(g_, c, grad_flat_.data());
+  }
   const Span2<float> dh(dx.data(), T, d);
   const Span2<const float> dy2(dy.data(), T, d);
   std::copy_n(dy.data(), T * d, dx.data());
-  // MLP (local tokens).
-  std::vector<float> du(T * d), s1(T * i), s2(T * i);
-  mlp_backward(Mat<float>(Span2<float>(du.data(), T, d)),
-               MlpGrads<HostSpace>{g_.dw_gate, g_.dw_up, g_.dw_down}, Mat<const float>(dy2), Mat<const float>(u2_),
-               MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, gate_, up_, Span2<float>(s1.data(), T, i),
-               Span2<float>(s2.data(), T, i));
+  // MLP (local tokens): dgate, dup overwrite the saved gate, up (chunked_mlp.hpp).
+  std::vector<float> du(T * d);
+  const Mat<float> du_m(Span2<float>(du.data(), T, d));
+  {
+    Array2 u(uninit("u2"), T, d);
+    rmsnorm_forward(u, Span1<float>(), h_, w_.mlp_norm);  // as forward computed it
+    detail::mlp_down_backward(Mat<float>(g_.dw_down), gate_.data(), up_.data(), T, i, Mat<const float>(dy2),
+                              Mat<const float>(w_.w_down));
+    linear_backward(du_m, Mat<float>(g_.dw_gate), Mat<const float>(gate_), Mat<const float>(u), w_.w_gate);
+    linear_backward(du_m, Mat<float>(g_.dw_up), Mat<const float>(up_), Mat<const float>(u), w_.w_up, Accum::kAdd);
+  }
+  gate_ = Array2();
+  up_ = Array2();
   rmsnorm_backward(dh, g_.dmlp_norm, Span2<const float>(du.data(), T, d), h_, w_.mlp_norm, rstd2_, Accum::kAdd,
                    Accum::kOverwrite);
+  h_ = Array2();
+  release(du);
   // Attention output projection, then dout to head-sharded.
-  std::vector<float> dO(T * H * Dh);
-  linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo), Mat<const float>(dh),
-                  Mat<const float>(o_), w_.wo);
-  std::vector<float> doh(qh_.size()), dqh(qh_.size()), dkh(kh_.size()), dvh(vh_.size());
-  detail::seq_to_head_post(*comm_, dO.data(), s1_, r1_, c.B, Ll, H, Dh, 0)->wait();
-  detail::seq_to_head_finish(r1_, doh.data(), n, c.B, Ll, H, Dh);
+  std::vector<float> doh(qh_.size());
+  {
+    std::vector<float> dO(T * H * Dh), s, r;
+    linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo), Mat<const float>(dh),
+                    Mat<const float>(o_), w_.wo);
+    o_ = Array2();
+    auto w = post_seq_to_head(*comm_, dO.data(), doh.data(), s, r, c.B, Ll, H, Dh, 0);
+    release(dO);
+    finish_seq_to_head(w, doh.data(), s, r, n, c.B, Ll, H, Dh);
+  }
+  std::vector<float> dqh(qh_.size()), dkh(kh_.size()), dvh(vh_.size());
   kernels::AttentionOptions opt;
   opt.causal = c.causal;
   const kernels::AttentionShape shape{c.B, c.L, c.L, hq, hk, Dh};
   kernels::attention_backward<float, float>(dqh.data(), dkh.data(), dvh.data(), doh.data(), qh_.data(),
                                             kh_.data(), vh_.data(), oh_.data(), lse_.data(), pos_full_.data(),
                                             pos_full_.data(), shape, opt);
-  auto wq = detail::head_to_seq_post(*comm_, dqh.data(), s1_, r1_, c.B, Ll, H, Dh, 0);
-  auto wk = detail::head_to_seq_post(*comm_, dkh.data(), s2_, r2_, c.B, Ll, G, Dh, 1);
-  auto wv = detail::head_to_seq_post(*comm_, dvh.data(), s3_, r3_, c.B, Ll, G, Dh, 2);
+  release(doh);
+  release(qh_);
+  release(kh_);
+  release(vh_);
+  release(oh_);
+  release(lse_);
+  std::vector<float> s1, r1, s2, r2, s3, r3;
+  auto wq = post_head_to_seq(*comm_, dqh.data(), s1, r1, c.B, Ll, H, Dh, 0);
+  auto wk = post_head_to_seq(*comm_, dkh.data(), s2, r2, c.B, Ll, G, Dh, 1);
+  auto wv = post_head_to_seq(*comm_, dvh.data(), s3, r3, c.B, Ll, G, Dh, 2);
   std::vector<float> dq(T * H * Dh), dk(T * G * Dh, 0.f), dv(T * G * Dh, 0.f);
-  wq->wait();
-  detail::head_to_seq_finish(r1_, dq.data(), n, c.B, Ll, H, Dh, false);
-  wk->wait();
-  detail::head_to_seq_finish(r2_, dk.data(), n, c.B, Ll, G, Dh, true);
-  wv->wait();
-  detail::head_to_seq_finish(r3_, dv.data(), n, c.B, Ll, G, Dh, true);
+  finish_head_to_seq(wq, dq.data(), s1, r1, n, c.B, Ll, H, Dh, false);
+  release(dqh);  // (the send buffer of its exchange when B = 1: only now dead)
+  finish_head_to_seq(wk, dk.data(), s2, r2, n, c.B, Ll, G, Dh, true);
+  release(dkh);
+  finish_head_to_seq(wv, dv.data(), s3, r3, n, c.B, Ll, G, Dh, true);
+  release(dvh);
   const Span1<const Pos> lpos(pos_.data(), Ll);
   const Span4<float> dq4(dq.data(), c.B, Ll, H, Dh), dk4(dk.data(), c.B, Ll, G, Dh);
   rope_backward(dq4, dq4, lpos);
   rope_backward(dk4, dk4, lpos);
-  const Mat<float> du_m(Span2<float>(du.data(), T, d));
-  linear_backward(du_m, Mat<float>(g_.dwq), Mat<const float>(Span2<const float>(dq.data(), T, H * Dh)),
-                  Mat<const float>(u1_), w_.wq);
-  linear_backward(du_m, Mat<float>(g_.dwk), Mat<const float>(Span2<const float>(dk.data(), T, G * Dh)),
-                  Mat<const float>(u1_), w_.wk, Accum::kAdd);
-  linear_backward(du_m, Mat<float>(g_.dwv), Mat<const float>(Span2<const float>(dv.data(), T, G * Dh)),
-                  Mat<const float>(u1_), w_.wv, Accum::kAdd);
+  du.resize(T * d);
+  const Mat<float> du_a(Span2<float>(du.data(), T, d));
+  {
+    Array2 u(uninit("u1"), T, d);
+    rmsnorm_forward(u, Span1<float>(), x_, w_.attn_norm);  // as forward computed it
+    linear_backward(du_a, Mat<float>(g_.dwq), Mat<const float>(Span2<const float>(dq.data(), T, H * Dh)),
+                    Mat<const float>(u), w_.wq);
+    release(dq);
+    linear_backward(du_a, Mat<float>(g_.dwk), Mat<const float>(Span2<const float>(dk.data(), T, G * Dh)),
+                    Mat<const float>(u), w_.wk, Accum::kAdd);
+    release(dk);
+    linear_backward(du_a, Mat<float>(g_.dwv), Mat<const float>(Span2<const float>(dv.data(), T, G * Dh)),
+                    Mat<const float>(u), w_.wv, Accum::kAdd);
+    release(dv);
+  }
   rmsnorm_backward(dh, g_.dattn_norm, Span2<const float>(du.data(), T, d), x_, w_.attn_norm, rstd1_, Accum::kAdd,
                    Accum::kOverwrite);
-  // Replicated weights: sum the gradients over the group, all nine in one buffer.
+  release(du);
   if (zero3_) {  // full gradients -> this rank's shard of their sum
-    zero3_->reduce_grads(g_);
+    zero3_->reduce_grads(grad_flat_);
+    g_ = BlockGrads();
     w_ = BlockWeights();
+    release(grad_flat_);
+    release(w_flat_);
     return;
   }
-  detail::all_reduce_replicated_grads(*comm_, g_);
+  // Replicated weights: sum the nine gradients over the group, one all-reduce in place.
+  comm_->all_reduce(comm::cbuf(grad_flat_), comm::buf(grad_flat_), comm::ReduceOp::sum);
 }
 
 void Ulysses::gather_grads(const BlockGrads& full) {

@@ -11,6 +11,11 @@
 // head its query heads read; in backward the replicas' dk/dv are summed into it.
 // WeightMode::zero3 (zero3.hpp): all weights sharded 1/N, gathered before forward and
 // again before backward, gradients reduce-scattered (instead of the all-reduce).
+//
+// Memory: all-to-all buffers live only while their exchange does (with B = 1 the head-
+// sharded tensors are received and sent in place, no packing); the MLP's [T, i] work runs
+// in row blocks (chunked_mlp.hpp) with dgate/dup written over the saved gate/up; saved
+// activations are released in backward as soon as they are dead.
 // Needs L % N == 0, H % N == 0, and G % N == 0 or N % G == 0.
 #include "strategies/strategy.hpp"
 #include "strategies/zero3.hpp"
@@ -36,15 +41,21 @@ class Ulysses final : public Strategy {
  private:
   WeightMode mode_;
   std::unique_ptr<Zero3Weights> zero3_;  // WeightMode::zero3 only
-  layers::BlockWeights w_;  // zero3: gathered for one forward/backward, then released
+  // Replicated: the weights, and the gradients as views into grad_flat_ (the nine packed
+  // in tensors() order, so that their all-reduce runs in place). zero3: w_ views the
+  // gathered weights in w_flat_ and g_ the packed gradients, both only during a pass.
+  layers::BlockWeights w_;
   layers::BlockGrads g_;
-  // Saved by forward (T = B·L/N local tokens).
-  layers::Array2 x_, u1_, h_, u2_, gate_, up_;  // [T, d] / [T, i]
+  std::vector<float> w_flat_, grad_flat_;
+  // Saved by forward for backward (T = B·L/N local tokens); backward releases each as soon
+  // as it is dead and forward allocates them again. The normed inputs of the two RMSNorms
+  // are not kept: backward recomputes them from x / h (the same values).
+  bool saved_ = false;
+  layers::Array2 x_, h_, gate_, up_;            // [T, d] / [T, i]
   layers::Array1 rstd1_, rstd2_;                // [T]
   layers::Array2 o_;                            // [T, H·Dh] attention output, local tokens
   std::vector<float> qh_, kh_, vh_, oh_, lse_;  // head-sharded [B, L, h/N, Dh], lse [B, H/N, L]
   std::vector<Pos> pos_full_;                   // 0..L-1
-  std::vector<float> s1_, s2_, s3_, r1_, r2_, r3_;  // all-to-all scratch
 };
 
 }  // namespace ody::strategies

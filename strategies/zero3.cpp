@@ -5,9 +5,6 @@
 namespace ody::strategies {
 
 namespace {
-std::int64_t weight_count(const BlockConfig& c) {
-  return 2 * c.d + (2 * c.H + 2 * c.G) * c.head_dim() * c.d + 3 * c.ffn * c.d;
-}
 template <class Tensors>
 void pack(const Tensors& ts, std::vector<float>& flat) {
   std::size_t off = 0;
@@ -57,6 +54,65 @@ void Zero3Weights::gather_grads(const layers::BlockGrads& full) {
   std::vector<float> flat(padded_count(cfg_, comm_->size()));
   comm_->all_gather(comm::cbuf(grad_shard_), comm::buf(flat));
   unpack(flat, full.tensors());
+}
+
+void Zero3Weights::gather(std::vector<float>& flat, layers::BlockWeights& w) {
+  flat.resize(padded_count(cfg_, comm_->size()));
+  comm_->all_gather(comm::cbuf(shard_), comm::buf(flat));
+  view_packed(w, cfg_, flat.data());
+}
+
+void Zero3Weights::reduce_grads(const std::vector<float>& packed) {
+  comm_->reduce_scatter(comm::cbuf(packed), comm::buf(grad_shard_), comm::ReduceOp::sum);
+}
+
+std::int64_t Zero3Weights::weight_count(const BlockConfig& c) {
+  return 2 * c.d + (2 * c.H + 2 * c.G) * c.head_dim() * c.d + 3 * c.ffn * c.d;
+}
+
+namespace {
+// Hands out consecutive [rows, cols] / [n] views of flat.
+struct Carver {
+  float* p;
+  layers::Array1 v1(std::int64_t n) {
+    layers::Array1 v(p, n);
+    p += n;
+    return v;
+  }
+  layers::Array2 v2(std::int64_t rows, std::int64_t cols) {
+    layers::Array2 v(p, rows, cols);
+    p += rows * cols;
+    return v;
+  }
+};
+}  // namespace
+
+void Zero3Weights::view_packed(layers::BlockWeights& w, const BlockConfig& c, float* flat) {
+  const std::int64_t q = c.H * c.head_dim(), kv = c.G * c.head_dim();
+  Carver k{flat};
+  w.attn_norm = k.v1(c.d);
+  w.wq = k.v2(q, c.d);
+  w.wk = k.v2(kv, c.d);
+  w.wv = k.v2(kv, c.d);
+  w.wo = k.v2(c.d, q);
+  w.mlp_norm = k.v1(c.d);
+  w.w_gate = k.v2(c.ffn, c.d);
+  w.w_up = k.v2(c.ffn, c.d);
+  w.w_down = k.v2(c.d, c.ffn);
+}
+
+void Zero3Weights::view_packed(layers::BlockGrads& g, const BlockConfig& c, float* flat) {
+  const std::int64_t q = c.H * c.head_dim(), kv = c.G * c.head_dim();
+  Carver k{flat};
+  g.dattn_norm = k.v1(c.d);
+  g.dwq = k.v2(q, c.d);
+  g.dwk = k.v2(kv, c.d);
+  g.dwv = k.v2(kv, c.d);
+  g.dwo = k.v2(c.d, q);
+  g.dmlp_norm = k.v1(c.d);
+  g.dw_gate = k.v2(c.ffn, c.d);
+  g.dw_up = k.v2(c.ffn, c.d);
+  g.dw_down = k.v2(c.d, c.ffn);
 }
 
 void Zero3Weights::add_cost(Cost& cost, const BlockConfig& cfg, int n) {

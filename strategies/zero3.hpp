@@ -26,6 +26,17 @@ class Zero3Weights {
   // One all-gather of Wp/N elements (forward and backward), one reduce-scatter (backward).
   static void add_cost(Cost& cost, const BlockConfig& cfg, int n);
 
+  // Without full-size copies (same traffic): gather straight into `flat` (resized to Wp)
+  // and point w's tensors into it (release: clear flat and w); reduce-scatter straight
+  // from gradients packed in tensors() order in `packed` (Wp elements, padding zero).
+  void gather(std::vector<float>& flat, layers::BlockWeights& w);
+  void reduce_grads(const std::vector<float>& packed);
+  // The nine weights' element count (unpadded) and views of full-shape tensors packed in
+  // tensors() order at flat (unmanaged: flat must outlive them).
+  static std::int64_t weight_count(const BlockConfig& cfg);
+  static void view_packed(layers::BlockWeights& w, const BlockConfig& cfg, float* flat);
+  static void view_packed(layers::BlockGrads& g, const BlockConfig& cfg, float* flat);
+
  private:
   BlockConfig cfg_;
   comm::Communicator* comm_;

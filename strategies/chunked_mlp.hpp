@@ -1,0 +1,52 @@
+#pragma once
+// The SwiGLU MLP's [T, i] activation work done a few hundred tokens at a time, so that a
+// strategy holds no [T, i] buffer beyond the saved gate and up (the single-rank Block keeps
+// two more, layers/block.cpp). Same operations as layers/mlp.hpp, in row blocks: y and dact
+// rows are independent; dW_down is summed over the blocks (kAdd after the first).
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "layers/linear.hpp"
+#include "layers/mlp.hpp"
+
+namespace ody::strategies::detail {
+
+// Tokens per block: about 4 MiB of fp32 scratch per [rows, i] block.
+inline std::int64_t mlp_block_rows(std::int64_t i) { return std::max<std::int64_t>(64, (std::int64_t(1) << 20) / i); }
+
+// y [T, d] (y_mode)= (SiLU(gate) ⊙ up) · w_downᵀ, gate/up [T, i], w_down [d, i] (or a
+// [d_rows, i] row block of it with y [T, d_rows]).
+inline void mlp_down_forward(layers::Mat<float> y, const float* gate, const float* up, std::int64_t T,
+                             std::int64_t i, layers::Mat<const float> w_down, layers::Accum y_mode) {
+  using namespace layers;
+  const std::int64_t rows = std::min(T, mlp_block_rows(i)), ld = y.stride(0), dout = y.extent(1);
+  std::vector<float> act(rows * i);
+  for (std::int64_t r0 = 0; r0 < T; r0 += rows) {
+    const std::int64_t n = std::min(rows, T - r0);
+    const Span2<float> a(act.data(), n, i);
+    swiglu_forward(a, Span2<const float>(gate + r0 * i, n, i), Span2<const float>(up + r0 * i, n, i));
+    linear_forward(make_mat<float>(y.data() + r0 * ld, n, dout, ld), Mat<const float>(a), w_down, y_mode);
+  }
+}
+
+// Backward of the above, in place: on return gate holds dgate and up holds dup ([T, i]),
+// dw_down [d, i] = dyᵀ act (overwritten), dy [T, d]. The act/dact block is the only scratch.
+inline void mlp_down_backward(layers::Mat<float> dw_down, float* gate, float* up, std::int64_t T, std::int64_t i,
+                              layers::Mat<const float> dy, layers::Mat<const float> w_down) {
+  using namespace layers;
+  const std::int64_t rows = std::min(T, mlp_block_rows(i)), ld = dy.stride(0), dout = dy.extent(1);
+  std::vector<float> act(rows * i);
+  for (std::int64_t r0 = 0; r0 < T; r0 += rows) {
+    const std::int64_t n = std::min(rows, T - r0);
+    const Span2<float> a(act.data(), n, i), g(gate + r0 * i, n, i), u(up + r0 * i, n, i);
+    swiglu_forward(a, Span2<const float>(g), Span2<const float>(u));  // recompute act
+    // dW_down (+)= dy_blkᵀ act, then dact = dy_blk W_down over act (dW first).
+    linear_backward(Mat<float>(a), dw_down, make_mat<const float>(dy.data() + r0 * ld, n, dout, ld),
+                    Mat<const float>(a), w_down, Accum::kOverwrite, r0 == 0 ? Accum::kOverwrite : Accum::kAdd);
+    // Each element reads gate, up, dact before writing dgate, dup: in place is safe.
+    swiglu_backward(g, u, Span2<const float>(a), Span2<const float>(g), Span2<const float>(u));
+  }
+}
+
+}  // namespace ody::strategies::detail
