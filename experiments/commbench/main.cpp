@@ -20,6 +20,7 @@
 #include "backends/mpi/check.hpp"
 #include "backends/registry.hpp"
 #include "comm/error.hpp"
+#include "comm/hierarchical.hpp"
 #include "experiments/commbench/collectives.hpp"
 #include "experiments/common/tool.hpp"
 
@@ -30,7 +31,7 @@ struct Options {
   std::string op = "all";
   std::string min_bytes = "8", max_bytes = "64M";
   double factor = 2;
-  int iters = 20, warmup = 5, check = 1;
+  int iters = 20, warmup = 5, check = 1, hier = 0;
   std::string dtype = "f32", reduce_op = "sum", backend = "mpi", json;
 };
 
@@ -56,6 +57,8 @@ int run(int argc, char** argv) {
   app.add_option("--reduce-op", o.reduce_op, "sum, max, min, avg");
   app.add_option("--backend", o.backend, "communication backend");
   app.add_option("--json", o.json, "write JSON lines to this file (rank 0)");
+  app.add_option("--hier", o.hier, "also run through a hierarchical communicator over K pretend "
+                 "nodes of contiguous ranks (comm/hierarchical.hpp); 0: off");
   app.parse(argc, argv);
 
   // ---- validation: identical on every rank, before any communication ----------------
@@ -88,6 +91,15 @@ int run(int argc, char** argv) {
   }
 
   const int rank = world->rank(), p = world->size();
+  if (o.hier < 0 || (o.hier > 0 && p % o.hier != 0))
+    throw UsageError("--hier: expected 0 or a number of nodes dividing the world size " + std::to_string(p) +
+                     ", found " + std::to_string(o.hier));
+  std::unique_ptr<comm::Communicator> hier;  // the same backend, two levels over pretend nodes
+  if (o.hier > 0) {
+    std::vector<int> nodes(static_cast<std::size_t>(p));
+    for (int r = 0; r < p; ++r) nodes[r] = r / (p / o.hier);
+    hier = comm::make_hierarchical(*world, nodes);
+  }
   MPI_Comm raw;
   ODY_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &raw));
   const RunInfo info = gather_run_info(*world);
@@ -99,6 +111,7 @@ int run(int argc, char** argv) {
   header["reduce_op"] = o.reduce_op;
   header["iters"] = o.iters;
   header["warmup"] = o.warmup;
+  header["hier_nodes"] = o.hier;
   header["timing"] = "median over iterations of the slowest rank; baseline = raw MPI, same run";
   json.write(header);
 
@@ -114,6 +127,8 @@ int run(int argc, char** argv) {
     if (rank == 0) {
       std::printf("\n# %s\n%12s %12s %6s %12s %10s %10s %8s %12s %12s %8s\n", coll->name().c_str(), "size(B)",
                   "count", "type", "time(us)", "algbw", "busbw", "#wrong", "raw time(us)", "raw busbw", "ratio");
+      if (hier) std::printf("# hier: the same through %d pretend nodes: %12s %12s %8s %8s\n", o.hier, "time(us)",
+                            "busbw", "#wrong", "vs flat");
     }
     for (double sz = static_cast<double>(min_b); sz <= static_cast<double>(max_b) * (1 + 1e-9); sz *= o.factor) {
       const auto bytes_req = static_cast<std::int64_t>(sz);
@@ -125,7 +140,8 @@ int run(int argc, char** argv) {
         coll->run_ours(*world);
         coll->run_raw(raw);
       }
-      std::vector<double> t_ours(o.iters), t_raw(o.iters);
+      for (int i = 0; hier && i < o.warmup; ++i) coll->run_ours(*hier);
+      std::vector<double> t_ours(o.iters), t_raw(o.iters), t_hier(hier ? o.iters : 0);
       for (int i = 0; i < o.iters; ++i) {
         ODY_MPI_CHECK(MPI_Barrier(raw));
         auto t0 = std::chrono::steady_clock::now();
@@ -135,9 +151,19 @@ int run(int argc, char** argv) {
         t0 = std::chrono::steady_clock::now();
         coll->run_raw(raw);
         t_raw[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (!hier) continue;
+        ODY_MPI_CHECK(MPI_Barrier(raw));
+        t0 = std::chrono::steady_clock::now();
+        coll->run_ours(*hier);
+        t_hier[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       }
       const double t = slowest_median(t_ours, raw), tr = slowest_median(t_raw, raw);
-      std::int64_t wrong = 0;
+      std::int64_t wrong = 0, hier_wrong = 0;
+      if (o.check && hier) {
+        hier_wrong = coll->check(*hier);
+        ODY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &hier_wrong, 1, MPI_INT64_T, MPI_SUM, raw));
+        total_wrong += hier_wrong;
+      }
       if (o.check) {
         wrong = coll->check(*world);
         ODY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &wrong, 1, MPI_INT64_T, MPI_SUM, raw));
@@ -151,6 +177,16 @@ int run(int argc, char** argv) {
                     static_cast<long long>(bytes), static_cast<long long>(count), o.dtype.c_str(), t * 1e6,
                     algbw, busbw, static_cast<long long>(wrong), tr * 1e6, raw_busbw, ratio);
         std::fflush(stdout);
+      }
+      if (hier) {
+        const double th = slowest_median(t_hier, raw), hier_busbw = bytes / th / 1e9 * coll->bus_factor(p);
+        if (rank == 0)
+          std::printf("%12s hier %12.2f %12.3f %8lld %8.3f\n", "", th * 1e6, hier_busbw,
+                      static_cast<long long>(hier_wrong), t / th);
+        json.write({{"type", "result_hier"}, {"op", coll->name()}, {"bytes", bytes}, {"nodes", o.hier},
+                    {"time_us", th * 1e6}, {"busbw", hier_busbw}, {"flat_time_us", t * 1e6},
+                    {"ratio_to_flat", t / th},
+                    {"wrong", o.check ? nlohmann::json(hier_wrong) : nlohmann::json(nullptr)}});
       }
       json.write({{"type", "result"}, {"op", coll->name()}, {"bytes", bytes}, {"size", human(bytes)},
                   {"count", count}, {"dtype", o.dtype}, {"time_us", t * 1e6}, {"algbw", algbw},
