@@ -27,25 +27,23 @@ void Odysseus::set_weights(const BlockWeights& full) {
 
 void Odysseus::forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
-  const Z Ll = local_len(), T = c.B * Ll, d = c.d;
+  const Z Ll = local_len(), d = c.d;
   ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "odysseus forward: x",
               "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
   mlp_.post_gathers();  // prefetch: in flight while attention runs
-  std::vector<float> h(T * d);
-  attn_.forward(h.data(), x.data());
-  mlp_.forward(y.data(), h.data());
+  float* h = mlp_.input();  // h straight into the buffer the MLP saves it in
+  attn_.forward(h, x.data());
+  mlp_.forward(y.data(), h);
 }
 
 void Odysseus::backward(Span3<float> dx, Span3<const float> dy) {
   const BlockConfig& c = cfg_;
-  const Z Ll = local_len(), T = c.B * Ll, d = c.d;
+  const Z Ll = local_len(), d = c.d;
   ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "odysseus backward: dy",
               "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
   mlp_.post_gathers();
-  std::vector<float> dh(T * d);
-  mlp_.backward(dh.data(), dy.data());  // its gradient reduce-scatters travel during attention backward
-  std::copy_n(dh.data(), T * d, dx.data());
-  attn_.backward(dx.data(), dh.data());
+  mlp_.backward(dx.data(), dy.data());  // dh, in dx; its gradient reduce-scatters travel during attention backward
+  attn_.backward(dx.data(), dx.data());  // dx = dh + the attention branch's input gradient
   std::vector<float> norms(2 * d);
   std::copy_n(attn_.dattn_norm_.data(), d, norms.begin());
   std::copy_n(mlp_.dmlp_norm_.data(), d, norms.begin() + d);

@@ -2,6 +2,7 @@
 
 #include <numeric>
 
+#include "comm/error.hpp"
 #include "kernels/attention.hpp"
 #include "layers/linear.hpp"
 #include "layers/rmsnorm.hpp"
@@ -22,6 +23,10 @@ void TpAttention::check(const BlockConfig& cfg, int n, const char* who) {
 }
 
 namespace {
+template <class T>
+void release(std::vector<T>& v) {
+  std::vector<T>().swap(v);
+}
 // Rows of [B, Lg, w]: member order -> group order (dst[map[j]] = src[j]) or back (inverse).
 void permute_rows(const float* src, float* dst, Z B, Z Lg, Z w, const std::vector<Z>& map, bool inverse) {
   for (Z b = 0; b < B; ++b)
@@ -52,7 +57,6 @@ TpAttention::TpAttention(const BlockConfig& cfg, comm::Communicator& comm, comm:
   dwv_ = Array2("dwv", hk_ * Dh, cfg.d);
   dwo_ = Array2("dwo", cfg.d, hq_ * Dh);
   x_ = Array2("x", T, cfg.d);
-  u_full_ = Array2("u_full", cfg.B * Lg_, cfg.d);
   rstd_ = Array1("rstd", T);
   if (!ring) {
     pos_full_.resize(cfg.L);
@@ -81,9 +85,12 @@ void TpAttention::forward(float* h, const float* x) {
   const BlockConfig& c = cfg_;
   const Z T = c.B * Ll_, TL = c.B * Lg_, d = c.d, Dh = c.head_dim(), nkv = TL * hk_ * Dh;
   std::copy_n(x, T * d, x_.data());
-  Array2 u("u", T, d);
-  rmsnorm_forward(u, rstd_, x_, attn_norm_);
-  detail::gather_seq(*comm_, u.data(), u_full_.data(), scratch_, c.B, Ll_, d);
+  u_full_ = Array2(Kokkos::ViewAllocateWithoutInitializing("u_full"), TL, d);
+  {
+    Array2 u(Kokkos::ViewAllocateWithoutInitializing("u"), T, d);
+    rmsnorm_forward(u, rstd_, x_, attn_norm_);
+    detail::gather_seq(*comm_, u.data(), u_full_.data(), scratch_, c.B, Ll_, d);
+  }
   if (!map_.empty()) {  // member order -> the ring block's row order
     std::vector<float> tmp(u_full_.data(), u_full_.data() + TL * d);
     permute_rows(tmp.data(), u_full_.data(), c.B, Lg_, d, map_, false);
@@ -115,24 +122,29 @@ void TpAttention::forward(float* h, const float* x) {
     std::vector<float> tmp(partial);
     permute_rows(tmp.data(), partial.data(), c.B, Lg_, d, map_, true);
   }
-  std::copy_n(x, T * d, h);  // h = x + reduce_scatter(partial)
   std::vector<float> local(T * d);
   detail::reduce_scatter_seq(*comm_, partial.data(), local.data(), scratch_, c.B, Ll_, d);
-  for (Z e = 0; e < T * d; ++e) h[e] += local[e];
+  for (Z e = 0; e < T * d; ++e) h[e] = x[e] + local[e];  // h = x + reduce_scatter(partial)
+  saved_ = true;
 }
 
 void TpAttention::backward(float* dx, const float* dh) {
   const BlockConfig& c = cfg_;
   const Z T = c.B * Ll_, TL = c.B * Lg_, d = c.d, Dh = c.head_dim(), nkv = TL * hk_ * Dh;
-  Array2 dh_full("dh_full", TL, d);
+  ODY_REQUIRE(saved_, "TpAttention::backward", "a forward before each backward (backward consumes what it saved)",
+              "no forward since the last backward");
+  saved_ = false;
+  Array2 dh_full(Kokkos::ViewAllocateWithoutInitializing("dh_full"), TL, d);
   detail::gather_seq(*comm_, dh, dh_full.data(), scratch_, c.B, Ll_, d);
   if (!map_.empty()) {
     std::vector<float> tmp(dh_full.data(), dh_full.data() + TL * d);
     permute_rows(tmp.data(), dh_full.data(), c.B, Lg_, d, map_, false);
   }
-  std::vector<float> dO(TL * hq_ * Dh), dq(q_.size()), dkv(kv_.size());
+  std::vector<float> dO(TL * hq_ * Dh);
   linear_backward(Mat<float>(Span2<float>(dO.data(), TL, hq_ * Dh)), Mat<float>(dwo_), Mat<const float>(dh_full),
                   Mat<const float>(Span2<const float>(o_.data(), TL, hq_ * Dh)), wo_);
+  dh_full = Array2();  // dh (which may alias dx) is not read after this point
+  std::vector<float> dq(q_.size()), dkv(kv_.size());
   if (ring_) {
     ring_->backward(dq.data(), dkv.data(), dO.data(), q_.data(), kv_.data(), o_.data(), lse_.data());
   } else {
@@ -143,6 +155,11 @@ void TpAttention::backward(float* dx, const float* dh) {
                                               pos_full_.data(), pos_full_.data(),
                                               kernels::AttentionShape{c.B, Lg_, Lg_, hq_, hk_, Dh}, opt);
   }
+  release(dO);  // forward's saved head-sharded tensors are dead now
+  release(q_);
+  release(kv_);
+  release(o_);
+  release(lse_);
   const Span1<const Pos> pos(pos_full_.data(), Lg_);
   const Span4<float> dq4(dq.data(), c.B, Lg_, hq_, Dh), dk4(dkv.data(), c.B, Lg_, hk_, Dh);
   rope_backward(dq4, dq4, pos);
@@ -155,6 +172,9 @@ void TpAttention::backward(float* dx, const float* dh) {
                   Accum::kAdd);
   linear_backward(duf, Mat<float>(dwv_), Mat<const float>(Span2<const float>(dkv.data() + nkv, TL, hk_ * Dh)), uf,
                   wv_, Accum::kAdd);
+  release(dq);
+  release(dkv);
+  u_full_ = Array2();
   if (!map_.empty()) {
     std::vector<float> tmp(du_full);
     permute_rows(tmp.data(), du_full.data(), c.B, Lg_, d, map_, true);

@@ -10,6 +10,8 @@
 // gradients instead of gathering it again in backward (the public code re-gathers), so the
 // half costs 1 AG + 1 RS forward and 1 AG + 1 RS backward, each of B·L/N·d floats.
 // The attn_norm gradient is this rank's partial sum over its tokens; the owner all-reduces.
+// Memory: what forward saves (gathered input, head-sharded q/k/v/o) is allocated by each
+// forward and released by backward as soon as it is dead.
 //
 // With a ring (Odysseus x Ring, odysseus_ring.hpp): the tp group of T ranks is one block
 // of a ring of R groups (N = T·R, tokens laid out over the N logical indices, group rho =
@@ -38,7 +40,8 @@ class TpAttention {
   // h [T, d] = x + Attn(RMSNorm(x)) for the local T = B·L/N tokens.
   void forward(float* h, const float* x);
   // dx [T, d] += the attention branch's input gradient for dh [T, d]; overwrites the
-  // weight gradient shards (dattn_norm: this rank's partial sum).
+  // weight gradient shards (dattn_norm: this rank's partial sum). dh may alias dx (it is
+  // read first). Needs a forward since the last backward (it consumes what that saved).
   void backward(float* dx, const float* dh);
   // Adds the traffic of one forward / backward of this half (n: tp size; ring: R, whose
   // k/v ring is added when R > 1).
@@ -57,6 +60,7 @@ class TpAttention {
   std::vector<layers::Pos> pos_full_;  // positions of the gathered rows (0..L-1 without a ring)
   std::vector<std::int64_t> map_;      // group_rows().map; empty = member order
   std::unique_ptr<RingAttention> ring_;
+  bool saved_ = false;
   layers::Array2 x_, u_full_;           // [T, d], [B·Lg, d]
   layers::Array1 rstd_;                 // [T]
   std::vector<float> q_, kv_, o_, lse_;  // [B, Lg, h/N, Dh] (kv_: k then v), lse [B, H/N, Lg]

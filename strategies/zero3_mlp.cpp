@@ -4,6 +4,7 @@
 #include "layers/linear.hpp"
 #include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"
+#include "strategies/chunked_mlp.hpp"
 
 namespace ody::strategies {
 
@@ -28,11 +29,16 @@ Zero3Mlp::Zero3Mlp(const BlockConfig& cfg, comm::Communicator& comm, Z tokens)
   dw_gate_.resize(sg);
   dw_up_.resize(sg);
   dw_down_.resize(sd);
-  h_ = Array2("h", T_, cfg.d);
-  u_ = Array2("u", T_, cfg.d);
-  gate_ = Array2("gate", T_, cfg.ffn);
-  up_ = Array2("up", T_, cfg.ffn);
   rstd_ = Array1("rstd", T_);
+}
+
+namespace {
+Kokkos::ViewAllocateWithoutInitializing uninit(const char* name) { return Kokkos::ViewAllocateWithoutInitializing(name); }
+}  // namespace
+
+float* Zero3Mlp::input() {
+  if (h_.data() == nullptr) h_ = Array2(uninit("h"), T_, cfg_.d);
+  return h_.data();
 }
 
 void Zero3Mlp::set_weights(const BlockWeights& full) {
@@ -61,50 +67,61 @@ void Zero3Mlp::release_full_weights() {
 
 void Zero3Mlp::forward(float* y, const float* h) {
   const Z T = T_, d = cfg_.d, i = cfg_.ffn;
-  std::copy_n(h, T * d, h_.data());
-  rmsnorm_forward(u_, rstd_, h_, mlp_norm_);
-  std::vector<float> act(T * i);
-  std::copy_n(h, T * d, y);
+  if (h != input()) std::copy_n(h, T * d, h_.data());
+  gate_ = Array2(uninit("gate"), T, i);
+  up_ = Array2(uninit("up"), T, i);
   wg_->wait();
   wu_->wait();
+  {
+    Array2 u(uninit("u"), T, d);  // not saved: backward recomputes it from h_
+    rmsnorm_forward(u, rstd_, h_, mlp_norm_);
+    linear_forward(Mat<float>(gate_), Mat<const float>(u), make_mat<const float>(gate_full_.data(), i, d, d));
+    linear_forward(Mat<float>(up_), Mat<const float>(u), make_mat<const float>(up_full_.data(), i, d, d));
+  }
+  std::copy_n(h_.data(), T * d, y);
   wd_->wait();
-  const MlpWeights<HostSpace> w{make_mat<const float>(gate_full_.data(), i, d, d),
-                                make_mat<const float>(up_full_.data(), i, d, d),
-                                make_mat<const float>(down_full_.data(), d, i, i)};
-  mlp_forward(Mat<float>(Span2<float>(y, T, d)), gate_, up_, Span2<float>(act.data(), T, i), Mat<const float>(u_), w,
-              Accum::kAdd);
+  detail::mlp_down_forward(Mat<float>(Span2<float>(y, T, d)), gate_.data(), up_.data(), T, i,
+                           make_mat<const float>(down_full_.data(), d, i, i), Accum::kAdd);
   release_full_weights();
+  saved_ = true;
 }
 
 void Zero3Mlp::backward(float* dh, const float* dy) {
   const Z T = T_, d = cfg_.d, i = cfg_.ffn;
-  std::vector<float> b1(T * i), b2(T * i), du(T * d);
-  const Span2<float> act(b1.data(), T, i), dup(b2.data(), T, i);
-  swiglu_forward(act, gate_, up_);  // recompute act
+  ODY_REQUIRE(saved_, "Zero3Mlp::backward", "a forward before each backward (backward consumes what it saved)",
+              "no forward since the last backward");
+  saved_ = false;
   dgate_full_.resize(gate_full_.size());
   dup_full_.resize(up_full_.size());
   ddown_full_.resize(down_full_.size());
   const Span2<const float> dy2(dy, T, d);
-  // dW_down = dyᵀ act, dact = dy W_down (in place over act), then its reduce-scatter runs
-  // while the SwiGLU backward and the next GEMMs compute.
-  wd_->wait();
-  linear_backward(Mat<float>(act), make_mat<float>(ddown_full_.data(), d, i, i), Mat<const float>(dy2),
-                  Mat<const float>(act), make_mat<const float>(down_full_.data(), d, i, i));
-  rd_ = comm_->reduce_scatter_async(comm::cbuf(ddown_full_), comm::buf(dw_down_), comm::ReduceOp::sum, 1);
-  swiglu_backward(act, dup, act, gate_, up_);  // dgate in place over dact
-  wg_->wait();
+  std::vector<float> du(T * d);
   const Mat<float> du_m(Span2<float>(du.data(), T, d));
-  linear_backward(du_m, make_mat<float>(dgate_full_.data(), i, d, d), Mat<const float>(act), Mat<const float>(u_),
-                  make_mat<const float>(gate_full_.data(), i, d, d));
-  rg_ = comm_->reduce_scatter_async(comm::cbuf(dgate_full_), comm::buf(dw_gate_), comm::ReduceOp::sum, 2);
-  wu_->wait();
-  linear_backward(du_m, make_mat<float>(dup_full_.data(), i, d, d), Mat<const float>(dup), Mat<const float>(u_),
-                  make_mat<const float>(up_full_.data(), i, d, d), Accum::kAdd);
-  ru_ = comm_->reduce_scatter_async(comm::cbuf(dup_full_), comm::buf(dw_up_), comm::ReduceOp::sum, 3);
+  {
+    Array2 u(uninit("u"), T, d);
+    rmsnorm_forward(u, Span1<float>(), h_, mlp_norm_);  // as forward computed it
+    // dW_down = dyᵀ act and dgate, dup over the saved gate, up (row blocks); then the
+    // dW_down reduce-scatter runs while the next GEMMs compute.
+    wd_->wait();
+    detail::mlp_down_backward(make_mat<float>(ddown_full_.data(), d, i, i), gate_.data(), up_.data(), T, i,
+                              Mat<const float>(dy2), make_mat<const float>(down_full_.data(), d, i, i));
+    rd_ = comm_->reduce_scatter_async(comm::cbuf(ddown_full_), comm::buf(dw_down_), comm::ReduceOp::sum, 1);
+    wg_->wait();
+    linear_backward(du_m, make_mat<float>(dgate_full_.data(), i, d, d), Mat<const float>(gate_),
+                    Mat<const float>(u), make_mat<const float>(gate_full_.data(), i, d, d));
+    rg_ = comm_->reduce_scatter_async(comm::cbuf(dgate_full_), comm::buf(dw_gate_), comm::ReduceOp::sum, 2);
+    wu_->wait();
+    linear_backward(du_m, make_mat<float>(dup_full_.data(), i, d, d), Mat<const float>(up_), Mat<const float>(u),
+                    make_mat<const float>(up_full_.data(), i, d, d), Accum::kAdd);
+    ru_ = comm_->reduce_scatter_async(comm::cbuf(dup_full_), comm::buf(dw_up_), comm::ReduceOp::sum, 3);
+  }
   release_full_weights();
-  std::copy_n(dy, T * d, dh);  // dh = dy + RMSNorm backward
+  gate_ = Array2();
+  up_ = Array2();
+  if (dh != dy) std::copy_n(dy, T * d, dh);  // dh = dy + RMSNorm backward
   rmsnorm_backward(Span2<float>(dh, T, d), dmlp_norm_, Span2<const float>(du.data(), T, d), h_, mlp_norm_, rstd_,
                    Accum::kAdd, Accum::kOverwrite);
+  h_ = Array2();
 }
 
 void Zero3Mlp::finish() {

@@ -11,6 +11,9 @@
 // backward() (after post_gathers() again) waits for w_down only before the first GEMM and
 // reduce-scatters (sum) each full weight gradient as soon as it is computed; finish()
 // waits for those, so the owner's attention backward runs while they travel.
+// Memory: the MLP's [T, i] work runs in row blocks (chunked_mlp.hpp), backward writes
+// dgate/dup over the saved gate/up and releases everything forward saved once dead (so the
+// owner's attention backward runs without it); the normed input is recomputed, not kept.
 // Needs i % N == 0 and d % N == 0.
 #include <vector>
 
@@ -28,10 +31,14 @@ class Zero3Mlp {
   static void check(const BlockConfig& cfg, int n, const char* who);
   void set_weights(const layers::BlockWeights& full);  // keeps this rank's shards
   void post_gathers();
+  // The [T, d] buffer forward saves h in: an owner may compute h straight into it and
+  // pass it to forward (which then copies nothing). Valid until backward returns.
+  float* input();
   // y [T, d] = h + MLP(RMSNorm(h)). Waits for the gathers.
   void forward(float* y, const float* h);
   // dh [T, d] = dy + the MLP branch's input gradient; overwrites dmlp_norm_ (partial sum)
-  // and posts the gradient reduce-scatters. Needs post_gathers() first.
+  // and posts the gradient reduce-scatters. Needs post_gathers() first and a forward
+  // since the last backward (it consumes what forward saved). dh may alias dy.
   void backward(float* dh, const float* dy);
   void finish();  // waits for the gradient reduce-scatters
   // Writes full dw_gate, dw_up, dw_down (collective); not dmlp_norm.
@@ -52,8 +59,9 @@ class Zero3Mlp {
   std::vector<float> gate_full_, up_full_, down_full_;  // gathered [i, d] x2, [d, i] (transient)
   std::vector<float> dgate_full_, dup_full_, ddown_full_;  // full gradients in flight
   comm::WorkPtr wg_, wu_, wd_, rg_, ru_, rd_;
-  layers::Array2 h_, u_, gate_, up_;  // [T, d] x2, [T, i] x2
-  layers::Array1 rstd_;               // [T]
+  bool saved_ = false;
+  layers::Array2 h_, gate_, up_;  // [T, d], [T, i] x2 (saved by forward, released by backward)
+  layers::Array1 rstd_;           // [T]
 };
 
 }  // namespace ody::strategies
