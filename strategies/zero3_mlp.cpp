@@ -33,6 +33,7 @@ Zero3Mlp::Zero3Mlp(const BlockConfig& cfg, comm::Communicator& comm, Z tokens)
 }
 
 namespace {
+void release(std::vector<float>& v) { std::vector<float>().swap(v); }
 Kokkos::ViewAllocateWithoutInitializing uninit(const char* name) { return Kokkos::ViewAllocateWithoutInitializing(name); }
 }  // namespace
 
@@ -59,11 +60,6 @@ void Zero3Mlp::post_gathers() {
   wd_ = comm_->all_gather_async(comm::cbuf(w_down_), comm::buf(down_full_), 3);
 }
 
-void Zero3Mlp::release_full_weights() {
-  std::vector<float>().swap(gate_full_);
-  std::vector<float>().swap(up_full_);
-  std::vector<float>().swap(down_full_);
-}
 
 void Zero3Mlp::forward(float* y, const float* h) {
   const Z T = T_, d = cfg_.d, i = cfg_.ffn;
@@ -78,11 +74,13 @@ void Zero3Mlp::forward(float* y, const float* h) {
     linear_forward(Mat<float>(gate_), Mat<const float>(u), make_mat<const float>(gate_full_.data(), i, d, d));
     linear_forward(Mat<float>(up_), Mat<const float>(u), make_mat<const float>(up_full_.data(), i, d, d));
   }
+  release(gate_full_);  // each gathered weight is dropped as soon as it is used
+  release(up_full_);
   std::copy_n(h_.data(), T * d, y);
   wd_->wait();
   detail::mlp_down_forward(Mat<float>(Span2<float>(y, T, d)), gate_.data(), up_.data(), T, i,
                            make_mat<const float>(down_full_.data(), d, i, i), Accum::kAdd);
-  release_full_weights();
+  release(down_full_);
   saved_ = true;
 }
 
@@ -91,9 +89,6 @@ void Zero3Mlp::backward(float* dh, const float* dy) {
   ODY_REQUIRE(saved_, "Zero3Mlp::backward", "a forward before each backward (backward consumes what it saved)",
               "no forward since the last backward");
   saved_ = false;
-  dgate_full_.resize(gate_full_.size());
-  dup_full_.resize(up_full_.size());
-  ddown_full_.resize(down_full_.size());
   const Span2<const float> dy2(dy, T, d);
   std::vector<float> du(T * d);
   const Mat<float> du_m(Span2<float>(du.data(), T, d));
@@ -102,21 +97,28 @@ void Zero3Mlp::backward(float* dh, const float* dy) {
     rmsnorm_forward(u, Span1<float>(), h_, mlp_norm_);  // as forward computed it
     // dW_down = dyᵀ act and dgate, dup over the saved gate, up (row blocks); then the
     // dW_down reduce-scatter runs while the next GEMMs compute.
+    // Each full weight is dropped once used and each full gradient allocated only when
+    // computed, so at most one more [i, d] buffer is live than the three gathered weights.
     wd_->wait();
+    ddown_full_.resize(down_full_.size());
     detail::mlp_down_backward(make_mat<float>(ddown_full_.data(), d, i, i), gate_.data(), up_.data(), T, i,
                               Mat<const float>(dy2), make_mat<const float>(down_full_.data(), d, i, i));
     rd_ = comm_->reduce_scatter_async(comm::cbuf(ddown_full_), comm::buf(dw_down_), comm::ReduceOp::sum, 1);
+    release(down_full_);
     wg_->wait();
+    dgate_full_.resize(gate_full_.size());
     linear_backward(du_m, make_mat<float>(dgate_full_.data(), i, d, d), Mat<const float>(gate_),
                     Mat<const float>(u), make_mat<const float>(gate_full_.data(), i, d, d));
     rg_ = comm_->reduce_scatter_async(comm::cbuf(dgate_full_), comm::buf(dw_gate_), comm::ReduceOp::sum, 2);
+    release(gate_full_);
+    gate_ = Array2();  // dgate: dead
     wu_->wait();
+    dup_full_.resize(up_full_.size());
     linear_backward(du_m, make_mat<float>(dup_full_.data(), i, d, d), Mat<const float>(up_), Mat<const float>(u),
                     make_mat<const float>(up_full_.data(), i, d, d), Accum::kAdd);
     ru_ = comm_->reduce_scatter_async(comm::cbuf(dup_full_), comm::buf(dw_up_), comm::ReduceOp::sum, 3);
   }
-  release_full_weights();
-  gate_ = Array2();
+  release(up_full_);
   up_ = Array2();
   if (dh != dy) std::copy_n(dy, T * d, dh);  // dh = dy + RMSNorm backward
   rmsnorm_backward(Span2<float>(dh, T, d), dmlp_norm_, Span2<const float>(du.data(), T, d), h_, mlp_norm_, rstd_,

@@ -49,8 +49,6 @@ class Zero3Mlp {
   layers::Array1 mlp_norm_, dmlp_norm_;  // [d]
 
  private:
-  void release_full_weights();
-
   BlockConfig cfg_;
   comm::Communicator* comm_;
   std::int64_t T_;
