@@ -94,6 +94,7 @@ Endpoint::Endpoint(int rank, int size, AllGatherFn all_gather, void* ctx)
   std::string problem;
   const std::string own = name_of(rank);
   int fd = shm_open(own.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+  const bool created = fd >= 0;
   if (fd < 0) {
     problem = "shm_open(" + own + "): " + errno_text();
   } else {
@@ -114,7 +115,7 @@ Endpoint::Endpoint(int rank, int size, AllGatherFn all_gather, void* ctx)
     for (int r = 0; r < size && bad < 0; ++r)
       if (!oks[r]) bad = r;
     if (bad < 0) return;
-    if (maps_[rank]) shm_unlink(own.c_str());
+    if (created) shm_unlink(own.c_str());
     for (auto& m : maps_)
       if (m) munmap(m, segment_bytes_), m = nullptr;
     fail(stage + " failed on rank " + std::to_string(bad) +
