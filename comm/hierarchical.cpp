@@ -249,6 +249,24 @@ TrafficSnapshot HierarchicalCommunicator::inter_traffic() const { return inter_-
 
 // ---- running the steps --------------------------------------------------------------------
 
+// Scratch buffers are reused from operation to operation: freeing large buffers returns
+// them to the system (munmap), which costs page faults on every call and makes OpenMPI
+// flush its registration cache, slowing the other communicators too.
+std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::new_op() {
+  auto o = std::make_shared<Op>();
+  for (auto* v : {&o->s0, &o->s1}) {
+    if (scratch_pool_.empty()) break;
+    *v = std::move(scratch_pool_.back());
+    scratch_pool_.pop_back();
+  }
+  return o;
+}
+
+void HierarchicalCommunicator::recycle(Op& op) {
+  for (auto* v : {&op.s0, &op.s1})
+    if (v->capacity() > 0 && scratch_pool_.size() < 8) scratch_pool_.push_back(std::move(*v));
+}
+
 void HierarchicalCommunicator::advance(Tag tag) {
   auto& q = queues_[static_cast<std::size_t>(tag)];
   bool blocked[kLevels] = {false, false, false};
@@ -263,6 +281,7 @@ void HierarchicalCommunicator::advance(Tag tag) {
       if (op->next == op->steps.size()) {
         if (op->finish) op->finish();
         op->done = true;
+        recycle(*op);
         break;
       }
       const Step& st = op->steps[op->next];
@@ -330,13 +349,14 @@ void HierarchicalCommunicator::run(std::shared_ptr<Op> op) {
   }
   if (op->finish) op->finish();
   op->done = true;
+  recycle(*op);
 }
 
 // ---- algorithms ---------------------------------------------------------------------------
 
 std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_all_reduce(
     ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
-  auto o = std::make_shared<Op>();
+  auto o = new_op();
   o->tag = tag;
   const DType t = send.dtype;
   const std::size_t es = dtype_size(t);
@@ -385,7 +405,7 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
 
 std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_reduce_scatter(
     ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
-  auto o = std::make_shared<Op>();
+  auto o = new_op();
   o->tag = tag;
   const DType t = send.dtype;
   const std::size_t es = dtype_size(t);
@@ -430,7 +450,7 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_re
 
 std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_all_gather(
     ConstBuf send, Buf recv, Tag tag) {
-  auto o = std::make_shared<Op>();
+  auto o = new_op();
   o->tag = tag;
   const DType t = send.dtype;
   const std::size_t es = dtype_size(t);
@@ -476,7 +496,7 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
 
 std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_all_gather_v(
     ConstBuf send, Buf recv, std::span<const std::int64_t> counts, Tag tag) {
-  auto o = std::make_shared<Op>();
+  auto o = new_op();
   o->tag = tag;
   const DType t = send.dtype;
   const std::size_t es = dtype_size(t);
@@ -531,7 +551,7 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
 
 std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_all_to_all(
     ConstBuf send, Buf recv, Tag tag) {
-  auto o = std::make_shared<Op>();
+  auto o = new_op();
   o->tag = tag;
   const DType t = send.dtype;
   const std::size_t es = dtype_size(t);
@@ -585,7 +605,7 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
 
 std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_broadcast(
     Buf buffer, int root, Tag tag) {
-  auto o = std::make_shared<Op>();
+  auto o = new_op();
   o->tag = tag;
   const std::size_t es = dtype_size(buffer.dtype);
   const int rn = node_index_of_rank_[static_cast<std::size_t>(root)];
@@ -612,7 +632,7 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_br
 }
 
 std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_barrier(Tag tag) {
-  auto o = std::make_shared<Op>();
+  auto o = new_op();
   o->tag = tag;
   Communicator* ia = intra_a_.get();
   Communicator* ie = inter_.get();

@@ -42,9 +42,14 @@
 // operation. Progress is single-threaded: operations of hierarchical communicators are
 // issued and waited on from one thread.
 //
+// Scratch: host buffers of up to about the operation's full size (two per operation),
+// kept in a pool of at most 8 for reuse (freeing them would unmap memory on every call,
+// which also flushes OpenMPI's registration cache and slows every communicator).
+//
 // Traffic: BackendInfo::counts_own_traffic is true. Each operation records the sum of the
 // algorithm-independent volumes (comm/traffic_model.hpp) of the steps it really runs,
 // padding included; the intra() and inter() communicators keep their own per-level counts.
+#include <cstddef>
 #include <memory>
 #include <span>
 #include <string>
@@ -158,6 +163,8 @@ class HierarchicalCommunicator final : public Communicator {
   std::shared_ptr<Op> build_all_to_all(ConstBuf send, Buf recv, Tag tag);
   std::shared_ptr<Op> build_broadcast(Buf buffer, int root, Tag tag);
   std::shared_ptr<Op> build_barrier(Tag tag);
+  std::shared_ptr<Op> new_op();           // with scratch buffers from the pool
+  void recycle(Op& op);                   // returns a finished operation's scratch
   WorkPtr start(std::shared_ptr<Op> op);  // async: queue and return a handle
   void run(std::shared_ptr<Op> op);       // blocking
   void advance(Tag tag);                  // issues every step of `tag` that may be issued now
@@ -172,6 +179,7 @@ class HierarchicalCommunicator final : public Communicator {
   std::vector<int> node_of_rank_, rank_of_, node_index_of_rank_, local_of_rank_;
   int nodes_ = 1, q_ = 1;
   std::vector<std::vector<std::shared_ptr<Op>>> queues_;  // per tag, in issue order
+  std::vector<std::vector<std::byte>> scratch_pool_;
 };
 
 }  // namespace ody::comm
