@@ -18,9 +18,8 @@
 // Progress model: there is no progress thread. UCP moves data only inside
 // ucp_worker_progress, which this backend calls from Work::test() and Work::wait() (wait
 // loops on test until completion or its timeout, then throws ody::TimeoutError and leaves
-// the operation in flight; between polls it yields the core with sched_yield, which
-// matters when ranks outnumber cores) and while issuing an operation (its first step is posted at
-// once; eager messages may leave then). Each such call progresses the worker and then
+// the operation in flight; it polls without yielding the core) and while issuing an
+// operation (its first step is posted at once; eager messages may leave then). Each such call progresses the worker and then
 // advances *every* operation in flight on this communicator (posting its next step when
 // the previous one finished), not only the one waited on, so operations waited on in
 // different orders on different ranks cannot deadlock. Code that overlaps communication
