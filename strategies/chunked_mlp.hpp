@@ -1,19 +1,65 @@
 #pragma once
-// The SwiGLU MLP's [T, i] activation work done a few hundred tokens at a time, so that a
+// The MLP branch h -> RMSNorm -> SwiGLU MLP done a few hundred tokens at a time, so that a
 // strategy holds no [T, i] buffer beyond the saved gate and up (the single-rank Block keeps
-// two more, layers/block.cpp). Same operations as layers/mlp.hpp, in row blocks: y and dact
-// rows are independent; dW_down is summed over the blocks (kAdd after the first).
+// two more, layers/block.cpp) and no [T, d] normed input or its gradient (recomputed per
+// block from h and the saved rstd). Same operations as layers/mlp.hpp and rmsnorm.hpp, in
+// row blocks: rows are independent; the weight gradients are summed over the blocks (kAdd
+// after the first).
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "layers/linear.hpp"
 #include "layers/mlp.hpp"
+#include "layers/rmsnorm.hpp"
 
 namespace ody::strategies::detail {
 
 // Tokens per block: about 4 MiB of fp32 scratch per [rows, i] block.
 inline std::int64_t mlp_block_rows(std::int64_t i) { return std::max<std::int64_t>(64, (std::int64_t(1) << 20) / i); }
+
+// gate, up [T, i] = RMSNorm(h [T, d]; norm) · w_gateᵀ / w_upᵀ (or row blocks of the
+// weights, [i_rows, d]); rstd [T] saved.
+inline void mlp_up_forward(float* gate, float* up, float* rstd, const float* h, std::int64_t T, std::int64_t d,
+                           std::int64_t i, layers::Span1<const float> norm, layers::Mat<const float> w_gate,
+                           layers::Mat<const float> w_up) {
+  using namespace layers;
+  const std::int64_t rows = std::min(T, mlp_block_rows(i));
+  std::vector<float> u(rows * d);
+  for (std::int64_t r0 = 0; r0 < T; r0 += rows) {
+    const std::int64_t n = std::min(rows, T - r0);
+    const Span2<float> uc(u.data(), n, d);
+    rmsnorm_forward(uc, Span1<float>(rstd + r0, n), Span2<const float>(h + r0 * d, n, d), norm);
+    linear_forward(Mat<float>(Span2<float>(gate + r0 * i, n, i)), Mat<const float>(uc), w_gate);
+    linear_forward(Mat<float>(Span2<float>(up + r0 * i, n, i)), Mat<const float>(uc), w_up);
+  }
+}
+
+// Backward of mlp_up_forward given dgate, dup [T, i] (mlp_down_backward's output): dw_gate,
+// dw_up = dgateᵀ u, dupᵀ u and dnorm (all overwritten); dh [T, d] += the RMSNorm input
+// gradient of du = dgate · w_gate + dup · w_up.
+inline void mlp_up_backward(float* dh, layers::Mat<float> dw_gate, layers::Mat<float> dw_up,
+                            layers::Span1<float> dnorm, const float* dgate, const float* dup, const float* h,
+                            const float* rstd, std::int64_t T, std::int64_t d, std::int64_t i,
+                            layers::Span1<const float> norm, layers::Mat<const float> w_gate,
+                            layers::Mat<const float> w_up) {
+  using namespace layers;
+  const std::int64_t rows = std::min(T, mlp_block_rows(i));
+  std::vector<float> u(rows * d), du(rows * d);
+  for (std::int64_t r0 = 0; r0 < T; r0 += rows) {
+    const std::int64_t n = std::min(rows, T - r0);
+    const Accum dw_mode = r0 == 0 ? Accum::kOverwrite : Accum::kAdd;
+    const Span2<float> uc(u.data(), n, d), duc(du.data(), n, d);
+    const Span2<const float> hc(h + r0 * d, n, d);
+    rmsnorm_forward(uc, Span1<float>(), hc, norm);  // as forward computed it
+    linear_backward(Mat<float>(duc), dw_gate, Mat<const float>(Span2<const float>(dgate + r0 * i, n, i)),
+                    Mat<const float>(uc), w_gate, Accum::kOverwrite, dw_mode);
+    linear_backward(Mat<float>(duc), dw_up, Mat<const float>(Span2<const float>(dup + r0 * i, n, i)),
+                    Mat<const float>(uc), w_up, Accum::kAdd, dw_mode);
+    rmsnorm_backward(Span2<float>(dh + r0 * d, n, d), dnorm, Span2<const float>(duc), hc, norm,
+                     Span1<const float>(rstd + r0, n), Accum::kAdd, dw_mode);
+  }
+}
 
 // y [T, d] (y_mode)= (SiLU(gate) ⊙ up) · w_downᵀ, gate/up [T, i], w_down [d, i] (or a
 // [d_rows, i] row block of it with y [T, d_rows]).

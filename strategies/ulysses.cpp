@@ -170,12 +170,8 @@ void Ulysses::forward(Span3<float> y, Span3<const float> x) {
   linear_forward(Mat<float>(h_), Mat<const float>(o_), w_.wo, Accum::kAdd);
   gate_ = Array2(uninit("gate"), T, i);
   up_ = Array2(uninit("up"), T, i);
-  {
-    Array2 u(uninit("u2"), T, d);  // not saved: backward recomputes it from h_
-    rmsnorm_forward(u, rstd2_, h_, w_.mlp_norm);
-    linear_forward(Mat<float>(gate_), Mat<const float>(u), w_.w_gate);
-    linear_forward(Mat<float>(up_), Mat<const float>(u), w_.w_up);
-  }
+  detail::mlp_up_forward(gate_.data(), up_.data(), rstd2_.data(), h_.data(), T, d, i, w_.mlp_norm,
+                         Mat<const float>(w_.w_gate), Mat<const float>(w_.w_up));
   std::copy_n(h_.data(), T * d, y.data());
   detail::mlp_down_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_.data(), up_.data(), T, i,
                            Mat<const float>(w_.w_down), Accum::kAdd);
@@ -204,23 +200,16 @@ void Ulysses::backward(Span3<float> dx, Span3<const float> dy) {
   const Span2<float> dh(dx.data(), T, d);
   const Span2<const float> dy2(dy.data(), T, d);
   std::copy_n(dy.data(), T * d, dx.data());
-  // MLP (local tokens): dgate, dup overwrite the saved gate, up (chunked_mlp.hpp).
-  std::vector<float> du(T * d);
-  const Mat<float> du_m(Span2<float>(du.data(), T, d));
-  {
-    Array2 u(uninit("u2"), T, d);
-    rmsnorm_forward(u, Span1<float>(), h_, w_.mlp_norm);  // as forward computed it
-    detail::mlp_down_backward(Mat<float>(g_.dw_down), gate_.data(), up_.data(), T, i, Mat<const float>(dy2),
-                              Mat<const float>(w_.w_down));
-    linear_backward(du_m, Mat<float>(g_.dw_gate), Mat<const float>(gate_), Mat<const float>(u), w_.w_gate);
-    linear_backward(du_m, Mat<float>(g_.dw_up), Mat<const float>(up_), Mat<const float>(u), w_.w_up, Accum::kAdd);
-  }
+  // MLP branch (local tokens, row blocks, chunked_mlp.hpp): dgate, dup overwrite the saved
+  // gate, up; dh += its input gradient.
+  detail::mlp_down_backward(Mat<float>(g_.dw_down), gate_.data(), up_.data(), T, i, Mat<const float>(dy2),
+                            Mat<const float>(w_.w_down));
+  detail::mlp_up_backward(dh.data(), Mat<float>(g_.dw_gate), Mat<float>(g_.dw_up), g_.dmlp_norm, gate_.data(),
+                          up_.data(), h_.data(), rstd2_.data(), T, d, i, w_.mlp_norm, Mat<const float>(w_.w_gate),
+                          Mat<const float>(w_.w_up));
   gate_ = Array2();
   up_ = Array2();
-  rmsnorm_backward(dh, g_.dmlp_norm, Span2<const float>(du.data(), T, d), h_, w_.mlp_norm, rstd2_, Accum::kAdd,
-                   Accum::kOverwrite);
   h_ = Array2();
-  release(du);
   // Attention output projection, then dout to head-sharded.
   std::vector<float> doh(qh_.size());
   {
@@ -260,7 +249,7 @@ void Ulysses::backward(Span3<float> dx, Span3<const float> dy) {
   const Span4<float> dq4(dq.data(), c.B, Ll, H, Dh), dk4(dk.data(), c.B, Ll, G, Dh);
   rope_backward(dq4, dq4, lpos);
   rope_backward(dk4, dk4, lpos);
-  du.resize(T * d);
+  std::vector<float> du(T * d);
   const Mat<float> du_a(Span2<float>(du.data(), T, d));
   {
     Array2 u(uninit("u1"), T, d);

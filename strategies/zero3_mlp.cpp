@@ -68,12 +68,10 @@ void Zero3Mlp::forward(float* y, const float* h) {
   up_ = Array2(uninit("up"), T, i);
   wg_->wait();
   wu_->wait();
-  {
-    Array2 u(uninit("u"), T, d);  // not saved: backward recomputes it from h_
-    rmsnorm_forward(u, rstd_, h_, mlp_norm_);
-    linear_forward(Mat<float>(gate_), Mat<const float>(u), make_mat<const float>(gate_full_.data(), i, d, d));
-    linear_forward(Mat<float>(up_), Mat<const float>(u), make_mat<const float>(up_full_.data(), i, d, d));
-  }
+  // Row blocks (chunked_mlp.hpp): the normed input is not kept (backward recomputes it).
+  detail::mlp_up_forward(gate_.data(), up_.data(), rstd_.data(), h_.data(), T, d, i, mlp_norm_,
+                         make_mat<const float>(gate_full_.data(), i, d, d),
+                         make_mat<const float>(up_full_.data(), i, d, d));
   release(gate_full_);  // each gathered weight is dropped as soon as it is used
   release(up_full_);
   std::copy_n(h_.data(), T * d, y);
@@ -89,40 +87,31 @@ void Zero3Mlp::backward(float* dh, const float* dy) {
   ODY_REQUIRE(saved_, "Zero3Mlp::backward", "a forward before each backward (backward consumes what it saved)",
               "no forward since the last backward");
   saved_ = false;
-  const Span2<const float> dy2(dy, T, d);
-  std::vector<float> du(T * d);
-  const Mat<float> du_m(Span2<float>(du.data(), T, d));
-  {
-    Array2 u(uninit("u"), T, d);
-    rmsnorm_forward(u, Span1<float>(), h_, mlp_norm_);  // as forward computed it
-    // dW_down = dyᵀ act and dgate, dup over the saved gate, up (row blocks); then the
-    // dW_down reduce-scatter runs while the next GEMMs compute.
-    // Each full weight is dropped once used and each full gradient allocated only when
-    // computed, so at most one more [i, d] buffer is live than the three gathered weights.
-    wd_->wait();
-    ddown_full_.resize(down_full_.size());
-    detail::mlp_down_backward(make_mat<float>(ddown_full_.data(), d, i, i), gate_.data(), up_.data(), T, i,
-                              Mat<const float>(dy2), make_mat<const float>(down_full_.data(), d, i, i));
-    rd_ = comm_->reduce_scatter_async(comm::cbuf(ddown_full_), comm::buf(dw_down_), comm::ReduceOp::sum, 1);
-    release(down_full_);
-    wg_->wait();
-    dgate_full_.resize(gate_full_.size());
-    linear_backward(du_m, make_mat<float>(dgate_full_.data(), i, d, d), Mat<const float>(gate_),
-                    Mat<const float>(u), make_mat<const float>(gate_full_.data(), i, d, d));
-    rg_ = comm_->reduce_scatter_async(comm::cbuf(dgate_full_), comm::buf(dw_gate_), comm::ReduceOp::sum, 2);
-    release(gate_full_);
-    gate_ = Array2();  // dgate: dead
-    wu_->wait();
-    dup_full_.resize(up_full_.size());
-    linear_backward(du_m, make_mat<float>(dup_full_.data(), i, d, d), Mat<const float>(up_), Mat<const float>(u),
-                    make_mat<const float>(up_full_.data(), i, d, d), Accum::kAdd);
-    ru_ = comm_->reduce_scatter_async(comm::cbuf(dup_full_), comm::buf(dw_up_), comm::ReduceOp::sum, 3);
-  }
+  // Row blocks (chunked_mlp.hpp): dW_down = dyᵀ act and dgate, dup over the saved gate, up;
+  // the dW_down reduce-scatter runs while the next GEMMs compute. Each full weight is
+  // dropped once used and each full gradient allocated only when computed.
+  wd_->wait();
+  ddown_full_.resize(down_full_.size());
+  detail::mlp_down_backward(make_mat<float>(ddown_full_.data(), d, i, i), gate_.data(), up_.data(), T, i,
+                            Mat<const float>(Span2<const float>(dy, T, d)),
+                            make_mat<const float>(down_full_.data(), d, i, i));
+  rd_ = comm_->reduce_scatter_async(comm::cbuf(ddown_full_), comm::buf(dw_down_), comm::ReduceOp::sum, 1);
+  release(down_full_);
+  if (dh != dy) std::copy_n(dy, T * d, dh);  // dh = dy + the branch's input gradient
+  wg_->wait();
+  wu_->wait();
+  dgate_full_.resize(gate_full_.size());
+  dup_full_.resize(up_full_.size());
+  detail::mlp_up_backward(dh, make_mat<float>(dgate_full_.data(), i, d, d), make_mat<float>(dup_full_.data(), i, d, d),
+                          dmlp_norm_, gate_.data(), up_.data(), h_.data(), rstd_.data(), T, d, i, mlp_norm_,
+                          make_mat<const float>(gate_full_.data(), i, d, d),
+                          make_mat<const float>(up_full_.data(), i, d, d));
+  rg_ = comm_->reduce_scatter_async(comm::cbuf(dgate_full_), comm::buf(dw_gate_), comm::ReduceOp::sum, 2);
+  ru_ = comm_->reduce_scatter_async(comm::cbuf(dup_full_), comm::buf(dw_up_), comm::ReduceOp::sum, 3);
+  release(gate_full_);
   release(up_full_);
+  gate_ = Array2();
   up_ = Array2();
-  if (dh != dy) std::copy_n(dy, T * d, dh);  // dh = dy + RMSNorm backward
-  rmsnorm_backward(Span2<float>(dh, T, d), dmlp_norm_, Span2<const float>(du.data(), T, d), h_, mlp_norm_, rstd_,
-                   Accum::kAdd, Accum::kOverwrite);
   h_ = Array2();
 }
 

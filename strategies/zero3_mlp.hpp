@@ -9,7 +9,8 @@
 // it BEFORE its attention half so that they travel while attention computes. forward()
 // waits for them, runs the MLP on the local tokens and releases the full weights.
 // backward() (after post_gathers() again) waits for w_down only before the first GEMM and
-// reduce-scatters (sum) each full weight gradient as soon as it is computed; finish()
+// reduce-scatters (sum) each full weight gradient as soon as it is computed (dW_down
+// first, then dW_gate and dW_up, which the row blocks finish together); finish()
 // waits for those, so the owner's attention backward runs while they travel.
 // Memory: the MLP's [T, i] work runs in row blocks (chunked_mlp.hpp), backward writes
 // dgate/dup over the saved gate/up and releases everything forward saved once dead (so the
