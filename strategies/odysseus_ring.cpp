@@ -8,13 +8,29 @@ namespace ody::strategies {
 using namespace layers;
 using detail::Z;
 
+namespace {
+// The tp sizes T | N for which the heads divide: the nearest valid meshes.
+std::string valid_meshes(const BlockConfig& cfg, int n) {
+  std::string v;
+  for (int t = 1; t <= n; ++t)
+    if (n % t == 0 && cfg.H % t == 0 && cfg.G % t == 0)
+      v += (v.empty() ? "" : ", ") + std::string("tp=") + std::to_string(t) + ",ring=" + std::to_string(n / t);
+  return "valid meshes for N = " + std::to_string(n) + ", H = " + std::to_string(cfg.H) + ", G = " +
+         std::to_string(cfg.G) + ": " + (v.empty() ? "none" : v);
+}
+}  // namespace
+
 void OdysseusRing::check(const BlockConfig& cfg, int n, int T, TokenLayout layout) {
   cfg.validate();
   ODY_REQUIRE(T >= 1 && n % T == 0, "odysseus-ring: mesh",
-              "tp size T dividing N = " + std::to_string(n) + " (mesh tp=T,ring=N/T)", "T = ", T);
+              "tp size T dividing N = " + std::to_string(n) + " (mesh tp=T,ring=N/T; " + valid_meshes(cfg, n) + ")",
+              "T = ", T);
   check_layout(layout, cfg.L, n, "odysseus-ring: L");
-  check_divisible("odysseus-ring: H (query heads are sharded over the tp group)", "H", cfg.H, "T", T);
-  check_divisible("odysseus-ring: G (kv heads are sharded over the tp group)", "G", cfg.G, "T", T);
+  check_divisible(
+      ("odysseus-ring: H (query heads are sharded over the tp group; " + valid_meshes(cfg, n) + ")").c_str(), "H",
+      cfg.H, "T", T);
+  check_divisible(("odysseus-ring: G (kv heads are sharded over the tp group; " + valid_meshes(cfg, n) + ")").c_str(),
+                  "G", cfg.G, "T", T);
   Zero3Mlp::check(cfg, n, "odysseus-ring");
 }
 

@@ -12,17 +12,30 @@ namespace ody::strategies {
 using namespace layers;
 using detail::Z;
 
+namespace {
+// The ulysses sizes U | N for which the heads divide: the nearest valid meshes.
+std::string valid_meshes(const BlockConfig& cfg, int n) {
+  std::string v;
+  for (int u = 1; u <= n; ++u)
+    if (n % u == 0 && cfg.H % u == 0 && (cfg.G % u == 0 || u % cfg.G == 0))
+      v += (v.empty() ? "" : ", ") + std::string("ulysses=") + std::to_string(u) + ",ring=" + std::to_string(n / u);
+  return "valid meshes for N = " + std::to_string(n) + ", H = " + std::to_string(cfg.H) + ", G = " +
+         std::to_string(cfg.G) + ": " + (v.empty() ? "none" : v);
+}
+}  // namespace
+
 void Usp::check(const BlockConfig& cfg, int n, int U, TokenLayout layout) {
   cfg.validate();
   ODY_REQUIRE(U >= 1 && n % U == 0, "usp: mesh",
-              "ulysses size U dividing N = " + std::to_string(n) + " (mesh ulysses=U,ring=N/U)", "U = ", U);
-  const int R = n / U;
+              "ulysses size U dividing N = " + std::to_string(n) + " (mesh ulysses=U,ring=N/U; " +
+                  valid_meshes(cfg, n) + ")",
+              "U = ", U);
   check_layout(layout, cfg.L, n, "usp: L");
-  check_divisible(("usp: H (query heads are sharded over the ulysses group, ring = " + std::to_string(R) + ")").c_str(),
+  check_divisible(("usp: H (query heads are sharded over the ulysses group; " + valid_meshes(cfg, n) + ")").c_str(),
                   "H", cfg.H, "U", U);
   ODY_REQUIRE(cfg.G % U == 0 || U % cfg.G == 0, "usp: G",
               "G % U == 0 (kv heads sharded over the ulysses group) or U % G == 0 (kv heads replicated), U = " +
-                  std::to_string(U) + "; a smaller ulysses size (U = 1 is plain ring) or G a multiple of U",
+                  std::to_string(U) + "; " + valid_meshes(cfg, n),
               "G = ", cfg.G);
 }
 

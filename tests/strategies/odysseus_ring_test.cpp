@@ -85,6 +85,7 @@ TEST(OdysseusRing, RejectsInvalidSettings) {
   m = message([] { OdysseusRing::check(BlockConfig{1, 32, 32, 4, 2, 48, true}, 8, 4, TokenLayout::zigzag); });
   EXPECT_NE(m.find("G % T == 0"), std::string::npos) << m;
   EXPECT_NE(m.find("nearest valid G: 4"), std::string::npos) << m;
+  EXPECT_NE(m.find("valid meshes for N = 8, H = 4, G = 2: tp=1,ring=8, tp=2,ring=4"), std::string::npos) << m;
   m = message([] { OdysseusRing::check(BlockConfig{1, 32, 32, 4, 4, 44, true}, 8, 2, TokenLayout::zigzag); });
   EXPECT_NE(m.find("i % N == 0"), std::string::npos) << m;
   EXPECT_NE(m.find("40 or 48"), std::string::npos) << m;

@@ -118,6 +118,8 @@ TEST(Usp, RejectsInvalidSettings) {
   EXPECT_NE(m.find("4 or 8"), std::string::npos) << m;
   m = message([] { Usp::check(BlockConfig{1, 48, 96, 12, 6, 48, true}, 8, 4, TokenLayout::zigzag); });
   EXPECT_NE(m.find("U % G == 0"), std::string::npos) << m;
+  EXPECT_NE(m.find("valid meshes for N = 8, H = 12, G = 6: ulysses=1,ring=8, ulysses=2,ring=4"), std::string::npos)
+      << m;
   m = message([] { Usp::check(BlockConfig{1, 48, 32, 4, 4, 48, true}, 8, 3, TokenLayout::zigzag); });
   EXPECT_NE(m.find("dividing N = 8"), std::string::npos) << m;
   // Weight modes and meshes through the factory.
