@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "comm/error.hpp"
+#include "comm/reduce.hpp"
 #include "comm/traffic_model.hpp"
 
 namespace ody::comm {
@@ -60,27 +61,6 @@ std::string describe_counts(std::span<const int> node_of_rank) {
     out += (out.empty() ? "" : ", ") + std::string("node ") + std::to_string(id) + ": " +
            std::to_string(n);
   return out;
-}
-
-// avg completes as the flat backends do: the sum divided once by the world size, with the
-// same arithmetic as backends/mpi (element type for f32/f64, f32 times 1/d for halves).
-template <class T>
-void divide_typed(T* p, std::int64_t n, int d) {
-  for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(p[i] / static_cast<T>(d));
-}
-template <class Half>
-void divide_half(Half* p, std::int64_t n, int d) {
-  const float inv = 1.0f / static_cast<float>(d);
-  for (std::int64_t i = 0; i < n; ++i) p[i] = Half(static_cast<float>(p[i]) * inv);
-}
-void divide_in_place(void* data, std::int64_t count, DType t, int d) {
-  switch (t) {
-    case DType::f32: divide_typed(static_cast<float*>(data), count, d); break;
-    case DType::f64: divide_typed(static_cast<double*>(data), count, d); break;
-    case DType::bf16: divide_half(static_cast<ody::bf16*>(data), count, d); break;
-    case DType::f16: divide_half(static_cast<ody::f16*>(data), count, d); break;
-    default: break;  // validation rejects avg on integer types
-  }
 }
 
 BackendInfo hier_info(const CommHandle& flat, const CommHandle& intra, const CommHandle& inter,

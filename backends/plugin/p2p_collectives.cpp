@@ -4,7 +4,7 @@
 #include <cstring>
 #include <numeric>
 
-#include "backends/plugin/reduce.hpp"
+#include "comm/reduce.hpp"
 
 namespace ody::backends::plugin {
 
@@ -48,7 +48,7 @@ void add_ring_reduce_scatter(Schedule& s, char* work, const std::vector<std::int
     s.rounds.push_back(
         {{{true, work + off[out] * esize, static_cast<std::size_t>(counts[out]) * esize, next, tag},
           {false, tmp, static_cast<std::size_t>(n) * esize, prev, tag}},
-         [=] { combine(dst, tmp, n, t, op); }});
+         [=] { comm::reduce_into(dst, dst, tmp, n, t, op); }});
   }
 }
 
@@ -112,7 +112,7 @@ std::unique_ptr<Schedule> reduce_scatter(const void* send, void* recv, std::int6
   char* out = static_cast<char*>(recv);
   char* mine = work + off[rank] * esize;
   auto finish = [=] {
-    if (op == comm::ReduceOp::avg) divide_by(mine, recv_count, t, size);
+    if (op == comm::ReduceOp::avg) comm::divide_in_place(mine, recv_count, t, size);
     if (block && out != mine) std::memmove(out, mine, block);
   };
   if (s->rounds.empty()) finish();
@@ -137,7 +137,7 @@ std::unique_ptr<Schedule> all_reduce(const void* send, void* recv, std::int64_t 
   if (op == comm::ReduceOp::avg) {
     char* mine = buf + off[rank] * esize;
     const std::int64_t n = counts[rank];
-    auto divide = [=] { divide_by(mine, n, t, size); };
+    auto divide = [=] { comm::divide_in_place(mine, n, t, size); };
     if (s->rounds.empty()) divide();
     else {
       auto prev = std::move(s->rounds.back().after);

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "backends/ucx/reduce.hpp"
+#include "comm/reduce.hpp"
 
 namespace ody::backends::ucx::algorithms {
 
@@ -88,7 +88,7 @@ void ring_reduce_scatter(Schedule& s, const Blocks& b, DType t, ReduceOp op, int
       const std::int64_t n = std::min(chunk, b.count[rb] - o);
       Xfer x = recv_x(tmp + o * es, n * es, prev, id);
       x.on_done = [out = out + o * es, a = tmp + o * es, in = in + o * es, n, t, op] {
-        reduce_into(out, a, in, n, t, op);
+        comm::reduce_into(out, a, in, n, t, op);
       };
       st.xfers.push_back(std::move(x));
     }
@@ -146,7 +146,7 @@ Schedule reduce_scatter(ConstBuf send, Buf recv, ReduceOp op, int r, int p) {
       [=](int, int k) { return k == p - 2 ? last : acc[k & 1]; });
   s.finish = [out, last, m, es, t = send.dtype, op, p] {
     copy_if_distinct(out, last, m * es);
-    if (op == ReduceOp::avg) divide_in_place(out, m, t, p);
+    if (op == ReduceOp::avg) comm::divide_in_place(out, m, t, p);
   };
   return s;
 }
@@ -169,7 +169,7 @@ Schedule all_reduce(ConstBuf send, Buf recv, ReduceOp op, int r, int p) {
     last = [reduce = std::move(last), own = out + b.offset[r] * es, n = b.count[r],
             t = send.dtype, p] {
       if (reduce) reduce();
-      divide_in_place(own, n, t, p);
+      comm::divide_in_place(own, n, t, p);
     };
   }
   ring_all_gather(s, out, b, es, r, p, static_cast<std::uint32_t>(p - 1));
