@@ -1,4 +1,5 @@
 #include "strategies/ring.hpp"
+#include "strategies/chunked_mlp.hpp"
 #include "strategies/detail.hpp"
 
 
@@ -34,9 +35,6 @@ Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode, To
   x_ = Array2("x", T, cfg.d);
   u1_ = Array2("u1", T, cfg.d);
   h_ = Array2("h", T, cfg.d);
-  u2_ = Array2("u2", T, cfg.d);
-  gate_ = Array2("gate", T, cfg.ffn);
-  up_ = Array2("up", T, cfg.ffn);
   rstd1_ = Array1("rstd1", T);
   rstd2_ = Array1("rstd2", T);
   std::vector<std::vector<Pos>> block_pos;  // positions of every rank's tokens
@@ -80,11 +78,16 @@ void Ring::forward(Span3<float> y, Span3<const float> x) {
   ring_->forward(o_.data(), lse_.data(), q_.data(), kv_.data());
   std::copy_n(x_.data(), T * d, h_.data());
   linear_forward(Mat<float>(h_), Mat<const float>(Span2<const float>(o_.data(), T, H * Dh)), w_.wo, Accum::kAdd);
-  rmsnorm_forward(u2_, rstd2_, h_, w_.mlp_norm);
-  std::vector<float> act(T * c.ffn);
+  // MLP branch in row blocks (chunked_mlp.hpp): no [T, d] normed input, no [T, i] scratch
+  // beyond the saved gate and up.
+  gate_ = Array2(Kokkos::ViewAllocateWithoutInitializing("gate"), T, c.ffn);  // released by backward
+  up_ = Array2(Kokkos::ViewAllocateWithoutInitializing("up"), T, c.ffn);
+  detail::mlp_up_forward(gate_.data(), up_.data(), rstd2_.data(), h_.data(), T, d, c.ffn, w_.mlp_norm,
+                         Mat<const float>(w_.w_gate), Mat<const float>(w_.w_up));
   std::copy_n(h_.data(), T * d, y.data());
-  mlp_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_, up_, Span2<float>(act.data(), T, c.ffn),
-              Mat<const float>(u2_), MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, Accum::kAdd);
+  detail::mlp_down_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_.data(), up_.data(), T, c.ffn,
+                           Mat<const float>(w_.w_down), Accum::kAdd);
+  saved_ = true;
   if (zero3_) w_ = BlockWeights();  // only the shard persists
 }
 
@@ -93,16 +96,21 @@ void Ring::backward(Span3<float> dx, Span3<const float> dy) {
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
   ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "ring backward: dy",
               "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
+  ODY_REQUIRE(saved_, "ring backward", "a forward before each backward (backward overwrites what it saved)",
+              "no forward since the last backward");
+  saved_ = false;
   if (zero3_) zero3_->gather(w_);  // gathered again for backward
   const Span2<float> dh(dx.data(), T, d);
   std::copy_n(dy.data(), T * d, dx.data());
-  std::vector<float> du(T * d), s1(T * i), s2(T * i);
-  mlp_backward(Mat<float>(Span2<float>(du.data(), T, d)), MlpGrads<HostSpace>{g_.dw_gate, g_.dw_up, g_.dw_down},
-               Mat<const float>(Span2<const float>(dy.data(), T, d)), Mat<const float>(u2_),
-               MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, gate_, up_, Span2<float>(s1.data(), T, i),
-               Span2<float>(s2.data(), T, i));
-  rmsnorm_backward(dh, g_.dmlp_norm, Span2<const float>(du.data(), T, d), h_, w_.mlp_norm, rstd2_, Accum::kAdd,
-                   Accum::kOverwrite);
+  // MLP branch in row blocks: dgate, dup overwrite the saved gate, up; dh += its input gradient.
+  detail::mlp_down_backward(Mat<float>(g_.dw_down), gate_.data(), up_.data(), T, i,
+                            Mat<const float>(Span2<const float>(dy.data(), T, d)), Mat<const float>(w_.w_down));
+  detail::mlp_up_backward(dh.data(), Mat<float>(g_.dw_gate), Mat<float>(g_.dw_up), g_.dmlp_norm, gate_.data(),
+                          up_.data(), h_.data(), rstd2_.data(), T, d, i, w_.mlp_norm, Mat<const float>(w_.w_gate),
+                          Mat<const float>(w_.w_up));
+  gate_ = Array2();  // dead: the attention backward below gets their memory
+  up_ = Array2();
+  std::vector<float> du(T * d);
   std::vector<float> dO(T * H * Dh);
   linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo), Mat<const float>(dh),
                   Mat<const float>(Span2<const float>(o_.data(), T, H * Dh)), w_.wo);

@@ -59,7 +59,8 @@ class Ring final : public Strategy {
   std::unique_ptr<Zero3Weights> zero3_;  // WeightMode::zero3 only
   layers::BlockWeights w_;  // zero3: gathered for one forward/backward, then released
   layers::BlockGrads g_;
-  layers::Array2 x_, u1_, h_, u2_, gate_, up_;  // [T, d] / [T, i]
+  layers::Array2 x_, u1_, h_, gate_, up_;  // [T, d] / [T, i]; backward overwrites gate_, up_
+  bool saved_ = false;                      // forward ran since the last backward
   layers::Array1 rstd1_, rstd2_;                // [T]
   std::vector<float> q_, kv_, o_, lse_;         // q, o [B, L/N, H, Dh]; kv: k then v [B, L/N, G, Dh]
   std::unique_ptr<RingAttention> ring_;
