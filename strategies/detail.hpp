@@ -173,6 +173,12 @@ inline void all_reduce_replicated_grads(comm::Communicator& comm, const layers::
   }
 }
 
+// Copies full-shape weights tensor by tensor (replicated weights' set_weights).
+inline void copy_weights(const layers::BlockWeights& src, const layers::BlockWeights& dst) {
+  const auto s = src.tensors(), d = dst.tensors();
+  for (std::size_t k = 0; k < s.size(); ++k) std::copy_n(s[k].data, s[k].size(), d[k].data);
+}
+
 // Copies full-shape gradients tensor by tensor (replicated weights: already full).
 inline void copy_grads(const layers::BlockGrads& src, const layers::BlockGrads& dst) {
   const auto s = src.tensors(), d = dst.tensors();

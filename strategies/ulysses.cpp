@@ -112,8 +112,7 @@ Ulysses::Ulysses(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mo
 
 void Ulysses::set_weights(const BlockWeights& full) {
   if (zero3_) return zero3_->load(full);
-  const auto src = full.tensors(), dst = w_.tensors();
-  for (std::size_t k = 0; k < src.size(); ++k) std::copy_n(src[k].data, src[k].size(), dst[k].data);
+  detail::copy_weights(full, w_);
 }
 
 void Ulysses::forward(Span3<float> y, Span3<const float> x) {

@@ -83,8 +83,7 @@ void Usp::set_weights(const BlockWeights& full) {
     w_ = BlockWeights();
     return;
   }
-  const auto src = full.tensors(), dst = w_.tensors();
-  for (std::size_t k = 0; k < src.size(); ++k) std::copy_n(src[k].data, src[k].size(), dst[k].data);
+  detail::copy_weights(full, w_);
 }
 
 void Usp::forward(Span3<float> y, Span3<const float> x) {
