@@ -10,7 +10,6 @@
 
 #include "comm/error.hpp"
 #include "comm/reduce.hpp"
-#include "comm/traffic_model.hpp"
 
 namespace ody::comm {
 
@@ -68,14 +67,11 @@ BackendInfo hier_info(const CommHandle& flat, const CommHandle& intra, const Com
   ODY_REQUIRE(flat && intra && inter, "HierarchicalCommunicator", "flat, intra and inter communicators",
               "a null communicator");
   if (name.empty()) name = "hier(" + flat->info().name + ")";
-  // Scratch buffers live in host memory, so only host buffers are accepted.
+  // Scratch buffers live in host memory, so only host buffers are accepted. Traffic: the
+  // base class records the algorithm-independent volume of the logical operation, as for
+  // MPI (counts_own_traffic false); the levels' communicators count the steps really run.
   const bool host = flat->info().host_memory && intra->info().host_memory && inter->info().host_memory;
-  return BackendInfo{std::move(name), host, false, true};
-}
-
-void add(traffic_model::Bytes& acc, traffic_model::Bytes b) {
-  acc.sent += b.sent;
-  acc.recv += b.recv;
+  return BackendInfo{std::move(name), host, false, false};
 }
 
 }  // namespace
@@ -375,11 +371,6 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
                       }, {}});
   if (padded)
     o->finish = [=] { std::memcpy(recv.data, out.data, static_cast<std::size_t>(n) * es); };
-  traffic_model::Bytes b;
-  add(b, traffic_model::reduce_scatter(c, es, q_));
-  add(b, traffic_model::all_reduce(c, es, nodes_, node_index()));
-  add(b, traffic_model::all_gather(c, es, q_));
-  traffic_counters().add(OpKind::allreduce, b.sent, b.recv);
   return o;
 }
 
@@ -421,10 +412,6 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_re
                         return nullptr;
                       },
                       [=] { if (op == ReduceOp::avg) divide_in_place(recv.data, recv.count, t, p); }});
-  traffic_model::Bytes b;
-  add(b, traffic_model::reduce_scatter(nodes_ * m, es, q_));
-  add(b, traffic_model::reduce_scatter(m, es, nodes_));
-  traffic_counters().add(OpKind::reducescatter, b.sent, b.recv);
   return o;
 }
 
@@ -467,10 +454,6 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
                       static_cast<const char*>(full.data) + (static_cast<std::size_t>(l) * nn + n) * bb, bb);
     };
   }
-  traffic_model::Bytes b;
-  add(b, traffic_model::all_gather(m, es, nodes_));
-  add(b, traffic_model::all_gather(nodes_ * m, es, q_));
-  traffic_counters().add(OpKind::allgather, b.sent, b.recv);
   return o;
 }
 
@@ -522,10 +505,6 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
         off += cnt[r];
       }
   };
-  traffic_model::Bytes b;
-  add(b, traffic_model::all_gather_v(o->counts_a, es, me_n));
-  add(b, traffic_model::all_gather_v(o->counts_b, es, me_l));
-  traffic_counters().add(OpKind::allgatherv, b.sent, b.recv);
   return o;
 }
 
@@ -576,10 +555,6 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
                     static_cast<const char*>(b1.data) + k * bb, bb);
     };
   }
-  traffic_model::Bytes b;
-  add(b, traffic_model::all_to_all(total, es, q_));
-  add(b, traffic_model::all_to_all(total, es, nodes_));
-  traffic_counters().add(OpKind::alltoall, b.sent, b.recv);
   return o;
 }
 
@@ -587,27 +562,22 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_br
     Buf buffer, int root, Tag tag) {
   auto o = new_op();
   o->tag = tag;
-  const std::size_t es = dtype_size(buffer.dtype);
   const int rn = node_index_of_rank_[static_cast<std::size_t>(root)];
   const int rl = local_of_rank_[static_cast<std::size_t>(root)];
   Communicator* ie = inter_.get();
   Communicator* ic = intra_c_.get();
-  traffic_model::Bytes b;
   if (local_index() == rl) {  // the root's local index: across nodes first
     o->steps.push_back({kInter, [=](bool async) -> WorkPtr {
                           if (async) return ie->broadcast_async(buffer, rn, tag);
                           ie->broadcast(buffer, rn, tag);
                           return nullptr;
                         }, {}});
-    add(b, traffic_model::broadcast(buffer.count, es, nodes_, node_index(), rn));
   }
   o->steps.push_back({kIntraLast, [=](bool async) -> WorkPtr {
                         if (async) return ic->broadcast_async(buffer, rl, tag);
                         ic->broadcast(buffer, rl, tag);
                         return nullptr;
                       }, {}});
-  add(b, traffic_model::broadcast(buffer.count, es, q_, local_index(), rl));
-  traffic_counters().add(OpKind::broadcast, b.sent, b.recv);
   return o;
 }
 
@@ -628,7 +598,6 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_ba
                         ie->barrier(tag);
                         return nullptr;
                       }, {}});
-  traffic_counters().add(OpKind::barrier, 0, 0);
   return o;
 }
 
@@ -681,19 +650,10 @@ void HierarchicalCommunicator::do_barrier_blocking(Tag tag) { run(build_barrier(
 WorkPtr HierarchicalCommunicator::do_all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts,
                                                   Buf recv, std::span<const std::int64_t> recv_counts,
                                                   Tag tag) {
-  auto b = traffic_model::all_to_all_v(send_counts, recv_counts, dtype_size(send.dtype), rank());
-  traffic_counters().add(OpKind::alltoallv, b.sent, b.recv);
   return flat_->all_to_all_v_async(send, send_counts, recv, recv_counts, tag);
 }
 
 WorkPtr HierarchicalCommunicator::do_batch_p2p(std::span<const P2POp> ops) {
-  for (const auto& op : ops) {
-    const auto bytes = static_cast<std::uint64_t>(op.buffer.bytes());
-    if (op.kind == P2POp::Kind::send)
-      traffic_counters().add(OpKind::send, bytes, 0);
-    else
-      traffic_counters().add(OpKind::recv, 0, bytes);
-  }
   return flat_->batch_p2p_async(ops);
 }
 

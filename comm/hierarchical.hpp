@@ -46,9 +46,14 @@
 // kept in a pool of at most 8 for reuse (freeing them would unmap memory on every call,
 // which also flushes OpenMPI's registration cache and slows every communicator).
 //
-// Traffic: BackendInfo::counts_own_traffic is true. Each operation records the sum of the
-// algorithm-independent volumes (comm/traffic_model.hpp) of the steps it really runs,
-// padding included; the intra() and inter() communicators keep their own per-level counts.
+// Traffic: BackendInfo::counts_own_traffic is false, so traffic() holds what a flat MPI
+// communicator of the same ranks would count: the algorithm-independent volume of the
+// LOGICAL operation (comm/traffic_model.hpp, docs/traffic.md), whatever steps ran (MPI
+// also runs hierarchical algorithms internally and is counted this way). Strategies'
+// cost() formulas therefore hold on it unchanged. The steps really run are counted by
+// the levels: intra_traffic() and inter_traffic() hold the per-level volumes, padding
+// included (docs/traffic.md's table); all_to_all_v and point-to-point run on flat() and
+// show in flat().traffic().
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -121,7 +126,8 @@ class HierarchicalCommunicator final : public Communicator {
   const std::vector<int>& node_of_rank() const { return node_of_rank_; }
   // Flat rank of (node index n, local index l).
   int rank_of(int n, int l) const { return rank_of_[static_cast<std::size_t>(n) * q_ + l]; }
-  // Traffic of each level: the sum of the level's communicators' own counters.
+  // Traffic of each level: the sum of the level's communicators' own counters (the steps
+  // really run; traffic() holds the logical operations' volumes).
   TrafficSnapshot intra_traffic() const;
   TrafficSnapshot inter_traffic() const;
 

@@ -4,7 +4,9 @@
 //   --ody-backend=hier-mpi     nodes of 2 consecutive ranks (node-major); odd P: 1 per node
 //   --ody-backend=hier-mpi-rr  P/2 nodes, rank r on node r % (P/2) (not node-major); odd P:
 //                              1 per node
-// Both levels are MPI communicators split from MPI_COMM_WORLD.
+// Both levels are MPI communicators split from MPI_COMM_WORLD. The hierarchical
+// communicator counts the logical operations' flat volumes (counts_own_traffic false), so
+// the suite's exact-volume traffic checks run here too.
 #include <memory>
 #include <string_view>
 #include <vector>

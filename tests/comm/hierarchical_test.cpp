@@ -3,9 +3,11 @@
 // a scrambled one, at every world size CTest runs (4, 6, 8). Every collective, several
 // element types and reductions, in place and not, blocking and asynchronous: the
 // hierarchical result must equal the flat one bit for bit (the data are small integers, so
-// sums are exact in every type and avg rounds once, as in the flat backend). Traffic is
-// checked against the per-level formulas written out here (docs/traffic.md) and against
-// the level communicators' own counters.
+// sums are exact in every type and avg rounds once, as in the flat backend). Traffic: the
+// hierarchical communicator's own counters must hold the flat, algorithm-independent
+// volume of the logical operation (docs/traffic.md's first table, written out here), and
+// the level communicators' counters the per-level volumes of the steps really run (the
+// hierarchical table, written out here too).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -102,18 +104,20 @@ class Hierarchical : public ::testing::Test {
       body(*h, m);
     }
   }
-  // Expected traffic of one operation, from the per-level formulas in docs/traffic.md.
-  void expect_traffic(HierarchicalCommunicator& h, OpKind k, u64 sent, u64 recv, const std::string& what) {
+  // Expected traffic of one operation: `flat_sent/recv` on the hierarchical communicator's
+  // own counters (the logical operation, as a flat MPI communicator counts it), and
+  // `level_sent/recv` summed over the levels' counters (the steps really run).
+  void expect_traffic(HierarchicalCommunicator& h, OpKind k, u64 level_sent, u64 level_recv, u64 flat_sent,
+                      u64 flat_recv, const std::string& what) {
     const auto e = h.traffic()[k];
     EXPECT_EQ(e.ops, 1u) << what;
-    EXPECT_EQ(e.bytes_sent, sent) << what;
-    EXPECT_EQ(e.bytes_recv, recv) << what;
-    // The levels' own counters (MPI: the model volume of each step) add up to the same.
+    EXPECT_EQ(e.bytes_sent, flat_sent) << what << ": logical (flat) volume";
+    EXPECT_EQ(e.bytes_recv, flat_recv) << what << ": logical (flat) volume";
+    EXPECT_EQ(h.traffic().total().ops, 1u) << what << ": one operation counted, under its own kind";
+    // The levels' own counters (MPI levels: the model volume of each step).
     const auto intra = (h.intra_traffic() - base_intra_).total(), inter = h.inter_traffic().total();
-    const auto levels = intra.bytes_sent + inter.bytes_sent;
-    const auto levels_recv = intra.bytes_recv + inter.bytes_recv;
-    EXPECT_EQ(levels, sent) << what << ": sum of the levels' counters";
-    EXPECT_EQ(levels_recv, recv) << what << ": sum of the levels' counters";
+    EXPECT_EQ(intra.bytes_sent + inter.bytes_sent, level_sent) << what << ": sum of the levels' counters";
+    EXPECT_EQ(intra.bytes_recv + inter.bytes_recv, level_recv) << what << ": sum of the levels' counters";
   }
   void reset(HierarchicalCommunicator& h) {
     h.reset_traffic();
@@ -135,7 +139,7 @@ TEST_F(Hierarchical, StructureFollowsTheNodeMap) {
   for_each_mapping([&](HierarchicalCommunicator& h, const Mapping& m) {
     EXPECT_EQ(h.size(), p_);
     EXPECT_EQ(h.rank(), r_);
-    EXPECT_TRUE(h.info().counts_own_traffic);
+    EXPECT_FALSE(h.info().counts_own_traffic);  // the base class counts the logical volume
     EXPECT_EQ(h.nodes() * h.ranks_per_node(), p_);
     EXPECT_EQ(h.rank_of(h.node_index(), h.local_index()), r_);
     // The intra level holds exactly the ranks of this node.
@@ -174,7 +178,10 @@ TEST_F(Hierarchical, AllReduceEqualsFlat) {
             const int64_t own = c / nn + (h.node_index() < c % nn ? 1 : 0);
             const auto e = static_cast<int64_t>(dtype_size(t));
             const u64 b = static_cast<u64>(((q - 1) * c + 2 * (c - own) + (q - 1) * c) * e);
-            expect_traffic(h, OpKind::allreduce, b, b, what);
+            // Flat: 2(n - own_r)·e with own_r = floor(n/P) + (r < n mod P).
+            const int64_t own_flat = n / p_ + (r_ < n % p_ ? 1 : 0);
+            const u64 f = static_cast<u64>(2 * (n - own_flat) * e);
+            expect_traffic(h, OpKind::allreduce, b, b, f, f, what);
           }
       }
   });
@@ -204,7 +211,8 @@ TEST_F(Hierarchical, ReduceScatterEqualsFlat) {
             EXPECT_EQ(first_difference(in_place ? in : got, want, t, m), -1) << what;
             const auto e = static_cast<int64_t>(dtype_size(t));
             const u64 b = static_cast<u64>(((q - 1) * nn * m + (nn - 1) * m) * e);
-            expect_traffic(h, OpKind::reducescatter, b, b, what);
+            const u64 f = static_cast<u64>((p_ - 1) * m * e);  // flat: (P-1)·m·e
+            expect_traffic(h, OpKind::reducescatter, b, b, f, f, what);
           }
       }
   });
@@ -230,7 +238,8 @@ TEST_F(Hierarchical, AllGatherEqualsFlat) {
           EXPECT_EQ(first_difference(got, want, t, m * p_), -1) << what;
           const auto e = static_cast<int64_t>(dtype_size(t));
           const u64 b = static_cast<u64>(((nn - 1) * m + (q - 1) * nn * m) * e);
-          expect_traffic(h, OpKind::allgather, b, b, what);
+          const u64 f = static_cast<u64>((p_ - 1) * m * e);  // flat: (P-1)·m·e
+          expect_traffic(h, OpKind::allgather, b, b, f, f, what);
         }
   });
 }
@@ -261,7 +270,9 @@ TEST_F(Hierarchical, AllGatherVEqualsFlat) {
       recv += static_cast<u64>((mine_total - counts[r_]) * 8);
       sent += static_cast<u64>(mine_total * (h.ranks_per_node() - 1) * 8);
       recv += static_cast<u64>((total - mine_total) * 8);
-      expect_traffic(h, OpKind::allgatherv, sent, recv, "all_gather_v");
+      // Flat: the own block to each of the P-1 others; every other block arrives.
+      const u64 fs = static_cast<u64>(counts[r_] * (p_ - 1) * 8), fr = static_cast<u64>((total - counts[r_]) * 8);
+      expect_traffic(h, OpKind::allgatherv, sent, recv, fs, fr, "all_gather_v");
     }
   });
 }
@@ -287,7 +298,8 @@ TEST_F(Hierarchical, AllToAllEqualsFlat) {
           EXPECT_EQ(first_difference(in_place ? in : got, want, t, n), -1) << what;
           const auto e = static_cast<int64_t>(dtype_size(t));
           const u64 b = static_cast<u64>(((q - 1) * nn * blk + (nn - 1) * q * blk) * e);
-          expect_traffic(h, OpKind::alltoall, b, b, what);
+          const u64 f = static_cast<u64>((p_ - 1) * blk * e);  // flat: everything not for itself
+          expect_traffic(h, OpKind::alltoall, b, b, f, f, what);
         }
   });
 }
@@ -305,8 +317,13 @@ TEST_F(Hierarchical, AllToAllVBroadcastBarrierAndP2P) {
     auto want = make(DType::i64, rt, [](int64_t) { return 0.0; });
     auto got = make(DType::i64, rt, [](int64_t) { return -1.0; });
     flat_->all_to_all_v(view(in, DType::i64, st), scount, view(want, DType::i64, rt), rcount);
+    reset(h);
     h.all_to_all_v_async(view(in, DType::i64, st), scount, view(got, DType::i64, rt), rcount)->wait();
     EXPECT_EQ(first_difference(got, want, DType::i64, rt), -1) << "all_to_all_v";
+    u64 a2av_sent = 0, a2av_recv = 0;  // flat: every block not for itself
+    for (int j = 0; j < p_; ++j)
+      if (j != r_) a2av_sent += static_cast<u64>(scount[j] * 8), a2av_recv += static_cast<u64>(rcount[j] * 8);
+    expect_traffic(h, OpKind::alltoallv, 0, 0, a2av_sent, a2av_recv, "all_to_all_v (no level step)");
     // broadcast from every root, both forms.
     for (int root = 0; root < p_; ++root) {
       const int64_t n = 1001;
@@ -332,19 +349,28 @@ TEST_F(Hierarchical, AllToAllVBroadcastBarrierAndP2P) {
         if (h.local_index() == root_local) sent += bytes;
         else recv += bytes;
       }
-      expect_traffic(h, OpKind::broadcast, sent, recv, "broadcast root " + std::to_string(root));
+      // Flat: one copy leaves the root, one arrives at every other rank.
+      const u64 fs = r_ == root ? bytes : 0, fr = r_ == root ? 0 : bytes;
+      expect_traffic(h, OpKind::broadcast, sent, recv, fs, fr, "broadcast root " + std::to_string(root));
     }
     // barrier: one operation, no bytes.
     reset(h);
     h.barrier();
     h.barrier_async(2)->wait();
     EXPECT_EQ(h.traffic()[OpKind::barrier].ops, 2u);
-    // point to point goes through the flat communicator.
+    EXPECT_EQ(h.traffic().total().bytes_sent, 0u);
+    // point to point goes through the flat communicator; counted once on h, as flat.
+    reset(h);
     const int next = (r_ + 1) % p_, prev = (r_ + p_ - 1) % p_;
     std::vector<float> out(7, static_cast<float>(r_)), back(7, -1.f);
     const P2POp ops[] = {P2POp::isend(cbuf(out.data(), 7), next, 3), P2POp::irecv(buf(back.data(), 7), prev, 3)};
     h.batch_p2p(ops);
     EXPECT_EQ(back, std::vector<float>(7, static_cast<float>(prev)));
+    EXPECT_EQ(h.traffic()[OpKind::send].ops, 1u);
+    EXPECT_EQ(h.traffic()[OpKind::send].bytes_sent, 28u);
+    EXPECT_EQ(h.traffic()[OpKind::recv].ops, 1u);
+    EXPECT_EQ(h.traffic()[OpKind::recv].bytes_recv, 28u);
+    EXPECT_EQ((h.intra_traffic() - base_intra_).total().bytes_sent + h.inter_traffic().total().bytes_sent, 0u);
   });
 }
 
