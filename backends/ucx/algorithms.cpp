@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/ucx/combine.hpp"
 #include "comm/reduce.hpp"
 
 namespace ody::backends::ucx::algorithms {
@@ -69,28 +70,52 @@ void ring_all_gather(Schedule& s, char* base, const Blocks& b, std::size_t es, i
 // received chunk is reduced as soon as it arrives, overlapping the transfer of the rest.
 constexpr std::size_t kChunkBytes = std::size_t{512} << 10;
 
+bool overlap(const char* a, const char* b, std::size_t bytes) {
+  return bytes > 0 && a < b + bytes && b < a + bytes;
+}
+
 // Ring reduce-scatter: block j of the input at src(j); partial sums of block j after step
 // k go to dst(j, k); after the last step (k = p-2) block r is complete at dst(r, p-2).
+// A received block lands directly in its destination, which is then combined in place
+// with the input block (combine.hpp); only where the destination is the input block
+// itself (in place) does it go through a scratch block first.
 template <class Src, class Dst>
 void ring_reduce_scatter(Schedule& s, const Blocks& b, DType t, ReduceOp op, int r, int p,
                          Src src, Dst dst) {
   const std::size_t es = comm::dtype_size(t);
   const auto chunk = static_cast<std::int64_t>(std::max<std::size_t>(kChunkBytes / es, 1));
   const int next = mod(r + 1, p), prev = mod(r - 1, p);
-  char* tmp = reinterpret_cast<char*>(s.scratch(static_cast<std::size_t>(b.max()) * es));
+  char* tmp = nullptr;
   for (int k = 0; k + 1 < p; ++k) {
     const int sb = mod(r - k - 1, p), rb = mod(r - k - 2, p);
     Step st;
     const auto id = static_cast<std::uint32_t>(k);
     char* out = dst(rb, k);
     const char* in = src(rb);
+    const std::size_t rbytes = static_cast<std::size_t>(b.count[rb]) * es;
+    const bool via_tmp = overlap(out, in, rbytes);
+    if (via_tmp && !tmp) tmp = reinterpret_cast<char*>(s.scratch(static_cast<std::size_t>(b.max()) * es));
     for (std::int64_t o = 0; o < b.count[rb]; o += chunk) {
       const std::int64_t n = std::min(chunk, b.count[rb] - o);
-      Xfer x = recv_x(tmp + o * es, n * es, prev, id);
-      x.on_done = [out = out + o * es, a = tmp + o * es, in = in + o * es, n, t, op] {
-        comm::reduce_into(out, a, in, n, t, op);
-      };
-      st.xfers.push_back(std::move(x));
+      if (!via_tmp) {
+        Xfer x = recv_x(out + o * es, n * es, prev, id);
+        x.on_done = [out = out + o * es, in = in + o * es, n, t, op] {
+          combine_into(out, in, n, t, op);
+        };
+        st.xfers.push_back(std::move(x));
+      } else if (out == in) {
+        Xfer x = recv_x(tmp + o * es, n * es, prev, id);
+        x.on_done = [out = out + o * es, a = tmp + o * es, n, t, op] {
+          combine_into(out, a, n, t, op);
+        };
+        st.xfers.push_back(std::move(x));
+      } else {  // partial overlap (not produced by the callers; kept general)
+        Xfer x = recv_x(tmp + o * es, n * es, prev, id);
+        x.on_done = [out = out + o * es, a = tmp + o * es, in = in + o * es, n, t, op] {
+          comm::reduce_into(out, a, in, n, t, op);
+        };
+        st.xfers.push_back(std::move(x));
+      }
     }
     const char* from = k == 0 ? src(sb) : dst(sb, k - 1);
     for (std::int64_t o = 0; o < b.count[sb]; o += chunk)

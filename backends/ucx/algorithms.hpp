@@ -8,7 +8,11 @@
 // - reduce_scatter: ring, p-1 steps; step s sends the partial sum of block r-s-1 (at
 //   step 0 the rank's own input) and receives the partial sum of block r-s-2, which it
 //   combines with its input; after the last step block r is complete. Partial sums
-//   alternate between two scratch blocks; the last lands in recv.
+//   alternate between two scratch blocks; the last lands in recv. Each block is received
+//   directly into its destination and combined there with the input block
+//   (combine.hpp: MPI_Reduce_local, vectorised), in 512 KiB chunks reduced as each
+//   arrives; only in place, where destination and input block coincide, does a block
+//   go through a scratch block.
 // - all_reduce: reduce-scatter over an element-balanced partition (block j has
 //   n/p + (j < n mod p) elements), accumulating in recv, then the ring all-gather of
 //   those blocks; avg divides the own block between the two.
