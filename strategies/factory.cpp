@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "comm/error.hpp"
+#include "comm/hierarchical.hpp"
 #include "strategies/odysseus.hpp"
 #include "strategies/odysseus_ring.hpp"
 #include "strategies/ring.hpp"
@@ -146,6 +147,10 @@ Resolved resolve(const Entry& e, const BlockConfig& cfg, int n, const StrategyOp
     ODY_REQUIRE(static_cast<int>(o.placement.size()) == n, std::string(e.name) + ": placement",
                 "one world rank per logical mesh index (" + std::to_string(n) + " entries)", o.placement.size(),
                 " entries");
+  if (!o.node_of_rank.empty())
+    ODY_REQUIRE(static_cast<int>(o.node_of_rank.size()) == n, std::string(e.name) + ": node_of_rank",
+                "empty or one node id per world rank (" + std::to_string(n) + " entries)", o.node_of_rank.size(),
+                " entries");
   if (!e.inner) {  // one-dimensional
     ODY_REQUIRE(o.mesh.empty() || (o.mesh.size() == 1 && o.mesh[0].size == n), std::string(e.name) + ": mesh",
                 std::string("one dimension of size N = ") + std::to_string(n) +
@@ -202,10 +207,18 @@ std::unique_ptr<Strategy> make_strategy(std::string_view name, const BlockConfig
   const Entry& e = find(name);
   const Resolved r = resolve(e, cfg, comm.size(), options);
   e.check(cfg, comm.size(), r);
-  if (e.inner) return e.make(cfg, comm, r);  // hybrids order the world themselves
-  auto ordered = ordered_world(comm, r.placement);
-  auto s = e.make(cfg, ordered ? *ordered : comm, r);
-  if (ordered) s->adopt(std::move(ordered));
+  if (e.inner) return e.make(cfg, comm, r);  // hybrids order the world and build their mesh themselves
+  // One-dimensional: the world ordered by logical index, made hierarchical when it spans
+  // nodes (the same rule as a Mesh dimension). Every rank computes the same node map, so
+  // all take the same branch (make_hierarchical is collective).
+  std::unique_ptr<comm::Communicator> run_on = ordered_world(comm, r.placement);
+  const std::vector<int> nodes = node_of_index(r.node_of_rank, r.placement);
+  if (!nodes.empty() && two_level(nodes)) {
+    if (run_on) run_on = comm::make_hierarchical(std::move(run_on), nodes);
+    else run_on = comm::make_hierarchical(comm, nodes);
+  }
+  auto s = e.make(cfg, run_on ? *run_on : comm, r);
+  if (run_on) s->adopt(std::move(run_on));  // destroyed after the strategy's own members
   return s;
 }
 

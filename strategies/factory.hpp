@@ -23,14 +23,20 @@
 //              empty = identity. The strategy then runs on the world ordered by logical
 //              index: Strategy::layout_rank() (== comm().rank()) is the slot of the token
 //              layout this rank holds, which differs from the world rank.
-//   node_of_rank  world rank -> node id. Accepted and NOT passed on to Mesh yet: with it,
-//              Mesh turns a dimension spanning several nodes with several ranks on each
-//              into a comm::HierarchicalCommunicator, which counts the bytes of its steps
-//              (intra + inter), so cost() would need per-level formulas, and the hybrids'
-//              waits have not been checked against its progress rule (no blocking on
-//              another communicator while its steps are in flight). With the topology's
-//              placement (heavy dimension inside a node, ring one rank per node) no
-//              dimension would be hierarchical anyway.
+//   node_of_rank  world rank -> node id (empty: none; else one entry per world rank).
+//              A group that spans more than one node with more than one rank on each,
+//              the same number on every node (strategies::two_level, mesh.hpp), runs on a
+//              comm::HierarchicalCommunicator (intra-node steps + inter-node steps,
+//              comm/hierarchical.hpp): for the hybrids each such mesh dimension (Mesh),
+//              for the one-dimensional strategies the whole world, which the strategy
+//              then keeps alive (Strategy::adopt). Results and traffic counts are those
+//              of the flat communicator (it counts the logical operations' flat volumes,
+//              docs/traffic.md), so cost() is unchanged; Strategy::mesh_comm(dim) says
+//              which communicator a dimension got. Under the topology's placement (heavy
+//              dimension inside a node) a hybrid's ring is two-level when it has more
+//              ranks than there are nodes (e.g. ulysses=2,ring=4 on 2 nodes of 4), flat
+//              with one rank per node; a one-dimensional strategy over several nodes of
+//              several ranks is always two-level.
 // Bad combinations throw ody::Error naming the option, what is allowed and what was found.
 #include <memory>
 #include <optional>

@@ -7,6 +7,29 @@
 
 namespace ody::strategies {
 
+bool two_level(std::span<const int> group_nodes) {
+  std::vector<int> distinct(group_nodes.begin(), group_nodes.end());
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  const auto n_nodes = distinct.size();
+  return n_nodes > 1 && n_nodes < group_nodes.size() && comm::uniform_nodes(group_nodes);
+}
+
+std::vector<int> node_of_index(const std::vector<int>& node_of_rank, const std::vector<int>& placement) {
+  if (node_of_rank.empty() || placement.empty()) return node_of_rank;
+  ODY_REQUIRE(node_of_rank.size() == placement.size(), "node_of_rank",
+              "empty or one node id per world rank (" + std::to_string(placement.size()) + " entries)",
+              node_of_rank.size(), " entries");
+  std::vector<int> out(placement.size());
+  for (std::size_t m = 0; m < placement.size(); ++m) {
+    const int r = placement[m];
+    ODY_REQUIRE(r >= 0 && r < static_cast<int>(node_of_rank.size()), "placement",
+                "world ranks in [0, " + std::to_string(node_of_rank.size() - 1) + "]", r);
+    out[m] = node_of_rank[static_cast<std::size_t>(r)];
+  }
+  return out;
+}
+
 Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int> placement,
            std::vector<int> node_of_rank)
     : world_(&world), dims_(std::move(dims)) {
@@ -60,15 +83,9 @@ Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int
         const int m = color + c * stride;
         group_nodes[c] = node_of_rank[placement.empty() ? m : placement[m]];
       }
-      std::vector<int> distinct = group_nodes;
-      std::sort(distinct.begin(), distinct.end());
-      distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-      const auto n_nodes = static_cast<int>(distinct.size());
-      two_level = n_nodes > 1 && n_nodes < dims_[k].size && comm::uniform_nodes(group_nodes);
       // Every member of the group computes the same answer, so the group splits together.
-      if (two_level) {
-        comms_.push_back(comm::make_hierarchical(std::move(plain), group_nodes));
-      }
+      two_level = strategies::two_level(group_nodes);
+      if (two_level) comms_.push_back(comm::make_hierarchical(std::move(plain), group_nodes));
     }
     if (!two_level) comms_.push_back(std::move(plain));
     hier_.push_back(two_level);

@@ -18,9 +18,12 @@
 // per node, the same number on each, gets a comm::HierarchicalCommunicator
 // (comm/hierarchical.hpp: intra = the group's ranks on one node, inter = the group's
 // ranks with the same local index across nodes); every other dimension gets the plain
-// split. Either way comm(name) has the same ranks, order and results.
+// split. Either way comm(name) has the same ranks, order and results, and the same traffic
+// counts (a hierarchical communicator counts the logical operation's flat volume;
+// docs/traffic.md), so the strategies' cost() formulas hold on both.
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +36,18 @@ struct MeshDim {
   std::string name;
   int size = 1;
 };
+
+// True when a group whose members sit on these nodes (one node id per member) gets a
+// hierarchical communicator: more than one node, more than one rank on each, the same
+// number on every node. Mesh applies it to each dimension's groups, the strategy factory
+// to the world of a one-dimensional strategy.
+bool two_level(std::span<const int> group_nodes);
+
+// The node of each logical mesh index m: node_of_rank[placement[m]] (node_of_rank itself
+// when placement is empty; empty when node_of_rank is). What a communicator ordered by
+// logical index (strategies::ordered_world) needs. Throws ody::Error naming node_of_rank
+// when it is neither empty nor one entry per placement entry.
+std::vector<int> node_of_index(const std::vector<int>& node_of_rank, const std::vector<int>& placement);
 
 class Mesh {
  public:

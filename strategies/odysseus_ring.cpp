@@ -41,11 +41,12 @@ OdysseusRing::OdysseusRing(const BlockConfig& cfg, comm::Communicator& world, in
                ordered_world(world, placement), layout.value_or(layout_for(cfg)), "odysseus-ring: L"),
       T_(tp),
       layout_(layout.value_or(layout_for(cfg))) {
-  (void)node_of_rank;  // not passed to Mesh yet: see StrategyOptions::node_of_rank (factory.hpp)
   ODY_REQUIRE(mode == WeightMode::zero3_mlp, "odysseus-ring: weight mode", "zero3_mlp", to_string(mode));
   const int n = comm_->size();
-  // comm_ is ordered by logical index, so the mesh needs no placement of its own.
-  mesh_ = std::make_unique<Mesh>(*comm_, std::vector<MeshDim>{{"tp", T_}, {"ring", n / T_}});
+  // comm_ is ordered by logical index, so the mesh needs no placement of its own, and
+  // its node map is by logical index. Dimensions spanning nodes become hierarchical.
+  mesh_ = std::make_unique<Mesh>(*comm_, std::vector<MeshDim>{{"tp", T_}, {"ring", n / T_}}, std::vector<int>{},
+                                 node_of_index(node_of_rank, placement));
   comm::Communicator& tpc = mesh_->comm("tp");
   ring_ = &mesh_->comm("ring");
   extra_comms_ = {&tpc, ring_};
@@ -63,6 +64,7 @@ void OdysseusRing::forward(Span3<float> y, Span3<const float> x) {
   const Z Ll = local_len(), T = c.B * Ll, d = c.d;
   ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "odysseus-ring forward: x",
               "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
+  const PrecisionScope precision(c.precision);
   mlp_->post_gathers();  // prefetch: in flight while attention (and its ring) runs
   std::vector<float> h(T * d);
   attn_->forward(h.data(), x.data());
@@ -75,6 +77,7 @@ void OdysseusRing::backward(Span3<float> dx, Span3<const float> dy) {
   ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d,
               "odysseus-ring backward: dy", "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ",
               dy.extent(2), "]");
+  const PrecisionScope precision(c.precision);
   mlp_->post_gathers();
   std::vector<float> dh(T * d);
   mlp_->backward(dh.data(), dy.data());  // its gradient reduce-scatters travel during attention backward

@@ -39,6 +39,20 @@ Strategy::Strategy(const BlockConfig& cfg, comm::Communicator& world, std::uniqu
 
 std::string Strategy::describe_mesh() const { return format_mesh(mesh_dims()); }
 
+comm::Communicator& Strategy::mesh_comm(std::string_view dim) const {
+  const std::vector<MeshDim> dims = mesh_dims();
+  for (std::size_t k = 0; k < dims.size(); ++k)
+    if (dims[k].name == dim) {
+      if (extra_comms_.empty()) return *comm_;  // one-dimensional: the dimension is comm()
+      ODY_REQUIRE(extra_comms_.size() == dims.size(), "Strategy::mesh_comm",
+                  "one communicator per mesh dimension (" + std::to_string(dims.size()) + ")",
+                  extra_comms_.size());
+      return *extra_comms_[k];
+    }
+  throw Error("Strategy::mesh_comm: dim", "one of the mesh dimensions " + format_mesh(dims),
+              "'" + std::string(dim) + "'");
+}
+
 comm::TrafficSnapshot Strategy::traffic() const {
   comm::TrafficSnapshot t = comm_->traffic();
   for (auto* c : extra_comms_)

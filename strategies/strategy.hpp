@@ -70,6 +70,11 @@ class Strategy {
   // their kind ("ulysses", "ring", "tp"). describe_mesh(): "ulysses=2,ring=4".
   virtual std::vector<MeshDim> mesh_dims() const = 0;
   std::string describe_mesh() const;
+  // The communicator of mesh dimension `dim` (a mesh_dims() name): comm() for
+  // one-dimensional strategies, the mesh's sub-communicator for hybrids. It is a
+  // comm::HierarchicalCommunicator when the dimension spans nodes (StrategyOptions::
+  // node_of_rank, factory.hpp). Throws ody::Error listing the names when unknown.
+  comm::Communicator& mesh_comm(std::string_view dim) const;
   // The traffic of every communicator the strategy sends on (comm() and, for hybrids, its
   // mesh's sub-communicators), summed; what cost() predicts. reset_traffic() zeroes them.
   comm::TrafficSnapshot traffic() const;
@@ -99,7 +104,9 @@ class Strategy {
   BlockConfig cfg_;
   comm::Communicator* comm_;
   std::vector<Pos> pos_;
-  std::vector<comm::Communicator*> extra_comms_;  // counted by traffic() besides comm_
+  // Counted by traffic() besides comm_. Hybrids: their mesh dimensions' communicators, in
+  // mesh_dims() order (mesh_comm() relies on it); one-dimensional strategies: none.
+  std::vector<comm::Communicator*> extra_comms_;
 };
 
 // The world ordered by logical mesh index (rank m = the world rank placement[m] takes),

@@ -47,13 +47,14 @@ Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightM
       layout_(layout.value_or(layout_for(cfg))),
       w_(cfg),
       g_(cfg) {
-  (void)node_of_rank;  // not passed to Mesh yet: see StrategyOptions::node_of_rank (factory.hpp)
   ODY_REQUIRE(mode == WeightMode::replicated || mode == WeightMode::zero3, "usp: weight mode",
               "replicated or zero3", to_string(mode));
   mode_ = mode;
   const int n = comm_->size(), R = n / U_;
-  // comm_ is ordered by logical index, so the mesh needs no placement of its own.
-  mesh_ = std::make_unique<Mesh>(*comm_, std::vector<MeshDim>{{"ulysses", U_}, {"ring", R}});
+  // comm_ is ordered by logical index, so the mesh needs no placement of its own, and
+  // its node map is by logical index. Dimensions spanning nodes become hierarchical.
+  mesh_ = std::make_unique<Mesh>(*comm_, std::vector<MeshDim>{{"ulysses", U_}, {"ring", R}}, std::vector<int>{},
+                                 node_of_index(node_of_rank, placement));
   uly_ = &mesh_->comm("ulysses");
   comm::Communicator& ring = mesh_->comm("ring");
   extra_comms_ = {uly_, &ring};
@@ -63,8 +64,10 @@ Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightM
   map_ = std::move(rows.map);
   ring_ = std::make_unique<RingAttention>(
       ring,
-      RingAttention::Shape{cfg.B, U_ * local_len(), cfg.H / U_, detail::heads_per_rank(cfg.G, U_), cfg.head_dim()},
+      RingAttention::Shape{cfg.B, U_ * local_len(), cfg.H / U_, detail::heads_per_rank(cfg.G, U_), cfg.head_dim(),
+                           cfg.precision == Precision::bf16},
       cfg.causal, std::move(rows.block_pos), balanced);
+  x1_ = x2_ = x3_ = detail::WirePair(cfg.precision);
   const Z T = cfg.B * local_len();
   x_ = Array2("x", T, cfg.d);
   u1_ = Array2("u1", T, cfg.d);
@@ -92,6 +95,7 @@ void Usp::forward(Span3<float> y, Span3<const float> x) {
   const Z Lb = U_ * Ll, hq = H / U_, hk = detail::heads_per_rank(G, U_), nkv = c.B * Lb * hk * Dh;
   ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "usp forward: x",
               "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
+  const PrecisionScope precision(c.precision);
   if (zero3_) zero3_->gather(w_);
   std::copy_n(x.data(), T * d, x_.data());
   rmsnorm_forward(u1_, rstd1_, x_, w_.attn_norm);
@@ -104,22 +108,26 @@ void Usp::forward(Span3<float> y, Span3<const float> x) {
   rope_forward(q4, q4, lpos);
   rope_forward(k4, k4, lpos);
   // Sequence -> heads inside the ulysses group, the three in flight together.
-  auto wq = detail::seq_to_head_post(*uly_, q.data(), s1_, r1_, c.B, Ll, H, Dh, 0);
-  auto wk = detail::seq_to_head_post(*uly_, k.data(), s2_, r2_, c.B, Ll, G, Dh, 1);
-  auto wv = detail::seq_to_head_post(*uly_, v.data(), s3_, r3_, c.B, Ll, G, Dh, 2);
+  // (x.visit(fn) runs fn on the (send, recv) pair of the wire type: wire.hpp.)
+  auto wq = x1_.visit([&](auto& s, auto& r) { return detail::seq_to_head_post(*uly_, q.data(), s, r, c.B, Ll, H, Dh, 0); });
+  auto wk = x2_.visit([&](auto& s, auto& r) { return detail::seq_to_head_post(*uly_, k.data(), s, r, c.B, Ll, G, Dh, 1); });
+  auto wv = x3_.visit([&](auto& s, auto& r) { return detail::seq_to_head_post(*uly_, v.data(), s, r, c.B, Ll, G, Dh, 2); });
   qh_.resize(c.B * Lb * hq * Dh);
   kvh_.resize(2 * nkv);
   oh_.resize(qh_.size());
   lse_.resize(c.B * hq * Lb);
   wq->wait();
-  detail::seq_to_head_finish(r1_, qh_.data(), U_, c.B, Ll, H, Dh, map_.data());
+  x1_.visit([&](auto&, auto& r) { detail::seq_to_head_finish(r, qh_.data(), U_, c.B, Ll, H, Dh, map_.data()); });
   wk->wait();
-  detail::seq_to_head_finish(r2_, kvh_.data(), U_, c.B, Ll, G, Dh, map_.data());
+  x2_.visit([&](auto&, auto& r) { detail::seq_to_head_finish(r, kvh_.data(), U_, c.B, Ll, G, Dh, map_.data()); });
   wv->wait();
-  detail::seq_to_head_finish(r3_, kvh_.data() + nkv, U_, c.B, Ll, G, Dh, map_.data());
+  x3_.visit([&](auto&, auto& r) { detail::seq_to_head_finish(r, kvh_.data() + nkv, U_, c.B, Ll, G, Dh, map_.data()); });
   ring_->forward(oh_.data(), lse_.data(), qh_.data(), kvh_.data());
-  detail::head_to_seq_post(*uly_, oh_.data(), s1_, r1_, c.B, Ll, H, Dh, 0, map_.data())->wait();
-  detail::head_to_seq_finish(r1_, o_.data(), U_, c.B, Ll, H, Dh, false);
+  round_activations(oh_.data(), oh_.size());  // the merged fp32 output, stored as an activation
+  x1_.visit([&](auto& s, auto& r) {
+    detail::head_to_seq_post(*uly_, oh_.data(), s, r, c.B, Ll, H, Dh, 0, map_.data())->wait();
+    detail::head_to_seq_finish(r, o_.data(), U_, c.B, Ll, H, Dh, false);
+  });
   std::copy_n(x_.data(), T * d, h_.data());
   linear_forward(Mat<float>(h_), Mat<const float>(o_), w_.wo, Accum::kAdd);
   rmsnorm_forward(u2_, rstd2_, h_, w_.mlp_norm);
@@ -136,6 +144,7 @@ void Usp::backward(Span3<float> dx, Span3<const float> dy) {
   const Z Lb = U_ * Ll, hk = detail::heads_per_rank(G, U_), nkv = c.B * Lb * hk * Dh;
   ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "usp backward: dy",
               "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
+  const PrecisionScope precision(c.precision);
   if (zero3_) zero3_->gather(w_);  // gathered again for backward
   const Span2<float> dh(dx.data(), T, d);
   std::copy_n(dy.data(), T * d, dx.data());
@@ -150,19 +159,29 @@ void Usp::backward(Span3<float> dx, Span3<const float> dy) {
   linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo), Mat<const float>(dh),
                   Mat<const float>(o_), w_.wo);
   std::vector<float> doh(qh_.size()), dqh(qh_.size()), dkvh(2 * nkv);
-  detail::seq_to_head_post(*uly_, dO.data(), s1_, r1_, c.B, Ll, H, Dh, 0)->wait();
-  detail::seq_to_head_finish(r1_, doh.data(), U_, c.B, Ll, H, Dh, map_.data());
+  x1_.visit([&](auto& s, auto& r) {
+    detail::seq_to_head_post(*uly_, dO.data(), s, r, c.B, Ll, H, Dh, 0)->wait();
+    detail::seq_to_head_finish(r, doh.data(), U_, c.B, Ll, H, Dh, map_.data());
+  });
   ring_->backward(dqh.data(), dkvh.data(), doh.data(), qh_.data(), kvh_.data(), oh_.data(), lse_.data());
-  auto wq = detail::head_to_seq_post(*uly_, dqh.data(), s1_, r1_, c.B, Ll, H, Dh, 0, map_.data());
-  auto wk = detail::head_to_seq_post(*uly_, dkvh.data(), s2_, r2_, c.B, Ll, G, Dh, 1, map_.data());
-  auto wv = detail::head_to_seq_post(*uly_, dkvh.data() + nkv, s3_, r3_, c.B, Ll, G, Dh, 2, map_.data());
+  round_activations(dqh.data(), dqh.size());  // fp32 sums -> activation gradients
+  round_activations(dkvh.data(), dkvh.size());
+  auto wq = x1_.visit([&](auto& s, auto& r) {
+    return detail::head_to_seq_post(*uly_, dqh.data(), s, r, c.B, Ll, H, Dh, 0, map_.data());
+  });
+  auto wk = x2_.visit([&](auto& s, auto& r) {
+    return detail::head_to_seq_post(*uly_, dkvh.data(), s, r, c.B, Ll, G, Dh, 1, map_.data());
+  });
+  auto wv = x3_.visit([&](auto& s, auto& r) {
+    return detail::head_to_seq_post(*uly_, dkvh.data() + nkv, s, r, c.B, Ll, G, Dh, 2, map_.data());
+  });
   std::vector<float> dq(T * H * Dh), dk(T * G * Dh, 0.f), dv(T * G * Dh, 0.f);
   wq->wait();
-  detail::head_to_seq_finish(r1_, dq.data(), U_, c.B, Ll, H, Dh, false);
+  x1_.visit([&](auto&, auto& r) { detail::head_to_seq_finish(r, dq.data(), U_, c.B, Ll, H, Dh, false); });
   wk->wait();
-  detail::head_to_seq_finish(r2_, dk.data(), U_, c.B, Ll, G, Dh, true);
+  x2_.visit([&](auto&, auto& r) { detail::head_to_seq_finish(r, dk.data(), U_, c.B, Ll, G, Dh, true); });
   wv->wait();
-  detail::head_to_seq_finish(r3_, dv.data(), U_, c.B, Ll, G, Dh, true);
+  x3_.visit([&](auto&, auto& r) { detail::head_to_seq_finish(r, dv.data(), U_, c.B, Ll, G, Dh, true); });
   const Span1<const Pos> lpos(pos_.data(), Ll);
   const Span4<float> dq4(dq.data(), c.B, Ll, H, Dh), dk4(dk.data(), c.B, Ll, G, Dh);
   rope_backward(dq4, dq4, lpos);
@@ -196,13 +215,14 @@ Cost Usp::cost(const BlockConfig& c, int n, int rank, int U, TokenLayout layout,
   const Z cq = c.B * Ll * c.H * Dh;       // all-to-all buffer of q / o / dq / dout (U blocks)
   const Z ckv = c.B * Ll * hk * Dh * U;   // of k / v / dk / dv
   Cost cost;
+  const std::size_t e = detail::wire_size(c);  // activations: 4, or 2 under bf16
   for (auto* s : {&cost.forward, &cost.backward}) {
-    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, 4, U));
-    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, 4, U));
-    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, 4, U));
-    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, 4, U));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, e, U));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, e, U));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, e, U));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, e, U));
   }
-  RingAttention::add_cost(cost, c.B, U * Ll, hk, Dh, n / U);
+  RingAttention::add_cost(cost, c.B, U * Ll, hk, Dh, n / U, e);
   if (mode == WeightMode::zero3) {
     Zero3Weights::add_cost(cost, c, n);
     return cost;
