@@ -1,14 +1,21 @@
 // ody-plugin-overhead: what the plugin layer costs. The same shared-memory transport
 // (transport.hpp) moves the same ring exchange (each rank sends to rank+1 and receives
-// from rank-1) twice in one run:
-//   direct  the transport linked in and called directly (Endpoint::isend/irecv/test);
-//   plugin  ody::comm::Communicator "plugin:shm": dlopen'ed libody-plugin-shm.so, the
-//           odyPlugin_v1 table, the host adapter (validation, traffic counters, Work).
-// The two alternate iteration by iteration, each iteration between barriers; an
-// iteration's time is its slowest rank's; the medians are compared (plugin / direct).
+// from rank-1, one batch_p2p of a send and a receive) three ways in one run:
+//   direct   the transport linked in and called directly (Endpoint::isend/irecv/test):
+//            no Communicator at all, the floor;
+//   builtin  the transport as a built-in ody::comm::Communicator (builtin.hpp: the host
+//            adapter's HostCommunicator calling the transport directly): what every
+//            backend pays (argument validation, traffic counters, trace hooks, Work);
+//   plugin   ody::comm::Communicator "plugin:shm": dlopen'ed libody-plugin-shm.so, the
+//            odyPlugin_v1 table, the same host adapter.
+// plugin / builtin is the cost of being a plugin (the ABI crossing); plugin / direct adds
+// the Communicator layer every backend has.
+// The three alternate iteration by iteration, each iteration between barriers; an
+// iteration's time is its slowest rank's; the medians are compared. Every iteration's
+// received bytes are checked (first and last byte); wrong data exits non-zero.
 //
-//   mpirun -np 2 build/bin/ody-plugin-overhead [-n ITERS]
-// (ODY_PLUGIN_PATH must name the directory of libody-plugin-shm.so.)
+//   mpirun -np 2 build/bin/ody-plugin-overhead [-n ITERS] [-s BYTES]
+// (ODY_PLUGIN_PATH must name the directory of libody-plugin-shm.so; -s runs one size only.)
 #include <mpi.h>
 
 #include <algorithm>
@@ -21,6 +28,8 @@
 
 #include "backends/mpi/environment.hpp"
 #include "backends/registry.hpp"
+#include "builtin.hpp"
+#include "comm/error.hpp"
 #include "transport.hpp"
 
 namespace {
@@ -35,30 +44,45 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+long parse_positive(const char* flag, const char* text) {
+  char* end = nullptr;
+  const long v = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || v < 1)
+    throw ody::Error(flag, "a positive integer", std::string("'") + text + "'");
+  return v;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   ody::backends::mpi::Environment env(&argc, &argv);
-  int iters = 2000;
-  for (int i = 1; i + 1 < argc; i += 2)
-    if (!std::strcmp(argv[i], "-n")) iters = std::atoi(argv[i + 1]);
   try {
+    long iters = 2000, only = 0;
+    for (int i = 1; i < argc; i += 2) {
+      if (i + 1 >= argc) throw ody::Error(argv[i], "a value after the flag", "nothing");
+      if (!std::strcmp(argv[i], "-n")) iters = parse_positive("-n", argv[i + 1]);
+      else if (!std::strcmp(argv[i], "-s")) only = parse_positive("-s", argv[i + 1]);
+      else throw ody::Error("ody-plugin-overhead", "-n ITERS or -s BYTES", std::string("'") + argv[i] + "'");
+    }
     int rank = 0, size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     MPI_Comm boot;
     MPI_Comm_dup(MPI_COMM_WORLD, &boot);
     odyshm::Endpoint direct(rank, size, all_gather, &boot);
+    auto builtin = odyshm::BuiltinCommunicator::create_world();
     auto plugin = ody::backends::create_world("plugin:shm");
     const int next = (rank + 1) % size, prev = (rank + size - 1) % size;
     if (rank == 0)
-      std::printf("# ody-plugin-overhead: %d ranks, ring exchange, median of %d iterations\n"
-                  "# %10s %14s %14s %8s\n", size, iters, "bytes", "direct_us", "plugin_us",
-                  "ratio");
-    for (std::size_t bytes : {std::size_t{8}, std::size_t{4096}, std::size_t{65536},
-                              std::size_t{1} << 20, std::size_t{16} << 20}) {
-      std::vector<std::uint8_t> out(bytes, static_cast<std::uint8_t>(rank)), in(bytes);
-      const int n = bytes >= (std::size_t{1} << 20) ? std::max(iters / 10, 5) : iters;
+      std::printf("# ody-plugin-overhead: %d ranks, ring exchange, median of %ld iterations\n"
+                  "# %10s %11s %11s %11s %9s %9s\n", size, iters, "bytes", "direct_us",
+                  "builtin_us", "plugin_us", "plug/bltn", "plug/dir");
+    std::vector<std::size_t> sizes{8, 4096, 65536, std::size_t{1} << 20, std::size_t{16} << 20};
+    if (only) sizes = {static_cast<std::size_t>(only)};
+    const auto mark = static_cast<std::uint8_t>(prev + 1);
+    for (std::size_t bytes : sizes) {
+      std::vector<std::uint8_t> out(bytes, static_cast<std::uint8_t>(rank + 1)), in(bytes);
+      const long n = bytes >= (std::size_t{1} << 20) ? std::max(iters / 10, 5L) : iters;
       auto run_direct = [&] {
         auto* s = direct.isend(out.data(), bytes, next, 5);
         auto* r = direct.irecv(in.data(), bytes, prev, 5);
@@ -68,32 +92,40 @@ int main(int argc, char** argv) {
           if (!rd) rd = direct.test(r);
         }
       };
-      auto run_plugin = [&] {
-        const ody::comm::P2POp ops[] = {
-            ody::comm::P2POp::isend(ody::comm::cbuf(out.data(), static_cast<std::int64_t>(bytes)), next, 5),
-            ody::comm::P2POp::irecv(ody::comm::buf(in.data(), static_cast<std::int64_t>(bytes)), prev, 5)};
-        plugin->batch_p2p(ops);
-      };
+      const ody::comm::P2POp ops[] = {
+          ody::comm::P2POp::isend(ody::comm::cbuf(out.data(), static_cast<std::int64_t>(bytes)), next, 5),
+          ody::comm::P2POp::irecv(ody::comm::buf(in.data(), static_cast<std::int64_t>(bytes)), prev, 5)};
+      auto run_builtin = [&] { builtin->batch_p2p(ops); };
+      auto run_plugin = [&] { plugin->batch_p2p(ops); };
+      int wrong = 0;
       auto time_one = [&](auto&& body) {
+        in.front() = in.back() = 0;
         MPI_Barrier(MPI_COMM_WORLD);
         const auto t0 = std::chrono::steady_clock::now();
         body();
-        return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+        const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+        if (in.front() != mark || in.back() != mark) ++wrong;
+        return us;
       };
-      for (int i = 0; i < 10; ++i) time_one(run_direct), time_one(run_plugin);  // warm-up
+      for (int i = 0; i < 10; ++i) time_one(run_direct), time_one(run_builtin), time_one(run_plugin);
       // Alternate iteration by iteration; an iteration's time is its slowest rank's.
-      std::vector<double> td(n), tp(n);
-      for (int i = 0; i < n; ++i) td[i] = time_one(run_direct), tp[i] = time_one(run_plugin);
-      MPI_Allreduce(MPI_IN_PLACE, td.data(), n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-      MPI_Allreduce(MPI_IN_PLACE, tp.data(), n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-      if (in[0] != static_cast<std::uint8_t>(prev)) {
-        std::fprintf(stderr, "rank %d: wrong data received\n", rank);
+      std::vector<double> td(n), tb(n), tp(n);
+      for (long i = 0; i < n; ++i)
+        td[i] = time_one(run_direct), tb[i] = time_one(run_builtin), tp[i] = time_one(run_plugin);
+      MPI_Allreduce(MPI_IN_PLACE, td.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+      MPI_Allreduce(MPI_IN_PLACE, tb.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+      MPI_Allreduce(MPI_IN_PLACE, tp.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+      MPI_Allreduce(MPI_IN_PLACE, &wrong, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+      if (wrong) {
+        if (rank == 0) std::fprintf(stderr, "ody-plugin-overhead: %d iterations received wrong data at %zu bytes\n", wrong, bytes);
         return 1;
       }
-      const double d = median(td), p = median(tp);
-      if (rank == 0) std::printf("  %10zu %14.2f %14.2f %8.3f\n", bytes, d, p, p / d);
+      const double d = median(td), b = median(tb), p = median(tp);
+      if (rank == 0)
+        std::printf("  %10zu %11.2f %11.2f %11.2f %9.3f %9.3f\n", bytes, d, b, p, p / b, p / d);
     }
     plugin.reset();
+    builtin.reset();
     MPI_Comm_free(&boot);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ody-plugin-overhead: %s\n", e.what());

@@ -26,10 +26,7 @@ odyPluginResult_t guarded(F&& f) {
 
 odyshm::Endpoint* ep(odyPluginComm_t c) { return reinterpret_cast<odyshm::Endpoint*>(c); }
 
-struct Req {  // a request remembers its endpoint (test() gets only the request)
-  odyshm::Endpoint* endpoint;
-  odyshm::Request* request;
-};
+odyshm::Request* req(odyPluginRequest_t r) { return reinterpret_cast<odyshm::Request*>(r); }
 
 const char* shm_error_string() { return g_error.c_str(); }
 
@@ -49,47 +46,24 @@ odyPluginResult_t shm_get_properties(odyPluginComm_t, odyPluginProperties_v1_t* 
   return ODY_PLUGIN_OK;
 }
 
+// A request is the transport's own (it knows its endpoint): nothing is allocated here.
 odyPluginResult_t shm_isend(odyPluginComm_t c, const void* data, size_t bytes, int peer,
                             int64_t tag, odyPluginRequest_t* request) {
   return guarded([&] {
-    auto* r = new Req{ep(c), nullptr};
-    try {
-      r->request = ep(c)->isend(data, bytes, peer, tag);
-    } catch (...) {
-      delete r;
-      throw;
-    }
-    *request = reinterpret_cast<odyPluginRequest_t>(r);
+    *request = reinterpret_cast<odyPluginRequest_t>(ep(c)->isend(data, bytes, peer, tag));
   });
 }
 
 odyPluginResult_t shm_irecv(odyPluginComm_t c, void* data, size_t bytes, int peer, int64_t tag,
                             odyPluginRequest_t* request) {
   return guarded([&] {
-    auto* r = new Req{ep(c), nullptr};
-    try {
-      r->request = ep(c)->irecv(data, bytes, peer, tag);
-    } catch (...) {
-      delete r;
-      throw;
-    }
-    *request = reinterpret_cast<odyPluginRequest_t>(r);
+    *request = reinterpret_cast<odyPluginRequest_t>(ep(c)->irecv(data, bytes, peer, tag));
   });
 }
 
 odyPluginResult_t shm_test(odyPluginRequest_t request, int* done) {
-  auto* r = reinterpret_cast<Req*>(request);
-  return guarded([&] {
-    bool finished = false;
-    try {
-      finished = r->endpoint->test(r->request);
-    } catch (...) {
-      delete r;  // a failed request is released too
-      throw;
-    }
-    *done = finished ? 1 : 0;
-    if (finished) delete r;
-  });
+  // Endpoint::test frees the request when it is done or failed.
+  return guarded([&] { *done = odyshm::Endpoint::owner(req(request)).test(req(request)) ? 1 : 0; });
 }
 
 odyPluginResult_t shm_finalize(odyPluginComm_t c) {

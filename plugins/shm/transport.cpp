@@ -33,8 +33,9 @@ std::size_t round8(std::size_t x) { return (x + 7) & ~std::size_t{7}; }
 }  // namespace
 
 struct Request {
-  Request(bool s, char* d, std::size_t b, int p, std::int64_t t)
-      : is_send(s), data(d), bytes(b), peer(p), tag(t) {}
+  Request(Endpoint* e, bool s, char* d, std::size_t b, int p, std::int64_t t)
+      : endpoint(e), is_send(s), data(d), bytes(b), peer(p), tag(t) {}
+  Endpoint* endpoint;
   bool is_send;
   char* data;
   std::size_t bytes;
@@ -159,7 +160,7 @@ Endpoint::Ring* Endpoint::outbound_ring(int dest) const {
 
 Request* Endpoint::isend(const void* data, std::size_t bytes, int peer, std::int64_t tag) {
   if (peer < 0 || peer >= size_) fail("isend: peer " + std::to_string(peer) + " out of range");
-  auto* r = new Request(true, const_cast<char*>(static_cast<const char*>(data)), bytes, peer, tag);
+  auto* r = new Request(this, true, const_cast<char*>(static_cast<const char*>(data)), bytes, peer, tag);
   sends_[peer].push_back(r);
   if (sends_[peer].size() == 1) push_sends(peer);
   return r;
@@ -167,7 +168,7 @@ Request* Endpoint::isend(const void* data, std::size_t bytes, int peer, std::int
 
 Request* Endpoint::irecv(void* data, std::size_t bytes, int peer, std::int64_t tag) {
   if (peer < 0 || peer >= size_) fail("irecv: peer " + std::to_string(peer) + " out of range");
-  auto* r = new Request(false, static_cast<char*>(data), bytes, peer, tag);
+  auto* r = new Request(this, false, static_cast<char*>(data), bytes, peer, tag);
   Inbound& in = inbound_[peer];
   for (auto it = in.unexpected.begin(); it != in.unexpected.end(); ++it) {
     if (it->tag != tag || it->attached) continue;
@@ -277,6 +278,8 @@ void Endpoint::pull_frames(int source) {
     in.current_unexpected = nullptr;
   }
 }
+
+Endpoint& Endpoint::owner(const Request* r) { return *r->endpoint; }
 
 void Endpoint::progress() {
   for (int d = 0; d < size_; ++d)

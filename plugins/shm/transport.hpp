@@ -50,6 +50,9 @@ class Endpoint {
   // Progresses everything; true when `r` is done (then `r` is freed). Throws (and frees
   // `r`) when `r` failed, e.g. a size mismatch.
   bool test(Request* r);
+  // The endpoint that created `r` (a request remembers it: the plugin's test() gets only
+  // the request).
+  static Endpoint& owner(const Request* r);
   void progress();
 
  private:

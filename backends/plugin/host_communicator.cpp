@@ -1,0 +1,314 @@
+#include "backends/plugin/host_communicator.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <new>
+#include <string>
+#include <thread>
+
+#include "comm/error.hpp"
+
+namespace ody::backends::plugin {
+
+namespace {
+
+constexpr std::int64_t kTagBase = std::int64_t{comm::kMaxP2PTag} + 1;
+constexpr std::uint32_t kSequenceWindow = 1u << 16;
+static_assert(kTagBase + std::int64_t{kSequenceWindow} * comm::kCollectiveTags - 1 <=
+              HostCommunicator::kMaxTagNeeded);
+
+// Polls w.test() until it is true (the policy of host_communicator.hpp); the clock is read
+// only every 64 polls.
+void poll_until_done(comm::Work& w, const HostCommunicator& c, std::chrono::milliseconds timeout) {
+  if (w.test()) return;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::uint64_t polls = 1; !w.test(); ++polls) {
+    if (polls % 64 != 0) continue;
+    const auto waited = std::chrono::steady_clock::now() - start;
+    if (timeout >= std::chrono::milliseconds::zero() && waited >= timeout)
+      throw TimeoutError("wait", "completion within " + std::to_string(timeout.count()) + " ms",
+                         "the operation still in flight (backend " + c.info().name + ")");
+    if (c.yield_when_idle() && waited > std::chrono::milliseconds(1)) std::this_thread::yield();
+  }
+}
+
+// Work objects come from a small per-thread free list: the point-to-point path allocates
+// one per operation, and this keeps it off malloc. A block freed on another thread joins
+// that thread's list.
+template <std::size_t Bytes>
+class BlockCache {
+ public:
+  static void* get() {
+    auto& c = cache();
+    if (c.count == 0) return ::operator new(Bytes);
+    return c.blocks[--c.count];
+  }
+  static void put(void* p) {
+    auto& c = cache();
+    if (c.count == kKeep) return ::operator delete(p);
+    c.blocks[c.count++] = p;
+  }
+
+ private:
+  static constexpr std::size_t kKeep = 32;
+  struct Cache {
+    void* blocks[kKeep];
+    std::size_t count = 0;
+    ~Cache() {
+      while (count) ::operator delete(blocks[--count]);
+    }
+  };
+  static Cache& cache() {
+    thread_local Cache c;
+    return c;
+  }
+};
+
+// Handles the engine started for one operation (a batch of point-to-point messages or a
+// native collective); complete when all are. A handle that failed is released by the
+// engine: the failure is kept and rethrown by every later test().
+class HandleWork final : public comm::Work {
+ public:
+  explicit HandleWork(HostCommunicator* comm) : comm_(comm) {}
+  ~HandleWork() override {
+    try {
+      if (!finished_) wait(comm::kNoTimeout);
+    } catch (...) {
+      // A destructor cannot report the failure; wait() would have.
+    }
+  }
+  static void* operator new(std::size_t bytes) {
+    return bytes == sizeof(HandleWork) ? BlockCache<sizeof(HandleWork)>::get() : ::operator new(bytes);
+  }
+  static void operator delete(void* p, std::size_t bytes) {
+    if (bytes == sizeof(HandleWork)) BlockCache<sizeof(HandleWork)>::put(p);
+    else ::operator delete(p);
+  }
+
+  void add(P2PEngine::Handle h) {
+    if (inline_count_ < kInline) inline_[inline_count_++] = h;
+    else more_.push_back(h);
+  }
+  void set_failure(std::exception_ptr e) { failure_ = std::move(e); }
+
+  bool test() override {
+    if (finished_) return true;
+    std::lock_guard lock(comm_->mutex());
+    comm_->progress_locked();
+    if (!failure_) {
+      test_all(inline_.data(), inline_count_);
+      if (!more_.empty() && !failure_) {
+        std::size_t n = more_.size();
+        test_all(more_.data(), n);
+        more_.resize(n);
+      }
+    }
+    if (failure_) std::rethrow_exception(failure_);
+    finished_ = inline_count_ == 0 && more_.empty();
+    return finished_;
+  }
+  void wait(std::chrono::milliseconds timeout) override { poll_until_done(*this, *comm_, timeout); }
+
+ private:
+  static constexpr std::size_t kInline = 4;  // a ring step has 2, a native collective 1
+
+  // Tests handles [0, n), removing those that completed (or failed); n shrinks.
+  void test_all(P2PEngine::Handle* h, std::size_t& n) {
+    for (std::size_t i = 0; i < n;) {
+      bool done = false;
+      try {
+        done = comm_->test_handle(h[i]);
+      } catch (...) {
+        failure_ = std::current_exception();
+        h[i] = h[--n];
+        return;
+      }
+      if (done) h[i] = h[--n];
+      else ++i;
+    }
+  }
+
+  HostCommunicator* comm_;
+  std::array<P2PEngine::Handle, kInline> inline_;
+  std::size_t inline_count_ = 0;
+  std::vector<P2PEngine::Handle> more_;
+  std::exception_ptr failure_;
+  bool finished_ = false;
+};
+
+// A host schedule (a collective over point to point): owned here, advanced from the
+// communicator's list of schedules in flight.
+class ScheduleWork final : public comm::Work {
+ public:
+  ScheduleWork(HostCommunicator* comm, std::unique_ptr<Schedule> s) : comm_(comm), s_(std::move(s)) {}
+  ~ScheduleWork() override {
+    try {
+      if (!finished_) wait(comm::kNoTimeout);
+    } catch (...) {
+      // A destructor cannot report the failure; wait() would have.
+    }
+    std::lock_guard lock(comm_->mutex());
+    comm_->remove_schedule(s_.get());  // normally gone already (finished or failed)
+  }
+  bool test() override {
+    if (finished_) return true;
+    std::lock_guard lock(comm_->mutex());
+    comm_->progress_locked();
+    if (s_->failure) std::rethrow_exception(s_->failure);
+    finished_ = s_->done();
+    return finished_;
+  }
+  void wait(std::chrono::milliseconds timeout) override { poll_until_done(*this, *comm_, timeout); }
+
+ private:
+  HostCommunicator* comm_;
+  std::unique_ptr<Schedule> s_;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+bool host_oversubscribed(MPI_Comm world) {
+  MPI_Comm local = MPI_COMM_NULL;
+  if (MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local) != MPI_SUCCESS)
+    return true;  // unknown: yield, the safe side for progress
+  int local_size = 1;
+  MPI_Comm_size(local, &local_size);
+  MPI_Comm_free(&local);
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores < 1 || local_size > cores;
+}
+
+HostCommunicator::HostCommunicator(int rank, int size, comm::BackendInfo info, bool yield_when_idle)
+    : Communicator(rank, size, std::move(info)), yield_when_idle_(yield_when_idle) {}
+
+HostCommunicator::~HostCommunicator() = default;
+
+void HostCommunicator::progress() {
+  std::lock_guard lock(mutex_);
+  progress_locked();
+}
+
+void HostCommunicator::progress_locked() {
+  for (std::size_t i = 0; i < active_.size();) {
+    Schedule& s = *active_[i];
+    bool finished = true;
+    try {
+      finished = s.advance(*this);
+    } catch (...) {
+      s.failure = std::current_exception();
+    }
+    if (finished) active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(i));
+    else ++i;
+  }
+}
+
+void HostCommunicator::remove_schedule(const Schedule* s) {
+  auto it = std::find(active_.begin(), active_.end(), s);
+  if (it != active_.end()) active_.erase(it);
+}
+
+comm::WorkPtr HostCommunicator::start(std::unique_ptr<Schedule> s) {
+  Schedule* raw = s.get();
+  auto work = std::make_unique<ScheduleWork>(this, std::move(s));
+  std::lock_guard lock(mutex_);
+  active_.push_back(raw);
+  progress_locked();  // post the first round now
+  return work;
+}
+
+std::int64_t HostCommunicator::collective_tag(comm::Tag tag) {
+  std::lock_guard lock(mutex_);
+  const std::uint32_t seq = sequence_[tag]++ % kSequenceWindow;
+  return kTagBase + std::int64_t{seq} * comm::kCollectiveTags + tag;
+}
+
+template <class Native>
+comm::WorkPtr HostCommunicator::try_native(Native&& native) {
+  std::lock_guard lock(mutex_);
+  Handle h = nullptr;
+  if (!native(&h)) return nullptr;
+  auto work = std::make_unique<HandleWork>(this);
+  work->add(h);
+  return work;
+}
+
+// ---- operations ------------------------------------------------------------------------
+
+comm::WorkPtr HostCommunicator::do_batch_p2p(std::span<const comm::P2POp> ops) {
+  auto work = std::make_unique<HandleWork>(this);
+  std::lock_guard lock(mutex_);
+  try {
+    for (const auto& op : ops) {
+      const auto bytes = static_cast<std::size_t>(op.buffer.bytes());
+      work->add(op.kind == comm::P2POp::Kind::send
+                    ? post_send(op.buffer.data, bytes, op.peer, op.tag)
+                    : post_recv(op.buffer.data, bytes, op.peer, op.tag));
+    }
+  } catch (...) {
+    work->set_failure(std::current_exception());  // reported by test()/wait(), as any failure
+  }
+  return work;
+}
+
+comm::WorkPtr HostCommunicator::do_all_reduce(comm::ConstBuf send, comm::Buf recv,
+                                              comm::ReduceOp op, comm::Tag tag) {
+  if (auto w = try_native([&](Handle* h) { return native_all_reduce(send, recv, op, tag, h); })) return w;
+  return start(plugin::all_reduce(send.data, recv.data, send.count, send.dtype, op, rank(), size(),
+                                  collective_tag(tag)));
+}
+
+comm::WorkPtr HostCommunicator::do_all_gather(comm::ConstBuf send, comm::Buf recv, comm::Tag tag) {
+  if (auto w = try_native([&](Handle* h) { return native_all_gather(send, recv, tag, h); })) return w;
+  const std::vector<std::int64_t> counts(size(), send.count);
+  return start(plugin::all_gather_v(send.data, recv.data, counts, comm::dtype_size(send.dtype),
+                                    rank(), size(), collective_tag(tag)));
+}
+
+comm::WorkPtr HostCommunicator::do_all_gather_v(comm::ConstBuf send, comm::Buf recv,
+                                                std::span<const std::int64_t> counts,
+                                                comm::Tag tag) {
+  return start(plugin::all_gather_v(send.data, recv.data, counts, comm::dtype_size(send.dtype),
+                                    rank(), size(), collective_tag(tag)));
+}
+
+comm::WorkPtr HostCommunicator::do_reduce_scatter(comm::ConstBuf send, comm::Buf recv,
+                                                  comm::ReduceOp op, comm::Tag tag) {
+  if (auto w = try_native([&](Handle* h) { return native_reduce_scatter(send, recv, op, tag, h); }))
+    return w;
+  return start(plugin::reduce_scatter(send.data, recv.data, recv.count, send.dtype, op, rank(),
+                                      size(), collective_tag(tag)));
+}
+
+comm::WorkPtr HostCommunicator::do_all_to_all(comm::ConstBuf send, comm::Buf recv, comm::Tag tag) {
+  if (auto w = try_native([&](Handle* h) { return native_all_to_all(send, recv, tag, h); })) return w;
+  const std::vector<std::int64_t> counts(size(), send.count / size());
+  return start(plugin::all_to_all_v(send.data, counts, recv.data, counts,
+                                    comm::dtype_size(send.dtype), rank(), size(),
+                                    collective_tag(tag)));
+}
+
+comm::WorkPtr HostCommunicator::do_all_to_all_v(comm::ConstBuf send,
+                                                std::span<const std::int64_t> send_counts,
+                                                comm::Buf recv,
+                                                std::span<const std::int64_t> recv_counts,
+                                                comm::Tag tag) {
+  return start(plugin::all_to_all_v(send.data, send_counts, recv.data, recv_counts,
+                                    comm::dtype_size(send.dtype), rank(), size(),
+                                    collective_tag(tag)));
+}
+
+comm::WorkPtr HostCommunicator::do_broadcast(comm::Buf buffer, int root, comm::Tag tag) {
+  if (auto w = try_native([&](Handle* h) { return native_broadcast(buffer, root, tag, h); })) return w;
+  return start(plugin::broadcast(buffer.data, buffer.count, comm::dtype_size(buffer.dtype), root,
+                                 rank(), size(), collective_tag(tag)));
+}
+
+comm::WorkPtr HostCommunicator::do_barrier(comm::Tag tag) {
+  if (auto w = try_native([&](Handle* h) { return native_barrier(tag, h); })) return w;
+  return start(plugin::barrier(rank(), size(), collective_tag(tag)));
+}
+
+}  // namespace ody::backends::plugin
