@@ -109,6 +109,7 @@ void init_block_weights(BlockWeights& w, const BlockConfig& cfg, std::uint64_t s
     } else {  // [out, in]: variance 1/in
       fill_seeded(t.data, t.size(), seed, s, float(std::sqrt(3.0 / double(t.shape[1]))));
     }
+    if (cfg.precision == Precision::bf16) round_bf16(t.data, t.size());
   }
 }
 
@@ -116,6 +117,7 @@ Array3 make_block_input(const BlockConfig& cfg, std::uint64_t seed) {
   cfg.validate();
   Array3 x(Kokkos::ViewAllocateWithoutInitializing("x"), cfg.B, cfg.L, cfg.d);
   fill_seeded(x.data(), x.size(), seed, kStreamX, 1.f);
+  if (cfg.precision == Precision::bf16) round_bf16(x.data(), x.size());
   return x;
 }
 
@@ -123,6 +125,7 @@ Array3 make_block_dy(const BlockConfig& cfg, std::uint64_t seed) {
   cfg.validate();
   Array3 dy(Kokkos::ViewAllocateWithoutInitializing("dy"), cfg.B, cfg.L, cfg.d);
   fill_seeded(dy.data(), dy.size(), seed, kStreamDy, 1.f);
+  if (cfg.precision == Precision::bf16) round_bf16(dy.data(), dy.size());
   return dy;
 }
 
@@ -232,6 +235,7 @@ void Block::forward(Span3<float> y, Span3<const float> x, const BlockWeights& w,
   const Z T = c.tokens(), d = c.d;
   const Dims s(c);
   const Mat<const float> u(u_);
+  const PrecisionScope precision(c.precision);
   saved_ = false;
   {
     ProfileTimer t(profile, &Profile::other_s);
@@ -258,6 +262,7 @@ void Block::forward(Span3<float> y, Span3<const float> x, const BlockWeights& w,
     opt.causal = c.causal;
     kernels::attention_forward<float, float>(o_.data(), lse_.data(), q_.data(), k_.data(), v_.data(),
                                              pos_.data(), pos_.data(), attention_shape(c), opt);
+    round_activations(o_.data(), o_.size());  // the kernel's fp32 output, stored as an activation
   }
   {
     ProfileTimer t(profile, &Profile::other_s);
@@ -302,6 +307,7 @@ void Block::backward(Span3<float> dx, const BlockGrads& g, Span3<const float> dy
   const Span2<float> dh(dx.data(), T, d);  // dx accumulates dh first, then dh + attention part
   const Span2<const float> dy2(dy.data(), T, d);
   const Mat<const float> u(u_);
+  const PrecisionScope precision(c.precision);
 
   // ---- MLP: y = h + down(swiglu(gate, up)), u = RMSNorm(h) ----
   const Span2<float> s1(big1_.data(), T, s.i), s2(big2_.data(), T, s.i);
@@ -344,6 +350,9 @@ void Block::backward(Span3<float> dx, const BlockGrads& g, Span3<const float> dy
     kernels::attention_backward<float, float>(dq4.data(), dk_.data(), dv_.data(), do2.data(), q_.data(),
                                               k_.data(), v_.data(), o_.data(), lse_.data(), pos_.data(),
                                               pos_.data(), attention_shape(c), opt);
+    round_activations(dq4.data(), dq4.size());  // fp32 kernel gradients -> activation gradients
+    round_activations(dk_.data(), dk_.size());
+    round_activations(dv_.data(), dv_.size());
   }
   {
     ProfileTimer t(profile, &Profile::other_s);

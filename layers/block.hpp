@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "layers/precision.hpp"
 #include "layers/profile.hpp"
 #include "layers/views.hpp"
 
@@ -31,6 +32,11 @@ struct BlockConfig {
   std::int64_t G = 1;    // key/value heads (GQA), H % G == 0
   std::int64_t ffn = 0;  // MLP intermediate size i
   bool causal = true;
+  // f32, or bf16 activations and weights with fp32 accumulation and fp32 weight gradients
+  // (layers/precision.hpp). The seeded inputs and weights (init_block_weights,
+  // make_block_input, make_block_dy) are bf16 values when it is bf16; inputs given otherwise
+  // are used as they are.
+  Precision precision = Precision::f32;
 
   std::int64_t head_dim() const { return d / H; }  // Dh
   std::int64_t tokens() const { return B * L; }    // T = B·L

@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include "comm/error.hpp"
+#include "layers/precision.hpp"
 
 namespace ody::layers {
 
@@ -71,6 +72,7 @@ void linear_forward(Mat<float, Space> y, Mat<const float, Space> x, Mat<const fl
               ldy = leading_dim(y, "linear_forward: y");
   gemm<Space>(false, true, T, out, in, 1.f, x.data(), ldx, w.data(), ldw,
               mode == Accum::kAdd ? 1.f : 0.f, y.data(), ldy);
+  if constexpr (std::is_same_v<Space, Kokkos::HostSpace>) round_activations(y.data(), T, out, ldy);
 }
 
 template <class Space>
@@ -91,8 +93,11 @@ void linear_backward(Mat<float, Space> dx, Mat<float, Space> dw, Mat<const float
   }
   if (dx.data() != nullptr) {
     require_shape("linear_backward: dx", dx.extent(0), dx.extent(1), T, in, "[T, in] or empty");
+    const Index lddx = leading_dim(dx, "linear_backward: dx");
     gemm<Space>(false, false, T, in, out, 1.f, dy.data(), lddy, w.data(), ldw,
-                dx_mode == Accum::kAdd ? 1.f : 0.f, dx.data(), leading_dim(dx, "linear_backward: dx"));
+                dx_mode == Accum::kAdd ? 1.f : 0.f, dx.data(), lddx);
+    // An activation gradient (bf16 under a bf16 scope); dW is an fp32 master gradient.
+    if constexpr (std::is_same_v<Space, Kokkos::HostSpace>) round_activations(dx.data(), T, in, lddx);
   }
 }
 

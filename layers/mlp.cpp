@@ -2,6 +2,7 @@
 
 #include "comm/error.hpp"
 #include "layers/linear.hpp"
+#include "layers/precision.hpp"
 
 namespace ody::layers {
 
@@ -29,6 +30,7 @@ void swiglu_forward(Span2<float, Space> act, Span2<const float, Space> gate, Spa
         const float x = g[e];
         a[e] = x / (1.f + math::exp(-x)) * u[e];
       });
+  if constexpr (std::is_same_v<Space, Kokkos::HostSpace>) round_activations(a, std::size_t(n));
 }
 
 template <class Space>
@@ -54,6 +56,10 @@ void swiglu_backward(Span2<float, Space> dgate, Span2<float, Space> dup, Span2<c
         dg[e] = d * v * (s * (1.f + x * (1.f - s)));
         du[e] = d * silu;
       });
+  if constexpr (std::is_same_v<Space, Kokkos::HostSpace>) {
+    round_activations(dg, std::size_t(n));
+    round_activations(du, std::size_t(n));
+  }
 }
 
 template <class Space>
@@ -97,6 +103,7 @@ void residual_add(Span2<float, Space> y, Span2<const float, Space> a, Span2<cons
   Kokkos::parallel_for(
       "ody::residual_add", Kokkos::RangePolicy<Exec, Kokkos::IndexType<Index>>(0, n),
       KOKKOS_LAMBDA(const Index e) { py[e] = pa[e] + pb[e]; });
+  if constexpr (std::is_same_v<Space, Kokkos::HostSpace>) round_activations(py, std::size_t(n));
 }
 
 #define ODY_INSTANTIATE(Space)                                                                    \

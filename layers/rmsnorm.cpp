@@ -1,6 +1,7 @@
 #include "layers/rmsnorm.hpp"
 
 #include "comm/error.hpp"
+#include "layers/precision.hpp"
 
 namespace ody::layers {
 
@@ -31,6 +32,7 @@ void rmsnorm_forward(Span2<float, Space> y, Span1<float, Space> rstd, Span2<cons
         if (save) rstd(t) = r;
         for (Index j = 0; j < d; ++j) y(t, j) = x(t, j) * r * w(j);
       });
+  if constexpr (std::is_same_v<Space, Kokkos::HostSpace>) round_activations(y.data(), T, d, y.stride(0));
 }
 
 template <class Space>
@@ -60,6 +62,7 @@ void rmsnorm_backward(Span2<float, Space> dx, Span1<float, Space> dw, Span2<cons
             dx(t, j) = add ? dx(t, j) + g : g;
           }
         });
+    if constexpr (std::is_same_v<Space, Kokkos::HostSpace>) round_activations(dx.data(), T, d, dx.stride(0));
   }
   if (dw.data() != nullptr) {
     ODY_REQUIRE(Index(dw.extent(0)) == d, "rmsnorm_backward: dw", "[d] or empty", "[", dw.extent(0),

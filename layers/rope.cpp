@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "comm/error.hpp"
+#include "layers/precision.hpp"
 
 namespace ody::layers {
 
@@ -40,6 +41,12 @@ void rope_apply(const char* where, Span4<float, Space> y, Span4<const float, Spa
           }
         }
       });
+  if constexpr (std::is_same_v<Space, Kokkos::HostSpace>) {
+    if (active_precision() == Precision::bf16)  // rows of Dh (unit stride), any outer strides
+      for (Index b = 0; b < B; ++b)
+        for (Index l = 0; l < L; ++l)
+          for (Index h = 0; h < nh; ++h) round_bf16(&y(b, l, h, 0), std::size_t(Dh));
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "comm/communicator.hpp"
 #include "layers/block.hpp"
 #include "layers/views.hpp"
+#include "strategies/wire.hpp"
 
 namespace ody::strategies::detail {
 
@@ -21,44 +22,46 @@ inline Z heads_per_rank(Z heads, int n) { return std::max<Z>(heads / n, 1); }
 inline Z head_start(Z heads, int n, int j) { return Z(j) * heads / n; }
 
 // src [B, Ll, heads, Dh] (sequence-sharded) -> dst [B, L, c, Dh] (head-sharded, sequence in
-// rank order), c = heads_per_rank. send/recv: scratch of B·Ll·c·Dh·n floats.
-inline comm::WorkPtr seq_to_head_post(comm::Communicator& comm, const float* src, std::vector<float>& send,
-                                      std::vector<float>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag) {
+// rank order), c = heads_per_rank. send/recv: scratch of B·Ll·c·Dh·n elements of the wire
+// type W (float, or bf16: wire.hpp), converted on packing and unpacking.
+template <class W>
+comm::WorkPtr seq_to_head_post(comm::Communicator& comm, const float* src, std::vector<W>& send,
+                               std::vector<W>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag) {
   const int n = comm.size();
   const Z c = heads_per_rank(heads, n), blk = B * Ll * c * Dh;
   send.resize(blk * n);
   recv.resize(blk * n);
   for (int j = 0; j < n; ++j) {
     const Z h0 = head_start(heads, n, j);
-    for (Z t = 0; t < B * Ll; ++t)
-      std::copy_n(src + (t * heads + h0) * Dh, c * Dh, send.data() + j * blk + t * c * Dh);
+    for (Z t = 0; t < B * Ll; ++t) convert_n(src + (t * heads + h0) * Dh, c * Dh, send.data() + j * blk + t * c * Dh);
   }
   return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
 }
 // seq_map (optional, [n·Ll]): rank s's local token j lands at sequence index
 // seq_map[s·Ll + j] instead of s·Ll + j (USP's zigzag regrouping, usp.hpp).
-inline void seq_to_head_finish(const std::vector<float>& recv, float* dst, int n, Z B, Z Ll, Z heads, Z Dh,
-                               const Z* seq_map = nullptr) {
+template <class W>
+void seq_to_head_finish(const std::vector<W>& recv, float* dst, int n, Z B, Z Ll, Z heads, Z Dh,
+                        const Z* seq_map = nullptr) {
   const Z c = heads_per_rank(heads, n), blk = B * Ll * c * Dh, L = Ll * n;
   if (seq_map) {
     for (int s = 0; s < n; ++s)
       for (Z b = 0; b < B; ++b)
         for (Z j = 0; j < Ll; ++j)
-          std::copy_n(recv.data() + s * blk + (b * Ll + j) * c * Dh, c * Dh,
-                      dst + (b * L + seq_map[s * Ll + j]) * c * Dh);
+          convert_n(recv.data() + s * blk + (b * Ll + j) * c * Dh, c * Dh, dst + (b * L + seq_map[s * Ll + j]) * c * Dh);
     return;
   }
   for (int s = 0; s < n; ++s)
     for (Z b = 0; b < B; ++b)
-      std::copy_n(recv.data() + s * blk + b * Ll * c * Dh, Ll * c * Dh, dst + (b * L + s * Ll) * c * Dh);
+      convert_n(recv.data() + s * blk + b * Ll * c * Dh, Ll * c * Dh, dst + (b * L + s * Ll) * c * Dh);
 }
 
 // Inverse: src [B, L, c, Dh] (head-sharded) -> dst [B, Ll, heads, Dh]. accumulate: dst +=
 // (replicated kv heads' gradients sum into their one source head; dst must be zeroed).
 // seq_map: as seq_to_head_finish (the inverse permutation is applied).
-inline comm::WorkPtr head_to_seq_post(comm::Communicator& comm, const float* src, std::vector<float>& send,
-                                      std::vector<float>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag,
-                                      const Z* seq_map = nullptr) {
+template <class W>
+comm::WorkPtr head_to_seq_post(comm::Communicator& comm, const float* src, std::vector<W>& send,
+                               std::vector<W>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag,
+                               const Z* seq_map = nullptr) {
   const int n = comm.size();
   const Z c = heads_per_rank(heads, n), blk = B * Ll * c * Dh, L = Ll * n;
   send.resize(blk * n);
@@ -67,39 +70,47 @@ inline comm::WorkPtr head_to_seq_post(comm::Communicator& comm, const float* src
     for (int s = 0; s < n; ++s)
       for (Z b = 0; b < B; ++b)
         for (Z j = 0; j < Ll; ++j)
-          std::copy_n(src + (b * L + seq_map[s * Ll + j]) * c * Dh, c * Dh,
-                      send.data() + s * blk + (b * Ll + j) * c * Dh);
+          convert_n(src + (b * L + seq_map[s * Ll + j]) * c * Dh, c * Dh, send.data() + s * blk + (b * Ll + j) * c * Dh);
     return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
   }
   for (int j = 0; j < n; ++j)
     for (Z b = 0; b < B; ++b)
-      std::copy_n(src + (b * L + j * Ll) * c * Dh, Ll * c * Dh, send.data() + j * blk + b * Ll * c * Dh);
+      convert_n(src + (b * L + j * Ll) * c * Dh, Ll * c * Dh, send.data() + j * blk + b * Ll * c * Dh);
   return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
 }
-inline void head_to_seq_finish(const std::vector<float>& recv, float* dst, int n, Z B, Z Ll, Z heads, Z Dh,
-                               bool accumulate) {
+template <class W>
+void head_to_seq_finish(const std::vector<W>& recv, float* dst, int n, Z B, Z Ll, Z heads, Z Dh, bool accumulate) {
   const Z c = heads_per_rank(heads, n), blk = B * Ll * c * Dh;
   if (accumulate) {
     for (int s = 0; s < n; ++s) {
       const Z h0 = head_start(heads, n, s);
       for (Z t = 0; t < B * Ll; ++t)
-        for (Z e = 0; e < c * Dh; ++e) dst[(t * heads + h0) * Dh + e] += recv[s * blk + t * c * Dh + e];
+        for (Z e = 0; e < c * Dh; ++e) dst[(t * heads + h0) * Dh + e] += widen(recv[s * blk + t * c * Dh + e]);
     }
     return;
   }
   for (int s = 0; s < n; ++s) {
     const Z h0 = head_start(heads, n, s);
-    for (Z t = 0; t < B * Ll; ++t)
-      std::copy_n(recv.data() + s * blk + t * c * Dh, c * Dh, dst + (t * heads + h0) * Dh);
+    for (Z t = 0; t < B * Ll; ++t) convert_n(recv.data() + s * blk + t * c * Dh, c * Dh, dst + (t * heads + h0) * Dh);
   }
 }
 
 // Contiguous layout. local [B, Ll, w] on every rank -> full [B, L, w] (all_gather of
 // B·Ll·w floats; a permutation when B > 1). scratch: B·L·w floats.
+// bf16_wire: the all-gather moves bf16 (wire.hpp) through temporary bf16 buffers.
 inline void gather_seq(comm::Communicator& comm, const float* local, float* full, std::vector<float>& scratch,
-                       Z B, Z Ll, Z w, comm::Tag tag = 0) {
+                       Z B, Z Ll, Z w, comm::Tag tag = 0, bool bf16_wire = false) {
   const int n = comm.size();
   const Z blk = B * Ll * w;
+  if (bf16_wire) {
+    std::vector<bf16> send(blk), recv(blk * n);
+    convert_n(local, blk, send.data());
+    comm.all_gather(comm::cbuf(send), comm::buf(recv), tag);
+    for (int s = 0; s < n; ++s)
+      for (Z b = 0; b < B; ++b)
+        convert_n(recv.data() + s * blk + b * Ll * w, Ll * w, full + (b * Ll * n + s * Ll) * w);
+    return;
+  }
   if (B == 1) {
     comm.all_gather(comm::cbuf(local, blk), comm::buf(full, blk * n), tag);
     return;

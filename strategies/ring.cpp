@@ -40,7 +40,9 @@ Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode, To
   std::vector<std::vector<Pos>> block_pos;  // positions of every rank's tokens
   for (int r = 0; r < comm.size(); ++r) block_pos.push_back(local_positions(layout, cfg.L, comm.size(), r));
   ring_ = std::make_unique<RingAttention>(
-      comm, RingAttention::Shape{cfg.B, local_len(), cfg.H, cfg.G, cfg.head_dim()}, cfg.causal,
+      comm,
+      RingAttention::Shape{cfg.B, local_len(), cfg.H, cfg.G, cfg.head_dim(), cfg.precision == Precision::bf16},
+      cfg.causal,
       std::move(block_pos), layout == TokenLayout::zigzag);
 }
 
@@ -58,6 +60,7 @@ void Ring::forward(Span3<float> y, Span3<const float> x) {
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
   ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "ring forward: x",
               "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
+  const PrecisionScope precision(c.precision);
   if (zero3_) zero3_->gather(w_);
   std::copy_n(x.data(), T * d, x_.data());
   rmsnorm_forward(u1_, rstd1_, x_, w_.attn_norm);
@@ -75,6 +78,7 @@ void Ring::forward(Span3<float> y, Span3<const float> x) {
   o_.resize(T * H * Dh);
   lse_.resize(c.B * H * Ll);
   ring_->forward(o_.data(), lse_.data(), q_.data(), kv_.data());
+  round_activations(o_.data(), o_.size());  // the merged fp32 output, stored as an activation
   std::copy_n(x_.data(), T * d, h_.data());
   linear_forward(Mat<float>(h_), Mat<const float>(Span2<const float>(o_.data(), T, H * Dh)), w_.wo, Accum::kAdd);
   // MLP branch in row blocks (chunked_mlp.hpp): no [T, d] normed input, no [T, i] scratch
@@ -98,6 +102,7 @@ void Ring::backward(Span3<float> dx, Span3<const float> dy) {
   ODY_REQUIRE(saved_, "ring backward", "a forward before each backward (backward overwrites what it saved)",
               "no forward since the last backward");
   saved_ = false;
+  const PrecisionScope precision(c.precision);
   if (zero3_) zero3_->gather(w_);  // gathered again for backward
   const Span2<float> dh(dx.data(), T, d);
   std::copy_n(dy.data(), T * d, dx.data());
@@ -117,7 +122,9 @@ void Ring::backward(Span3<float> dx, Span3<const float> dy) {
   const Z nkv = T * G * Dh;
   std::vector<float> dq(T * H * Dh), acc(2 * nkv);
   ring_->backward(dq.data(), acc.data(), dO.data(), q_.data(), kv_.data(), o_.data(), lse_.data());
-  // acc now holds dk, dv of this rank's own tokens.
+  // acc now holds dk, dv of this rank's own tokens (fp32 sums -> activation gradients).
+  round_activations(dq.data(), dq.size());
+  round_activations(acc.data(), acc.size());
   const Span1<const Pos> lpos(pos_.data(), Ll);
   const Span4<float> dq4(dq.data(), c.B, Ll, H, Dh), dk4(acc.data(), c.B, Ll, G, Dh);
   rope_backward(dq4, dq4, lpos);
@@ -148,7 +155,7 @@ Cost Ring::cost(const BlockConfig& c, int n, int rank, TokenLayout layout, Weigh
   check(c, n, layout);
   namespace tm = comm::traffic_model;
   Cost cost;
-  RingAttention::add_cost(cost, c.B, c.L / n, c.G, c.head_dim(), n);
+  RingAttention::add_cost(cost, c.B, c.L / n, c.G, c.head_dim(), n, detail::wire_size(c));
   if (mode == WeightMode::zero3) {
     Zero3Weights::add_cost(cost, c, n);
     return cost;

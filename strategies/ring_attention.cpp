@@ -4,6 +4,7 @@
 
 #include "comm/error.hpp"
 #include "kernels/attention.hpp"
+#include "strategies/wire.hpp"
 
 namespace ody::strategies {
 
@@ -51,12 +52,40 @@ RingAttention::Part RingAttention::part(int src) const {
   return {c, c, 0, Lb};                            // only the local second half sees the block
 }
 
+namespace {
+// The wire copy of q: q itself for a float wire, else a bf16 copy held in `store`.
+template <class W>
+const W* wire_q(const float* q, std::int64_t n, std::vector<W>& store) {
+  if constexpr (std::is_same_v<W, float>) {
+    return q;
+  } else {
+    store.resize(n);
+    detail::convert_n(q, n, store.data());
+    return store.data();
+  }
+}
+}  // namespace
+
 void RingAttention::forward(float* o, float* lse, const float* q, const float* kv) {
+  if (sh_.bf16_wire) return forward_impl<bf16>(o, lse, q, kv);
+  forward_impl<float>(o, lse, q, kv);
+}
+
+void RingAttention::backward(float* dq, float* dkv, const float* dout, const float* q, const float* kv,
+                             const float* o, const float* lse) {
+  if (sh_.bf16_wire) return backward_impl<bf16>(dq, dkv, dout, q, kv, o, lse);
+  backward_impl<float>(dq, dkv, dout, q, kv, o, lse);
+}
+
+template <class W>
+void RingAttention::forward_impl(float* o, float* lse, const float* q_in, const float* kv) {
   const int n = ring_->size(), r = ring_->rank();
   const Z B = sh_.B, Lb = sh_.Lb, hq = sh_.hq, hk = sh_.hk, Dh = sh_.Dh, nkv = B * Lb * hk * Dh;
   std::fill_n(o, B * Lb * hq * Dh, 0.f);
   std::fill_n(lse, B * hq * Lb, -INFINITY);
-  std::vector<float> cur(kv, kv + 2 * nkv), next(2 * nkv);
+  std::vector<W> cur(2 * nkv), next(2 * nkv), qstore;
+  detail::convert_n(kv, 2 * nkv, cur.data());
+  const W* q = wire_q(q_in, B * Lb * hq * Dh, qstore);
   const kernels::Strides sq{Lb * hq * Dh, hq * Dh, Dh}, skv{Lb * hk * Dh, hk * Dh, Dh};
   const kernels::LseStrides sl{hq * Lb, Lb};
   kernels::AttentionOptions opt;
@@ -72,7 +101,7 @@ void RingAttention::forward(float* o, float* lse, const float* q, const float* k
       work = ring_->batch_p2p_async(ops);
     }
     const Part p = part(src);
-    kernels::attention_forward<float, float>(
+    kernels::attention_forward<W, float>(
         o + p.q0 * hq * Dh, lse + p.q0, q + p.q0 * hq * Dh, cur.data() + p.k0 * hk * Dh,
         cur.data() + nkv + p.k0 * hk * Dh, qpos.data() + p.q0, block_pos_[src].data() + p.k0,
         kernels::AttentionShape{B, p.lq, p.lk, hq, hk, Dh}, opt, kernels::ForwardLayout{sq, skv, skv, sq, sl});
@@ -83,13 +112,17 @@ void RingAttention::forward(float* o, float* lse, const float* q, const float* k
   }
 }
 
-void RingAttention::backward(float* dq, float* dkv, const float* dout, const float* q, const float* kv,
-                             const float* o, const float* lse) {
+template <class W>
+void RingAttention::backward_impl(float* dq, float* dkv, const float* dout, const float* q_in, const float* kv,
+                                  const float* o, const float* lse) {
   const int n = ring_->size(), r = ring_->rank();
   const Z B = sh_.B, Lb = sh_.Lb, hq = sh_.hq, hk = sh_.hk, Dh = sh_.Dh, nkv = B * Lb * hk * Dh;
   // The two rings: k/v (R-1 hops) and the fp32 dk/dv accumulators (R hops, back home).
   std::fill_n(dq, B * Lb * hq * Dh, 0.f);
-  std::vector<float> cur(kv, kv + 2 * nkv), next(2 * nkv), acc(2 * nkv, 0.f), acc_next(2 * nkv);
+  std::vector<W> cur(2 * nkv), next(2 * nkv), qstore;
+  detail::convert_n(kv, 2 * nkv, cur.data());
+  const W* q = wire_q(q_in, B * Lb * hq * Dh, qstore);
+  std::vector<float> acc(2 * nkv, 0.f), acc_next(2 * nkv);
   const kernels::Strides sq{Lb * hq * Dh, hq * Dh, Dh}, skv{Lb * hk * Dh, hk * Dh, Dh};
   const kernels::LseStrides sl{hq * Lb, Lb};
   kernels::AttentionOptions opt;
@@ -106,7 +139,7 @@ void RingAttention::backward(float* dq, float* dkv, const float* dout, const flo
     }
     const Part p = part(src);
     const Z qo = p.q0 * hq * Dh, ko = p.k0 * hk * Dh;
-    kernels::attention_backward<float, float>(
+    kernels::attention_backward<W, float>(
         dq + qo, acc.data() + ko, acc.data() + nkv + ko, dout + qo, q + qo, cur.data() + ko, cur.data() + nkv + ko,
         o + qo, lse + p.q0, qpos.data() + p.q0, block_pos_[src].data() + p.k0,
         kernels::AttentionShape{B, p.lq, p.lk, hq, hk, Dh}, opt,
@@ -125,8 +158,9 @@ void RingAttention::backward(float* dq, float* dkv, const float* dout, const flo
   std::copy(acc.begin(), acc.end(), dkv);  // dk, dv of this rank's own rows
 }
 
-void RingAttention::add_cost(Cost& cost, Z B, Z Lb, Z hk, Z Dh, int R) {
-  const std::uint64_t kv_bytes = 2 * std::uint64_t(B * Lb * hk * Dh) * 4;
+void RingAttention::add_cost(Cost& cost, Z B, Z Lb, Z hk, Z Dh, int R, std::size_t kv_esize) {
+  const std::uint64_t kv_bytes = 2 * std::uint64_t(B * Lb * hk * Dh) * kv_esize,
+                      acc_bytes = 2 * std::uint64_t(B * Lb * hk * Dh) * 4;
   for (int s = 0; s + 1 < R; ++s)
     for (auto* ph : {&cost.forward, &cost.backward}) {
       add_op(*ph, comm::OpKind::send, {kv_bytes, 0});
@@ -134,8 +168,8 @@ void RingAttention::add_cost(Cost& cost, Z B, Z Lb, Z hk, Z Dh, int R) {
     }
   if (R > 1)
     for (int s = 0; s < R; ++s) {  // fp32 dk/dv accumulators, R hops
-      add_op(cost.backward, comm::OpKind::send, {kv_bytes, 0});
-      add_op(cost.backward, comm::OpKind::recv, {0, kv_bytes});
+      add_op(cost.backward, comm::OpKind::send, {acc_bytes, 0});
+      add_op(cost.backward, comm::OpKind::recv, {0, acc_bytes});
     }
 }
 

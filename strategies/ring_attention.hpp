@@ -21,6 +21,9 @@
 // Backward: k/v travel the ring again; the fp32 dk/dv accumulators of each block travel
 // with it on a second ring (tag 2) and after R hops arrive back at their owner; dq
 // accumulates locally. Backward uses the final out and lse.
+// Shape::bf16_wire (Precision::bf16): q and the k/v blocks are held and sent as bf16 (the
+// kernel's bf16-input form, exact for bf16 values) while out, lse and the dk/dv
+// accumulators stay fp32 (docs/algorithms.md: ring partials in fp32).
 #include <cstdint>
 #include <vector>
 
@@ -53,6 +56,7 @@ class RingAttention {
  public:
   struct Shape {
     std::int64_t B, Lb, hq, hk, Dh;
+    bool bf16_wire = false;
   };
   RingAttention(comm::Communicator& ring, Shape shape, bool causal, std::vector<std::vector<Pos>> block_pos,
                 bool balanced);
@@ -63,10 +67,17 @@ class RingAttention {
   void backward(float* dq, float* dkv, const float* dout, const float* q, const float* kv, const float* o,
                 const float* lse);
   // One forward: R-1 sends and receives of the k/v block; one backward: the same plus R
-  // fp32 dk/dv hops (R > 1). Elements per block: 2·B·Lb·hk·Dh.
-  static void add_cost(Cost& cost, std::int64_t B, std::int64_t Lb, std::int64_t hk, std::int64_t Dh, int R);
+  // fp32 dk/dv hops (R > 1). Elements per block: 2·B·Lb·hk·Dh, of kv_esize bytes (2 when
+  // bf16_wire) on the k/v ring and 4 on the accumulator ring.
+  static void add_cost(Cost& cost, std::int64_t B, std::int64_t Lb, std::int64_t hk, std::int64_t Dh, int R,
+                       std::size_t kv_esize = 4);
 
  private:
+  template <class W>
+  void forward_impl(float* o, float* lse, const float* q, const float* kv);
+  template <class W>
+  void backward_impl(float* dq, float* dkv, const float* dout, const float* q, const float* kv, const float* o,
+                     const float* lse);
   struct Part {  // local q rows [q0, q0 + lq) against block rows [k0, k0 + lk)
     std::int64_t q0, lq, k0, lk;
   };

@@ -67,8 +67,9 @@ TpAttention::TpAttention(const BlockConfig& cfg, comm::Communicator& comm, comm:
   GroupRows rows = group_rows(layout, cfg.L, n, R, balanced);
   map_ = std::move(rows.map);
   pos_full_ = rows.block_pos[ring->rank()];
-  ring_ = std::make_unique<RingAttention>(*ring, RingAttention::Shape{cfg.B, Lg_, hq_, hk_, Dh}, cfg.causal,
-                                          std::move(rows.block_pos), balanced);
+  ring_ = std::make_unique<RingAttention>(
+      *ring, RingAttention::Shape{cfg.B, Lg_, hq_, hk_, Dh, cfg.precision == Precision::bf16}, cfg.causal,
+      std::move(rows.block_pos), balanced);
 }
 
 void TpAttention::set_weights(const BlockWeights& full) {
@@ -84,12 +85,13 @@ void TpAttention::set_weights(const BlockWeights& full) {
 void TpAttention::forward(float* h, const float* x) {
   const BlockConfig& c = cfg_;
   const Z T = c.B * Ll_, TL = c.B * Lg_, d = c.d, Dh = c.head_dim(), nkv = TL * hk_ * Dh;
+  const bool bf16_wire = c.precision == Precision::bf16;
   std::copy_n(x, T * d, x_.data());
   u_full_ = Array2(Kokkos::ViewAllocateWithoutInitializing("u_full"), TL, d);
   {
     Array2 u(Kokkos::ViewAllocateWithoutInitializing("u"), T, d);
     rmsnorm_forward(u, rstd_, x_, attn_norm_);
-    detail::gather_seq(*comm_, u.data(), u_full_.data(), scratch_, c.B, Ll_, d);
+    detail::gather_seq(*comm_, u.data(), u_full_.data(), scratch_, c.B, Ll_, d, 0, bf16_wire);
   }
   if (!map_.empty()) {  // member order -> the ring block's row order
     std::vector<float> tmp(u_full_.data(), u_full_.data() + TL * d);
@@ -116,6 +118,7 @@ void TpAttention::forward(float* h, const float* x) {
                                              pos_full_.data(), pos_full_.data(),
                                              kernels::AttentionShape{c.B, Lg_, Lg_, hq_, hk_, Dh}, opt);
   }
+  round_activations(o_.data(), o_.size());  // the kernel's fp32 output, stored as an activation
   std::vector<float> partial(TL * d);
   linear_forward(Span2<float>(partial.data(), TL, d), Span2<const float>(o_.data(), TL, hq_ * Dh), wo_);
   if (!map_.empty()) {  // back to member order for the reduce-scatter
@@ -125,6 +128,7 @@ void TpAttention::forward(float* h, const float* x) {
   std::vector<float> local(T * d);
   detail::reduce_scatter_seq(*comm_, partial.data(), local.data(), scratch_, c.B, Ll_, d);
   for (Z e = 0; e < T * d; ++e) h[e] = x[e] + local[e];  // h = x + reduce_scatter(partial)
+  round_activations(h, T * d);
   saved_ = true;
 }
 
@@ -134,8 +138,9 @@ void TpAttention::backward(float* dx, const float* dh) {
   ODY_REQUIRE(saved_, "TpAttention::backward", "a forward before each backward (backward consumes what it saved)",
               "no forward since the last backward");
   saved_ = false;
+  const bool bf16_wire = c.precision == Precision::bf16;
   Array2 dh_full(Kokkos::ViewAllocateWithoutInitializing("dh_full"), TL, d);
-  detail::gather_seq(*comm_, dh, dh_full.data(), scratch_, c.B, Ll_, d);
+  detail::gather_seq(*comm_, dh, dh_full.data(), scratch_, c.B, Ll_, d, 0, bf16_wire);
   if (!map_.empty()) {
     std::vector<float> tmp(dh_full.data(), dh_full.data() + TL * d);
     permute_rows(tmp.data(), dh_full.data(), c.B, Lg_, d, map_, false);
@@ -155,6 +160,8 @@ void TpAttention::backward(float* dx, const float* dh) {
                                               pos_full_.data(), pos_full_.data(),
                                               kernels::AttentionShape{c.B, Lg_, Lg_, hq_, hk_, Dh}, opt);
   }
+  round_activations(dq.data(), dq.size());  // fp32 kernel gradients -> activation gradients
+  round_activations(dkv.data(), dkv.size());
   release(dO);  // forward's saved head-sharded tensors are dead now
   release(q_);
   release(kv_);
@@ -188,11 +195,12 @@ void TpAttention::backward(float* dx, const float* dh) {
 void TpAttention::add_cost(Cost& cost, const BlockConfig& c, int n, int ring) {
   namespace tm = comm::traffic_model;
   const Z blk = c.B * (c.L / (n * ring)) * c.d;
+  const std::size_t e = detail::wire_size(c);  // the all-gathers move activations; partial sums stay fp32
   for (auto* s : {&cost.forward, &cost.backward}) {
-    add_op(*s, comm::OpKind::allgather, tm::all_gather(blk, 4, n));
+    add_op(*s, comm::OpKind::allgather, tm::all_gather(blk, e, n));
     add_op(*s, comm::OpKind::reducescatter, tm::reduce_scatter(blk, 4, n));
   }
-  RingAttention::add_cost(cost, c.B, n * (c.L / (n * ring)), c.G / n, c.head_dim(), ring);
+  RingAttention::add_cost(cost, c.B, n * (c.L / (n * ring)), c.G / n, c.head_dim(), ring, e);
 }
 void TpAttention::gather_grads(const BlockGrads& full) {
   detail::gather_rows(*comm_, dwq_, full.dwq);

@@ -46,15 +46,18 @@ void TpSp::forward(Span3<float> y, Span3<const float> x) {
   const Z Ll = local_len(), T = c.B * Ll, TL = c.B * c.L, d = c.d, is = c.ffn / comm_->size();
   ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "tpsp forward: x",
               "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
+  const PrecisionScope precision(c.precision);
+  const bool bf16_wire = c.precision == Precision::bf16;
   attn_.forward(h_.data(), x.data());
   Array2 u("u", T, d);
   rmsnorm_forward(u, rstd_, h_, mlp_norm_);
-  detail::gather_seq(*comm_, u.data(), u_full_.data(), scratch_, c.B, Ll, d);
+  detail::gather_seq(*comm_, u.data(), u_full_.data(), scratch_, c.B, Ll, d, 0, bf16_wire);
   std::vector<float> partial(TL * d), act(TL * is), local(T * d);
   mlp_forward(Mat<float>(Span2<float>(partial.data(), TL, d)), gate_, up_, Span2<float>(act.data(), TL, is),
               Mat<const float>(u_full_), MlpWeights<HostSpace>{w_gate_, w_up_, w_down_});
   detail::reduce_scatter_seq(*comm_, partial.data(), local.data(), scratch_, c.B, Ll, d);
   for (Z e = 0; e < T * d; ++e) y.data()[e] = h_.data()[e] + local[e];
+  round_activations(y.data(), T * d);
 }
 
 void TpSp::backward(Span3<float> dx, Span3<const float> dy) {
@@ -62,8 +65,9 @@ void TpSp::backward(Span3<float> dx, Span3<const float> dy) {
   const Z Ll = local_len(), T = c.B * Ll, TL = c.B * c.L, d = c.d, is = c.ffn / comm_->size();
   ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "tpsp backward: dy",
               "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
+  const PrecisionScope precision(c.precision);
   Array2 dy_full("dy_full", TL, d);
-  detail::gather_seq(*comm_, dy.data(), dy_full.data(), scratch_, c.B, Ll, d);
+  detail::gather_seq(*comm_, dy.data(), dy_full.data(), scratch_, c.B, Ll, d, 0, c.precision == Precision::bf16);
   std::vector<float> du_full(TL * d), s1(TL * is), s2(TL * is), du(T * d);
   mlp_backward(Mat<float>(Span2<float>(du_full.data(), TL, d)), MlpGrads<HostSpace>{dw_gate_, dw_up_, dw_down_},
                Mat<const float>(dy_full), Mat<const float>(u_full_), MlpWeights<HostSpace>{w_gate_, w_up_, w_down_},
@@ -99,8 +103,9 @@ Cost TpSp::cost(const BlockConfig& c, int n, int rank) {
   Cost cost;
   TpAttention::add_cost(cost, c, n);
   const Z blk = c.B * (c.L / n) * c.d;
+  const std::size_t e = detail::wire_size(c);  // all-gathers of activations; partial sums stay fp32
   for (auto* s : {&cost.forward, &cost.backward}) {
-    add_op(*s, comm::OpKind::allgather, tm::all_gather(blk, 4, n));
+    add_op(*s, comm::OpKind::allgather, tm::all_gather(blk, e, n));
     add_op(*s, comm::OpKind::reducescatter, tm::reduce_scatter(blk, 4, n));
   }
   add_op(cost.backward, comm::OpKind::allreduce, tm::all_reduce(2 * c.d, 4, n, rank));

@@ -35,57 +35,72 @@ void release(std::vector<T>& v) {
 Kokkos::ViewAllocateWithoutInitializing uninit(const char* name) { return Kokkos::ViewAllocateWithoutInitializing(name); }
 
 // The sequence <-> head all-to-alls of detail.hpp with buffers that live only while the
-// exchange does. Sequence -> head: src [B, Ll, heads, Dh] is packed into send (n blocks
-// [B, Ll, c, Dh]); with B = 1 the received blocks in rank order are dst [L, c, Dh] itself,
-// so they are received in place (B > 1: into recv, then permuted). send/recv must live
+// exchange does; W is the wire type (float, or bf16 under Precision::bf16: wire.hpp).
+// Sequence -> head: src [B, Ll, heads, Dh] is packed into send (n blocks [B, Ll, c, Dh]);
+// with B = 1 and a float wire the received blocks in rank order are dst [L, c, Dh] itself,
+// so they are received in place (otherwise into recv, then unpacked). send/recv must live
 // until finish_seq_to_head, which releases them.
-comm::WorkPtr post_seq_to_head(comm::Communicator& comm, const float* src, float* dst, std::vector<float>& send,
-                               std::vector<float>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag) {
+template <class W>
+constexpr bool kInPlace = std::is_same_v<W, float>;
+
+template <class W>
+comm::WorkPtr post_seq_to_head(comm::Communicator& comm, const float* src, float* dst, std::vector<W>& send,
+                               std::vector<W>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag) {
   const int n = comm.size();
   const Z c = detail::heads_per_rank(heads, n), blk = B * Ll * c * Dh;
   send.resize(blk * n);
   for (int j = 0; j < n; ++j) {
     const Z h0 = detail::head_start(heads, n, j);
     for (Z t = 0; t < B * Ll; ++t)
-      std::copy_n(src + (t * heads + h0) * Dh, c * Dh, send.data() + j * blk + t * c * Dh);
+      detail::convert_n(src + (t * heads + h0) * Dh, c * Dh, send.data() + j * blk + t * c * Dh);
   }
-  float* r = dst;
-  if (B > 1) {
-    recv.resize(blk * n);
-    r = recv.data();
-  }
-  return comm.all_to_all_async(comm::cbuf(send), comm::buf(r, blk * n), tag);
-}
-void finish_seq_to_head(const comm::WorkPtr& w, float* dst, std::vector<float>& send, std::vector<float>& recv,
-                        int n, Z B, Z Ll, Z heads, Z Dh) {
-  w->wait();
-  release(send);
-  if (B > 1) detail::seq_to_head_finish(recv, dst, n, B, Ll, heads, Dh);
-  release(recv);
-}
-// Head -> sequence: src [B, L, c, Dh]; with B = 1 it is the send buffer itself (it must
-// stay alive and unchanged until finish_head_to_seq; B > 1: packed into send).
-comm::WorkPtr post_head_to_seq(comm::Communicator& comm, const float* src, std::vector<float>& send,
-                               std::vector<float>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag) {
-  const int n = comm.size();
-  const Z c = detail::heads_per_rank(heads, n), blk = B * Ll * c * Dh, L = Ll * n;
-  const float* s = src;
-  if (B > 1) {
-    send.resize(blk * n);
-    for (int j = 0; j < n; ++j)
-      for (Z b = 0; b < B; ++b)
-        std::copy_n(src + (b * L + j * Ll) * c * Dh, Ll * c * Dh, send.data() + j * blk + b * Ll * c * Dh);
-    s = send.data();
+  if constexpr (kInPlace<W>) {
+    if (B == 1) return comm.all_to_all_async(comm::cbuf(send), comm::buf(dst, blk * n), tag);
   }
   recv.resize(blk * n);
-  return comm.all_to_all_async(comm::cbuf(s, blk * n), comm::buf(recv), tag);
+  return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
 }
-void finish_head_to_seq(const comm::WorkPtr& w, float* dst, std::vector<float>& send, std::vector<float>& recv,
-                        int n, Z B, Z Ll, Z heads, Z Dh, bool accumulate) {
+template <class W>
+void finish_seq_to_head(const comm::WorkPtr& w, float* dst, std::vector<W>& send, std::vector<W>& recv, int n,
+                        Z B, Z Ll, Z heads, Z Dh) {
+  w->wait();
+  release(send);
+  if (!kInPlace<W> || B > 1) detail::seq_to_head_finish(recv, dst, n, B, Ll, heads, Dh);
+  release(recv);
+}
+// Head -> sequence: src [B, L, c, Dh]; with B = 1 and a float wire it is the send buffer
+// itself (it must stay alive and unchanged until finish_head_to_seq; otherwise packed).
+template <class W>
+comm::WorkPtr post_head_to_seq(comm::Communicator& comm, const float* src, std::vector<W>& send,
+                               std::vector<W>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag) {
+  const int n = comm.size();
+  const Z c = detail::heads_per_rank(heads, n), blk = B * Ll * c * Dh, L = Ll * n;
+  recv.resize(blk * n);
+  if constexpr (kInPlace<W>) {
+    if (B == 1) return comm.all_to_all_async(comm::cbuf(src, blk * n), comm::buf(recv), tag);
+  }
+  send.resize(blk * n);
+  for (int j = 0; j < n; ++j)
+    for (Z b = 0; b < B; ++b)
+      detail::convert_n(src + (b * L + j * Ll) * c * Dh, Ll * c * Dh, send.data() + j * blk + b * Ll * c * Dh);
+  return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
+}
+template <class W>
+void finish_head_to_seq(const comm::WorkPtr& w, float* dst, std::vector<W>& send, std::vector<W>& recv, int n,
+                        Z B, Z Ll, Z heads, Z Dh, bool accumulate) {
   w->wait();
   release(send);
   detail::head_to_seq_finish(recv, dst, n, B, Ll, heads, Dh, accumulate);
   release(recv);
+}
+
+// Calls fn(W{}) with the wire type of this precision.
+template <class F>
+void with_wire(const BlockConfig& c, F&& fn) {
+  if (c.precision == Precision::bf16)
+    fn(bf16{});
+  else
+    fn(float{});
 }
 
 }  // namespace
@@ -122,6 +137,7 @@ void Ulysses::forward(Span3<float> y, Span3<const float> x) {
   const Z hq = H / n, hk = detail::heads_per_rank(G, n);
   ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "ulysses forward: x",
               "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
+  const PrecisionScope precision(c.precision);
   if (zero3_) zero3_->gather(w_flat_, w_);
   std::copy_n(x.data(), T * d, x_.data());
   std::vector<float> q(T * H * Dh), k(T * G * Dh), v(T * G * Dh);
@@ -141,16 +157,19 @@ void Ulysses::forward(Span3<float> y, Span3<const float> x) {
   qh_.resize(c.B * c.L * hq * Dh);
   kh_.resize(c.B * c.L * hk * Dh);
   vh_.resize(c.B * c.L * hk * Dh);
-  std::vector<float> sq, rq, sk, rk, sv, rv;
-  auto wq = post_seq_to_head(*comm_, q.data(), qh_.data(), sq, rq, c.B, Ll, H, Dh, 0);
-  release(q);
-  auto wk = post_seq_to_head(*comm_, k.data(), kh_.data(), sk, rk, c.B, Ll, G, Dh, 1);
-  release(k);
-  auto wv = post_seq_to_head(*comm_, v.data(), vh_.data(), sv, rv, c.B, Ll, G, Dh, 2);
-  release(v);
-  finish_seq_to_head(wq, qh_.data(), sq, rq, n, c.B, Ll, H, Dh);
-  finish_seq_to_head(wk, kh_.data(), sk, rk, n, c.B, Ll, G, Dh);
-  finish_seq_to_head(wv, vh_.data(), sv, rv, n, c.B, Ll, G, Dh);
+  with_wire(c, [&](auto wire) {
+    using W = decltype(wire);
+    std::vector<W> sq, rq, sk, rk, sv, rv;
+    auto wq = post_seq_to_head(*comm_, q.data(), qh_.data(), sq, rq, c.B, Ll, H, Dh, 0);
+    release(q);
+    auto wk = post_seq_to_head(*comm_, k.data(), kh_.data(), sk, rk, c.B, Ll, G, Dh, 1);
+    release(k);
+    auto wv = post_seq_to_head(*comm_, v.data(), vh_.data(), sv, rv, c.B, Ll, G, Dh, 2);
+    release(v);
+    finish_seq_to_head(wq, qh_.data(), sq, rq, n, c.B, Ll, H, Dh);
+    finish_seq_to_head(wk, kh_.data(), sk, rk, n, c.B, Ll, G, Dh);
+    finish_seq_to_head(wv, vh_.data(), sv, rv, n, c.B, Ll, G, Dh);
+  });
   oh_.resize(qh_.size());
   lse_.resize(c.B * hq * c.L);
   kernels::AttentionOptions opt;
@@ -158,12 +177,13 @@ void Ulysses::forward(Span3<float> y, Span3<const float> x) {
   const kernels::AttentionShape shape{c.B, c.L, c.L, hq, hk, Dh};
   kernels::attention_forward<float, float>(oh_.data(), lse_.data(), qh_.data(), kh_.data(), vh_.data(),
                                            pos_full_.data(), pos_full_.data(), shape, opt);
+  round_activations(oh_.data(), oh_.size());  // stored (and sent) as an activation
   o_ = Array2(uninit("o"), T, H * Dh);
-  {
-    std::vector<float> so, ro;
+  with_wire(c, [&](auto wire) {
+    std::vector<decltype(wire)> so, ro;
     auto wo = post_head_to_seq(*comm_, oh_.data(), so, ro, c.B, Ll, H, Dh, 0);
     finish_head_to_seq(wo, o_.data(), so, ro, n, c.B, Ll, H, Dh, false);
-  }
+  });
   h_ = Array2(uninit("h"), T, d);
   std::copy_n(x_.data(), T * d, h_.data());
   linear_forward(Mat<float>(h_), Mat<const float>(o_), w_.wo, Accum::kAdd);
@@ -191,6 +211,7 @@ void Ulysses::backward(Span3<float> dx, Span3<const float> dy) {
   ODY_REQUIRE(saved_, "ulysses backward", "a forward before each backward (backward consumes what it saved)",
               "no forward since the last backward");
   saved_ = false;
+  const PrecisionScope precision(c.precision);
   if (zero3_) {  // gathered again for backward; full gradients only for this pass
     zero3_->gather(w_flat_, w_);
     grad_flat_.assign(Zero3Weights::padded_count(c, n), 0.f);
@@ -211,15 +232,16 @@ void Ulysses::backward(Span3<float> dx, Span3<const float> dy) {
   h_ = Array2();
   // Attention output projection, then dout to head-sharded.
   std::vector<float> doh(qh_.size());
-  {
-    std::vector<float> dO(T * H * Dh), s, r;
+  with_wire(c, [&](auto wire) {
+    std::vector<float> dO(T * H * Dh);
+    std::vector<decltype(wire)> s, r;
     linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo), Mat<const float>(dh),
                     Mat<const float>(o_), w_.wo);
     o_ = Array2();
     auto w = post_seq_to_head(*comm_, dO.data(), doh.data(), s, r, c.B, Ll, H, Dh, 0);
     release(dO);
     finish_seq_to_head(w, doh.data(), s, r, n, c.B, Ll, H, Dh);
-  }
+  });
   std::vector<float> dqh(qh_.size()), dkh(kh_.size()), dvh(vh_.size());
   kernels::AttentionOptions opt;
   opt.causal = c.causal;
@@ -233,17 +255,23 @@ void Ulysses::backward(Span3<float> dx, Span3<const float> dy) {
   release(vh_);
   release(oh_);
   release(lse_);
-  std::vector<float> s1, r1, s2, r2, s3, r3;
-  auto wq = post_head_to_seq(*comm_, dqh.data(), s1, r1, c.B, Ll, H, Dh, 0);
-  auto wk = post_head_to_seq(*comm_, dkh.data(), s2, r2, c.B, Ll, G, Dh, 1);
-  auto wv = post_head_to_seq(*comm_, dvh.data(), s3, r3, c.B, Ll, G, Dh, 2);
+  // The kernel's fp32 gradients become activation gradients (bf16 under bf16, as in Block).
+  round_activations(dqh.data(), dqh.size());
+  round_activations(dkh.data(), dkh.size());
+  round_activations(dvh.data(), dvh.size());
   std::vector<float> dq(T * H * Dh), dk(T * G * Dh, 0.f), dv(T * G * Dh, 0.f);
-  finish_head_to_seq(wq, dq.data(), s1, r1, n, c.B, Ll, H, Dh, false);
-  release(dqh);  // (the send buffer of its exchange when B = 1: only now dead)
-  finish_head_to_seq(wk, dk.data(), s2, r2, n, c.B, Ll, G, Dh, true);
-  release(dkh);
-  finish_head_to_seq(wv, dv.data(), s3, r3, n, c.B, Ll, G, Dh, true);
-  release(dvh);
+  with_wire(c, [&](auto wire) {
+    std::vector<decltype(wire)> s1, r1, s2, r2, s3, r3;
+    auto wq = post_head_to_seq(*comm_, dqh.data(), s1, r1, c.B, Ll, H, Dh, 0);
+    auto wk = post_head_to_seq(*comm_, dkh.data(), s2, r2, c.B, Ll, G, Dh, 1);
+    auto wv = post_head_to_seq(*comm_, dvh.data(), s3, r3, c.B, Ll, G, Dh, 2);
+    finish_head_to_seq(wq, dq.data(), s1, r1, n, c.B, Ll, H, Dh, false);
+    release(dqh);  // (the send buffer of its exchange when B = 1: only now dead)
+    finish_head_to_seq(wk, dk.data(), s2, r2, n, c.B, Ll, G, Dh, true);
+    release(dkh);
+    finish_head_to_seq(wv, dv.data(), s3, r3, n, c.B, Ll, G, Dh, true);
+    release(dvh);
+  });
   const Span1<const Pos> lpos(pos_.data(), Ll);
   const Span4<float> dq4(dq.data(), c.B, Ll, H, Dh), dk4(dk.data(), c.B, Ll, G, Dh);
   rope_backward(dq4, dq4, lpos);
@@ -291,11 +319,12 @@ Cost Ulysses::cost(const BlockConfig& c, int n, int rank, WeightMode mode) {
   const Z cq = c.B * Ll * c.H * Dh;  // all-to-all buffer of q / o / dq / dout (n blocks)
   const Z ckv = c.B * Ll * hk * Dh * n;
   Cost cost;
+  const std::size_t e = detail::wire_size(c);  // activations: 4, or 2 under bf16
   for (auto* s : {&cost.forward, &cost.backward}) {
-    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, 4, n));
-    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, 4, n));
-    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, 4, n));
-    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, 4, n));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, e, n));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, e, n));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, e, n));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, e, n));
   }
   if (mode == WeightMode::zero3) {
     Zero3Weights::add_cost(cost, c, n);

@@ -28,6 +28,7 @@
 #include "strategies/mesh.hpp"
 #include "strategies/ring_attention.hpp"
 #include "strategies/strategy.hpp"
+#include "strategies/wire.hpp"
 #include "strategies/zero3.hpp"
 
 namespace ody::strategies {
@@ -71,7 +72,7 @@ class Usp final : public Strategy {
   layers::Array2 x_, u1_, h_, u2_, gate_, up_, o_;  // [T, d] / [T, i] / [T, H·Dh]
   layers::Array1 rstd1_, rstd2_;
   std::vector<float> qh_, kvh_, oh_, lse_;  // group block [B, U·L/N, h/U, Dh]; kvh: k then v
-  std::vector<float> s1_, s2_, s3_, r1_, r2_, r3_;
+  detail::WirePair x1_, x2_, x3_;  // all-to-all buffers (send, recv) in the wire precision
 };
 
 }  // namespace ody::strategies

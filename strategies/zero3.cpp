@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "strategies/wire.hpp"
+
 namespace ody::strategies {
 
 namespace {
@@ -39,7 +41,7 @@ void Zero3Weights::load(const layers::BlockWeights& full) {
 
 void Zero3Weights::gather(layers::BlockWeights& w) {
   std::vector<float> flat(padded_count(cfg_, comm_->size()));
-  comm_->all_gather(comm::cbuf(shard_), comm::buf(flat));
+  detail::all_gather_wire(*comm_, shard_.data(), std::int64_t(shard_.size()), flat.data(), bf16_wire());
   w = layers::BlockWeights(cfg_);
   unpack(flat, w.tensors());
 }
@@ -58,7 +60,7 @@ void Zero3Weights::gather_grads(const layers::BlockGrads& full) {
 
 void Zero3Weights::gather(std::vector<float>& flat, layers::BlockWeights& w) {
   flat.resize(padded_count(cfg_, comm_->size()));
-  comm_->all_gather(comm::cbuf(shard_), comm::buf(flat));
+  detail::all_gather_wire(*comm_, shard_.data(), std::int64_t(shard_.size()), flat.data(), bf16_wire());
   view_packed(w, cfg_, flat.data());
 }
 
@@ -118,8 +120,9 @@ void Zero3Weights::view_packed(layers::BlockGrads& g, const BlockConfig& c, floa
 void Zero3Weights::add_cost(Cost& cost, const BlockConfig& cfg, int n) {
   namespace tm = comm::traffic_model;
   const std::int64_t s = padded_count(cfg, n) / n;
-  add_op(cost.forward, comm::OpKind::allgather, tm::all_gather(s, 4, n));
-  add_op(cost.backward, comm::OpKind::allgather, tm::all_gather(s, 4, n));
+  const std::size_t e = detail::wire_size(cfg);  // weights gathered as bf16 under bf16
+  add_op(cost.forward, comm::OpKind::allgather, tm::all_gather(s, e, n));
+  add_op(cost.backward, comm::OpKind::allgather, tm::all_gather(s, e, n));
   add_op(cost.backward, comm::OpKind::reducescatter, tm::reduce_scatter(s, 4, n));
 }
 

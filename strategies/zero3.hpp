@@ -5,6 +5,8 @@
 // keeps elements [r·Wp/N, (r+1)·Wp/N). Forward all-gathers them (one all-gather of Wp/N
 // per rank) and drops the full copy after use; backward gathers again and reduce-scatters
 // (sum) the packed gradients to the same shards. gather_grads() assembles full gradients.
+// Under Precision::bf16 the weight all-gathers move bf16 (strategies/wire.hpp); gradients
+// stay fp32.
 #include <vector>
 
 #include "comm/communicator.hpp"
@@ -38,6 +40,7 @@ class Zero3Weights {
   static void view_packed(layers::BlockGrads& g, const BlockConfig& cfg, float* flat);
 
  private:
+  bool bf16_wire() const { return cfg_.precision == layers::Precision::bf16; }
   BlockConfig cfg_;
   comm::Communicator* comm_;
   std::vector<float> shard_, grad_shard_;  // [Wp/N]

@@ -5,6 +5,7 @@
 #include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"
 #include "strategies/chunked_mlp.hpp"
+#include "strategies/wire.hpp"
 
 namespace ody::strategies {
 
@@ -52,6 +53,18 @@ void Zero3Mlp::set_weights(const BlockWeights& full) {
 
 void Zero3Mlp::post_gathers() {
   const int n = comm_->size();
+  if (bf16_wire()) {
+    auto post = [&](const std::vector<float>& shard, std::vector<bf16>& send, std::vector<bf16>& full, comm::Tag t) {
+      send.resize(shard.size());
+      detail::convert_n(shard.data(), Z(shard.size()), send.data());
+      full.resize(shard.size() * n);
+      return comm_->all_gather_async(comm::cbuf(send), comm::buf(full), t);
+    };
+    wg_ = post(w_gate_, send_g_, gate_h_, 1);
+    wu_ = post(w_up_, send_u_, up_h_, 2);
+    wd_ = post(w_down_, send_d_, down_h_, 3);
+    return;
+  }
   gate_full_.resize(w_gate_.size() * n);
   up_full_.resize(w_up_.size() * n);
   down_full_.resize(w_down_.size() * n);
@@ -60,14 +73,21 @@ void Zero3Mlp::post_gathers() {
   wd_ = comm_->all_gather_async(comm::cbuf(w_down_), comm::buf(down_full_), 3);
 }
 
+void Zero3Mlp::await(const comm::WorkPtr& w, std::vector<bf16>& wire, std::vector<float>& full) {
+  w->wait();
+  if (!bf16_wire() || wire.empty()) return;
+  full.resize(wire.size());
+  detail::convert_n(wire.data(), Z(wire.size()), full.data());
+  std::vector<bf16>().swap(wire);
+}
 
 void Zero3Mlp::forward(float* y, const float* h) {
   const Z T = T_, d = cfg_.d, i = cfg_.ffn;
   if (h != input()) std::copy_n(h, T * d, h_.data());
   gate_ = Array2(uninit("gate"), T, i);
   up_ = Array2(uninit("up"), T, i);
-  wg_->wait();
-  wu_->wait();
+  await(wg_, gate_h_, gate_full_);
+  await(wu_, up_h_, up_full_);
   // Row blocks (chunked_mlp.hpp): the normed input is not kept (backward recomputes it).
   detail::mlp_up_forward(gate_.data(), up_.data(), rstd_.data(), h_.data(), T, d, i, mlp_norm_,
                          make_mat<const float>(gate_full_.data(), i, d, d),
@@ -75,7 +95,7 @@ void Zero3Mlp::forward(float* y, const float* h) {
   release(gate_full_);  // each gathered weight is dropped as soon as it is used
   release(up_full_);
   std::copy_n(h_.data(), T * d, y);
-  wd_->wait();
+  await(wd_, down_h_, down_full_);
   detail::mlp_down_forward(Mat<float>(Span2<float>(y, T, d)), gate_.data(), up_.data(), T, i,
                            make_mat<const float>(down_full_.data(), d, i, i), Accum::kAdd);
   release(down_full_);
@@ -90,7 +110,7 @@ void Zero3Mlp::backward(float* dh, const float* dy) {
   // Row blocks (chunked_mlp.hpp): dW_down = dyᵀ act and dgate, dup over the saved gate, up;
   // the dW_down reduce-scatter runs while the next GEMMs compute. Each full weight is
   // dropped once used and each full gradient allocated only when computed.
-  wd_->wait();
+  await(wd_, down_h_, down_full_);
   ddown_full_.resize(down_full_.size());
   detail::mlp_down_backward(make_mat<float>(ddown_full_.data(), d, i, i), gate_.data(), up_.data(), T, i,
                             Mat<const float>(Span2<const float>(dy, T, d)),
@@ -98,8 +118,8 @@ void Zero3Mlp::backward(float* dh, const float* dy) {
   rd_ = comm_->reduce_scatter_async(comm::cbuf(ddown_full_), comm::buf(dw_down_), comm::ReduceOp::sum, 1);
   release(down_full_);
   if (dh != dy) std::copy_n(dy, T * d, dh);  // dh = dy + the branch's input gradient
-  wg_->wait();
-  wu_->wait();
+  await(wg_, gate_h_, gate_full_);
+  await(wu_, up_h_, up_full_);
   dgate_full_.resize(gate_full_.size());
   dup_full_.resize(up_full_.size());
   detail::mlp_up_backward(dh, make_mat<float>(dgate_full_.data(), i, d, d), make_mat<float>(dup_full_.data(), i, d, d),
@@ -122,6 +142,7 @@ void Zero3Mlp::finish() {
   std::vector<float>().swap(dgate_full_);
   std::vector<float>().swap(dup_full_);
   std::vector<float>().swap(ddown_full_);
+  for (auto* v : {&send_g_, &send_u_, &send_d_}) std::vector<bf16>().swap(*v);
 }
 
 void Zero3Mlp::gather_grads(const BlockGrads& full) {
@@ -133,10 +154,11 @@ void Zero3Mlp::gather_grads(const BlockGrads& full) {
 void Zero3Mlp::add_cost(Cost& cost, const BlockConfig& c, int n) {
   namespace tm = comm::traffic_model;
   const Z sg = c.ffn / n * c.d, sd = c.d / n * c.ffn;  // shard elements
+  const std::size_t e = detail::wire_size(c);  // weights gathered as bf16 under bf16
   for (auto* s : {&cost.forward, &cost.backward}) {
-    add_op(*s, comm::OpKind::allgather, tm::all_gather(sg, 4, n));
-    add_op(*s, comm::OpKind::allgather, tm::all_gather(sg, 4, n));
-    add_op(*s, comm::OpKind::allgather, tm::all_gather(sd, 4, n));
+    add_op(*s, comm::OpKind::allgather, tm::all_gather(sg, e, n));
+    add_op(*s, comm::OpKind::allgather, tm::all_gather(sg, e, n));
+    add_op(*s, comm::OpKind::allgather, tm::all_gather(sd, e, n));
   }
   add_op(cost.backward, comm::OpKind::reducescatter, tm::reduce_scatter(sg, 4, n));
   add_op(cost.backward, comm::OpKind::reducescatter, tm::reduce_scatter(sg, 4, n));

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "comm/communicator.hpp"
+#include "comm/half.hpp"
 #include "layers/block.hpp"
 #include "strategies/strategy.hpp"
 
@@ -58,6 +59,12 @@ class Zero3Mlp {
   std::vector<float> gate_full_, up_full_, down_full_;  // gathered [i, d] x2, [d, i] (transient)
   std::vector<float> dgate_full_, dup_full_, ddown_full_;  // full gradients in flight
   comm::WorkPtr wg_, wu_, wd_, rg_, ru_, rd_;
+  // Precision::bf16: the weights travel as bf16 (strategies/wire.hpp): send copies of the
+  // shards and the gathered bf16 weights, widened into *_full_ once their gather is done.
+  std::vector<bf16> send_g_, send_u_, send_d_, gate_h_, up_h_, down_h_;
+  bool bf16_wire() const { return cfg_.precision == layers::Precision::bf16; }
+  // Waits for a weight gather; under bf16 widens `wire` into `full` and frees it.
+  void await(const comm::WorkPtr& w, std::vector<bf16>& wire, std::vector<float>& full);
   bool saved_ = false;
   layers::Array2 h_, gate_, up_;  // [T, d], [T, i] x2 (saved by forward, released by backward)
   layers::Array1 rstd_;           // [T]

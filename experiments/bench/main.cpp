@@ -82,6 +82,11 @@ Inputs make_inputs(const Options& o, const BlockConfig& cfg) {
   if (!o.load.empty()) {
     auto in = layers::load_block(o.load, cfg);
     if (in.dy.size() == 0) throw Error("--load", "dy.npy in " + o.load + " (backward needs it)", "none");
+    if (cfg.precision == layers::Precision::bf16) {  // bf16 inputs and weights, as the seeded ones
+      layers::round_bf16(in.x.data(), in.x.size());
+      layers::round_bf16(in.dy.data(), in.dy.size());
+      for (const auto& t : in.weights.tensors()) layers::round_bf16(t.data, t.size());
+    }
     return {std::move(in.x), std::move(in.dy), std::move(in.weights)};
   }
   Inputs in{layers::make_block_input(cfg, o.seed), layers::make_block_dy(cfg, o.seed), layers::BlockWeights(cfg)};
@@ -110,7 +115,7 @@ int run(int argc, char** argv) {
   Options o;
   CLI::App app{"ody-bench: sequence-parallel strategies of one decoder block, forward and backward"};
   add_flags(app, o);
-  app.parse(argc, argv);
+  parse_command_line(app, argc, argv);
 
   int world_size = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &world_size);
@@ -336,8 +341,11 @@ int run(int argc, char** argv) {
     const double speedup = ref_ms > 0 ? ref_ms / step_ms : -1;
     // f32 strategies against the f32 block: orderings of sums differ; 1e-3 relative is far
     // above that rounding (~1e-5 here; the tests derive a tight bound) and far below any
-    // real bug (O(1)).
-    const bool ok = (res.max_rel_err < 0 || res.max_rel_err < 1e-3) && res.bytes_match;
+    // real bug (O(1)). bf16 against the bf16 block: a rounding may land on the other side
+    // of a tie, one bf16 ulp carried through the chain; the tests' derived bound
+    // (tests/strategies/strategy_check.hpp) is 4 x 2 x 2^-8 of the largest element.
+    const double limit = cfg.precision == layers::Precision::bf16 ? 8.0 / 256 : 1e-3;
+    const bool ok = (res.max_rel_err < 0 || res.max_rel_err < limit) && res.bytes_match;
     all_ok = all_ok && ok;
     if (rank == 0) {
       char exposed[32], peak[32], speed[16];

@@ -18,7 +18,8 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--ffn", o.ffn, "MLP intermediate size i");
   app.add_option("--batch", o.batch, "batch B");
   app.add_flag("--causal,!--no-causal", o.causal, "causal mask (default) or none");
-  app.add_option("--dtype", o.dtype, "f32 (bf16 strategies are not implemented)");
+  app.add_option("--dtype", o.dtype,
+                 "f32, or bf16: bf16 weights/activations (and wire), fp32 accumulation and weight gradients");
   app.add_option("--mesh", o.mesh, "hybrid mesh, inner first: ulysses=U,ring=R (usp) or tp=T,ring=R (odysseus-ring)");
   app.add_option("--weights", o.weights, "replicated, zero3, zero3-mlp or tp (default: each strategy's own)");
   app.add_option("--layout", o.layout, "zigzag, contiguous or stripe (default: zigzag for rings when causal)");
@@ -62,8 +63,8 @@ bool is_hybrid(const std::string& name) { return name == "usp" || name == "odyss
 Plan make_plan(const Options& o, int world_size) {
   Plan plan;
   layers::BlockConfig& cfg = plan.cfg;
-  if (o.dtype != "f32")
-    throw UsageError("--dtype: expected f32 (bf16 strategies are not implemented), found '" + o.dtype + "'");
+  if (o.dtype != "f32" && o.dtype != "bf16")
+    throw UsageError("--dtype: expected f32 or bf16, found '" + o.dtype + "'");
   if (o.iters < 1) throw UsageError("-n: expected at least 1 iteration, found " + std::to_string(o.iters));
   if (o.warmup < 0) throw UsageError("-w: expected >= 0, found " + std::to_string(o.warmup));
   if (o.virtual_nodes < 0 || (o.virtual_nodes > 0 && world_size % o.virtual_nodes != 0))
@@ -83,6 +84,7 @@ Plan make_plan(const Options& o, int world_size) {
       cfg.ffn = parse_size(o.ffn, "--ffn");
       cfg.causal = o.causal;
     }
+    cfg.precision = layers::parse_precision(o.dtype, "--dtype");
     cfg.validate();
   } catch (const ody::Error& e) {
     throw UsageError(e.what());

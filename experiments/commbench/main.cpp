@@ -59,7 +59,7 @@ int run(int argc, char** argv) {
   app.add_option("--json", o.json, "write JSON lines to this file (rank 0)");
   app.add_option("--hier", o.hier, "also run through a hierarchical communicator over K pretend "
                  "nodes of contiguous ranks (comm/hierarchical.hpp); 0: off");
-  app.parse(argc, argv);
+  parse_command_line(app, argc, argv);
 
   // ---- validation: identical on every rank, before any communication ----------------
   const std::int64_t min_b = parse_size(o.min_bytes, "-b"), max_b = parse_size(o.max_bytes, "-e");

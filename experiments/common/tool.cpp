@@ -46,6 +46,22 @@ int tool_main(const char* name, int argc, char** argv,
   }
 }
 
+void parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) std::fputs(app.help().c_str(), stdout);
+    throw;
+  } catch (const CLI::CallForAllHelp&) {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
+    throw;
+  }
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();

@@ -4,6 +4,7 @@
 // world size, build, commit) and JSON-lines output.
 #include <mpi.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <fstream>
 #include <functional>
@@ -30,6 +31,10 @@ struct UsageError : std::runtime_error {
 // (possibly on one rank only): one line naming the rank, then MPI_Abort so that no rank
 // is left waiting in a collective.
 int tool_main(const char* name, int argc, char** argv, const std::function<int(int, char**)>& body);
+
+// app.parse(argc, argv), except that --help prints the help text on rank 0 (stdout)
+// before the CLI::Success that tool_main turns into exit status 0.
+void parse_command_line(CLI::App& app, int argc, char** argv);
 
 // Median of a sample (0 for an empty one).
 double median(std::vector<double> v);

@@ -210,7 +210,7 @@ int run(int argc, char** argv) {
   app.add_option("--backend-set", o.backend_set, "backends to choose from (default: those built, e.g. mpi,ucx)");
   app.add_option("--backend", o.backend, "force one backend for every mesh dimension");
   app.add_flag("--json", o.json, "print one JSON object instead of text");
-  app.parse(argc, argv);
+  parse_command_line(app, argc, argv);
 
   const int sources = !o.hwloc_xml.empty() + !o.nccl_topo.empty() + !o.cluster.empty() + !o.preset.empty();
   if (sources > 1) throw UsageError("options: expected at most one of --hwloc-xml, --nccl-topo, --cluster, --preset");

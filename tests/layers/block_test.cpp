@@ -112,6 +112,56 @@ INSTANTIATE_TEST_SUITE_P(
                       BlockCase{1, 40, 256, 2, 1, 64, true, true}),  // Dh = 128 as in the benchmark
     [](const auto& info) { return info.param.name(); });
 
+// Precision::bf16 (layers/precision.hpp) against the fp64 reference on the same
+// bf16-valued inputs. Along the chain the bf16 block rounds at S = 19 stages (forward: u1,
+// q/k/v, RoPE, o, h, u2, gate/up, act, y; backward: the gradients of the same tensors, and
+// dq/dk/dv out of the kernel), each a relative perturbation of at most u_b = 2^-8 carried on
+// with O(1) gain, so ||Block - ref||_2 <= S·u_b·||ref||_2 (about 7 %; independent roundings
+// give far less). And it really is bf16: the error is far above fp32's (> u_b/64), the
+// activations it returns (y, dx) are bf16 values, and the weight gradients are fp32 sums (not
+// all bf16 values).
+TEST(BlockBf16, WithinItsRoundingStagesAndReallyBf16) {
+  constexpr double kUb = 1.0 / 256, kStages = 19;
+  for (const bool causal : {true, false})
+    for (const std::int64_t G : {4, 1}) {
+      BlockConfig cfg{2, 24, 32, 4, G, 48, causal};
+      cfg.precision = Precision::bf16;
+      SCOPED_TRACE("G" + std::to_string(G) + (causal ? " causal" : " full"));
+      BlockWeights w(cfg);
+      init_block_weights(w, cfg, 99);
+      const Array3 x = make_block_input(cfg, 99), dy = make_block_dy(cfg, 99);
+      for (const auto& t : w.tensors())
+        for (std::size_t e = 0; e < t.size(); ++e) ASSERT_EQ(round_to_bf16(t.data[e]), t.data[e]) << t.name;
+      Block block(cfg);
+      Array3 y("y", cfg.B, cfg.L, cfg.d), dx("dx", cfg.B, cfg.L, cfg.d);
+      BlockGrads g(cfg);
+      block.forward(y, x, w);
+      block.backward(dx, g, dy, w);
+      const auto pos = positions_for(cfg.L, false);
+      const RefConfig rc{Z(cfg.B), Z(cfg.L), Z(cfg.d), Z(cfg.H), Z(cfg.G), Z(cfg.ffn), causal};
+      const auto r64 = block_reference(rc, to_vec<double>(x), to_vec<double>(dy), ref_weights<double>(w), pos);
+      auto check = [&](const std::string& name, const float* got, const std::vector<double>& ref, bool bf16_values) {
+        double d2 = 0, r2 = 0;
+        bool all_bf16 = true;
+        for (std::size_t e = 0; e < ref.size(); ++e) {
+          d2 += (got[e] - ref[e]) * (got[e] - ref[e]);
+          r2 += ref[e] * ref[e];
+          all_bf16 = all_bf16 && round_to_bf16(got[e]) == got[e];
+        }
+        const double rel = std::sqrt(d2 / r2);
+        EXPECT_LE(rel, kStages * kUb) << name << ": relative 2-norm error " << rel;
+        EXPECT_GT(rel, kUb / 64) << name << ": no bf16 rounding visible (relative error " << rel << ")";
+        EXPECT_EQ(all_bf16, bf16_values) << name;
+      };
+      check("y", y.data(), r64.y, true);
+      check("dx", dx.data(), r64.dx, true);
+      auto g64 = r64.grads;
+      const auto a64 = g64.all();
+      const auto gs = g.tensors();
+      for (std::size_t k = 0; k < gs.size(); ++k) check(gs[k].name, gs[k].data, *a64[k], false);
+    }
+}
+
 // The fp64 reference block's backward against central differences of its forward,
 // for every input and weight element, causal with permuted positions and GQA.
 TEST(BlockReference, BackwardMatchesFiniteDifferences) {

@@ -17,6 +17,26 @@
 //   tokens, projections over d, i or H·Dh, attention over L keys), kChain = 4.
 // At the test shapes (K <= 96) this is ~5e-5 relative to the tensor's largest element; a
 // real bug (wrong head, wrong position, a missing reduction) gives O(1) errors.
+//
+// bf16 (BlockConfig::precision, layers/precision.hpp): the strategy and the bf16 Block run
+// the same model, rounding activations to bf16 (unit roundoff u_b = 2^-8) at the same layer
+// outputs. On top of the fp32 ordering differences above, the two differ where (a) a
+// rounding falls on the other side of a tie because the fp32 value before it differs in its
+// last bits: that element moves by one bf16 ulp = 2·u_b of its magnitude; or (b) one side
+// rounds a value the other keeps in fp32 (tensor-parallel partial sums rounded before their
+// reduce-scatter, replicated kv-head gradients rounded before they are summed): at most u_b.
+// Either is a perturbation of at most 2·u_b relative at one stage, carried on through the
+// rest of the chain with O(1) gain, and (unlike fp32 reordering) not multiplied by K: each
+// value is rounded once per stage, and a sum of K perturbed O(1) terms is perturbed by at
+// most 2·u_b·Σ|terms|, the same multiple of the tensor's magnitude as above. Hence
+//   |strategy - Block_bf16| <= kChain · 2 · u_b · max|Block_bf16 tensor| + the fp32 bound,
+// about 3 % of the largest element. A second, comparative check keeps it honest in the
+// aggregate: the strategy must be about as close to the fp32 Block (same bf16 inputs) as the
+// single-rank bf16 Block is, ||strategy - Block_f32||_2 <= 2 · ||Block_bf16 - Block_f32||_2
+// (+ the fp32 bound), i.e. no bf16 error of its own beyond the model's. Measured at the test
+// shapes: the worst element is at most 0.45 of the first bound. Neither check can tell a
+// strategy that ignores bf16 (its fp32 result is within both), so two more do: y and dx
+// must be bf16 values, and the traffic must equal the bf16 cost (activations at 2 bytes).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -33,6 +53,7 @@
 namespace ody::strategies::test {
 
 inline constexpr double kU32 = 1.0 / 16777216.0;
+inline constexpr double kUBf16 = 1.0 / 256.0;
 inline constexpr double kChain = 4.0;
 
 inline void expect_close(const std::string& name, const float* got, const float* ref, std::size_t n, double K) {
@@ -50,6 +71,32 @@ inline void expect_close(const std::string& name, const float* got, const float*
   EXPECT_LE(worst, tol) << name << ": worst error " << worst << " at flat index " << at << " (got " << got[at]
                         << ", single-rank Block " << ref[at] << "); tolerance " << tol << " = " << kChain
                         << " x 2 x K " << K << " x u x max|ref| " << max_ref;
+}
+
+// bf16: the two checks of the header comment. ref: the bf16 Block; exact: the fp32 Block
+// on the same (bf16-valued) inputs.
+inline void expect_close_bf16(const std::string& name, const float* got, const float* ref, const float* exact,
+                              std::size_t n, double K) {
+  double max_ref = 0, worst = -1, d_got = 0, d_ref = 0;
+  std::size_t at = 0;
+  for (std::size_t e = 0; e < n; ++e) {
+    max_ref = std::max(max_ref, std::abs(double(ref[e])));
+    const double err = std::abs(double(got[e]) - double(ref[e]));
+    if (!(err <= worst)) {
+      worst = std::isnan(err) ? INFINITY : err;
+      at = e;
+    }
+    d_got += (double(got[e]) - double(exact[e])) * (double(got[e]) - double(exact[e]));
+    d_ref += (double(ref[e]) - double(exact[e])) * (double(ref[e]) - double(exact[e]));
+  }
+  const double f32 = kChain * 2 * K * kU32 * max_ref;
+  const double tol = kChain * 2 * kUBf16 * max_ref + f32;
+  EXPECT_LE(worst, tol) << name << " (bf16): worst error " << worst << " at flat index " << at << " (got "
+                        << got[at] << ", single-rank bf16 Block " << ref[at] << "); tolerance " << tol
+                        << " = kChain x 2 x u_bf16 x max|ref| " << max_ref << " + fp32 bound";
+  const double norm_got = std::sqrt(d_got), norm_ref = std::sqrt(d_ref);
+  EXPECT_LE(norm_got, 2 * norm_ref + f32 * std::sqrt(double(n)))
+      << name << " (bf16): ||strategy - fp32 Block|| " << norm_got << " vs ||bf16 Block - fp32 Block|| " << norm_ref;
 }
 
 inline void expect_traffic(const std::string& phase, const comm::TrafficSnapshot& got,
@@ -99,9 +146,32 @@ inline void check_against_block(Strategy& s, std::uint64_t seed = 1234) {
   BlockGrads g(c);
   s.gather_grads(g);
   const double K = double(std::max({c.d, c.ffn, c.H * c.head_dim(), c.B * c.L}));
+  const auto gt = g.tensors(), rt = g_ref.tensors();
+  if (c.precision == layers::Precision::bf16) {
+    BlockConfig c32 = c;
+    c32.precision = layers::Precision::f32;
+    Block exact(c32);
+    Array3 y32("y32", c.B, c.L, c.d), dx32("dx32", c.B, c.L, c.d);
+    BlockGrads g32(c32);
+    exact.forward(y32, x, w);
+    exact.backward(dx32, g32, dy, w);
+    // The strategy really computes in bf16: its outputs are bf16 values (rounded by the
+    // layers under its precision scope), as the Block's are.
+    for (const auto* t : {&y, &dx}) {
+      std::size_t off = 0;
+      for (std::size_t e = 0; e < t->size(); ++e)
+        off += layers::round_to_bf16(t->data()[e]) != t->data()[e];
+      EXPECT_EQ(off, 0u) << (t == &y ? "y" : "dx") << ": values that are not bf16";
+    }
+    expect_close_bf16("y", y.data(), y_ref.data(), y32.data(), y.size(), K);
+    expect_close_bf16("dx", dx.data(), dx_ref.data(), dx32.data(), dx.size(), K);
+    const auto et = g32.tensors();
+    for (std::size_t k = 0; k < gt.size(); ++k)
+      expect_close_bf16(gt[k].name, gt[k].data, rt[k].data, et[k].data, gt[k].size(), K);
+    return;
+  }
   expect_close("y", y.data(), y_ref.data(), y.size(), K);
   expect_close("dx", dx.data(), dx_ref.data(), dx.size(), K);
-  const auto gt = g.tensors(), rt = g_ref.tensors();
   for (std::size_t k = 0; k < gt.size(); ++k) expect_close(gt[k].name, gt[k].data, rt[k].data, gt[k].size(), K);
 }
 
