@@ -51,17 +51,33 @@ Blocks balanced(std::int64_t n, int p) {
   return packed(c);
 }
 
-// Ring all-gather of `blocks` in place in `base`, the own block already there. Steps use
-// tag ids first_id, first_id + 1, ...
-void ring_all_gather(Schedule& s, char* base, const Blocks& b, std::size_t es, int r, int p,
-                     std::uint32_t first_id) {
+void copy_if_distinct(void* dst, const void* src, std::size_t bytes) {
+  if (dst != src && bytes > 0) std::memcpy(dst, src, bytes);
+}
+
+// Ring all-gather of `blocks` in place in `base`. The own block is at `own` (its place in
+// base, or the caller's send buffer): step 0 sends it from there and copies it into
+// place while the step's messages are in flight (overlap), so the peer reads a buffer
+// this rank did not just write and need not wait for the copy. Steps use tag ids
+// first_id, first_id + 1, ...
+void ring_all_gather(Schedule& s, char* base, const char* own, const Blocks& b,
+                     std::size_t es, int r, int p, std::uint32_t first_id) {
+  char* own_place = base + b.offset[r] * es;
+  const std::size_t own_bytes = static_cast<std::size_t>(b.count[r]) * es;
+  if (p == 1) {
+    copy_if_distinct(own_place, own, own_bytes);
+    return;
+  }
   const int next = mod(r + 1, p), prev = mod(r - 1, p);
   for (int k = 0; k + 1 < p; ++k) {
     const int sb = mod(r - k, p), rb = mod(r - k - 1, p);
     Step st;
     const std::uint32_t id = first_id + static_cast<std::uint32_t>(k);
+    const char* from = k == 0 ? own : base + b.offset[sb] * es;
     if (b.count[rb] > 0) st.xfers.push_back(recv_x(base + b.offset[rb] * es, b.count[rb] * es, prev, id));
-    if (b.count[sb] > 0) st.xfers.push_back(send_x(base + b.offset[sb] * es, b.count[sb] * es, next, id));
+    if (b.count[sb] > 0) st.xfers.push_back(send_x(from, b.count[sb] * es, next, id));
+    if (k == 0 && own != own_place && own_bytes > 0)
+      st.overlap = [own_place, own, own_bytes] { std::memcpy(own_place, own, own_bytes); };
     s.steps.push_back(std::move(st));
   }
 }
@@ -124,18 +140,13 @@ void ring_reduce_scatter(Schedule& s, const Blocks& b, DType t, ReduceOp op, int
   }
 }
 
-void copy_if_distinct(void* dst, const void* src, std::size_t bytes) {
-  if (dst != src && bytes > 0) std::memcpy(dst, src, bytes);
-}
-
 }  // namespace
 
 Schedule all_gather(ConstBuf send, Buf recv, int r, int p) {
   Schedule s;
   const std::size_t es = comm::dtype_size(send.dtype);
-  char* base = bytes_of(recv.data);
-  copy_if_distinct(base + r * send.count * es, send.data, send.count * es);
-  ring_all_gather(s, base, uniform(send.count, p), es, r, p, 0);
+  ring_all_gather(s, bytes_of(recv.data), static_cast<const char*>(send.data),
+                  uniform(send.count, p), es, r, p, 0);
   return s;
 }
 
@@ -143,9 +154,7 @@ Schedule all_gather_v(ConstBuf send, Buf recv, std::span<const std::int64_t> cou
   Schedule s;
   const std::size_t es = comm::dtype_size(send.dtype);
   const Blocks b = packed(counts);
-  char* base = bytes_of(recv.data);
-  copy_if_distinct(base + b.offset[r] * es, send.data, send.count * es);
-  ring_all_gather(s, base, b, es, r, p, 0);
+  ring_all_gather(s, bytes_of(recv.data), static_cast<const char*>(send.data), b, es, r, p, 0);
   return s;
 }
 
@@ -197,7 +206,7 @@ Schedule all_reduce(ConstBuf send, Buf recv, ReduceOp op, int r, int p) {
       comm::divide_in_place(own, n, t, p);
     };
   }
-  ring_all_gather(s, out, b, es, r, p, static_cast<std::uint32_t>(p - 1));
+  ring_all_gather(s, out, out + b.offset[r] * es, b, es, r, p, static_cast<std::uint32_t>(p - 1));
   return s;
 }
 
@@ -207,19 +216,25 @@ Schedule all_to_all(ConstBuf send, Buf recv, int r, int p) {
   const std::size_t bb = static_cast<std::size_t>(send.count / p) * es;
   const char* src = static_cast<const char*>(send.data);
   char* out = bytes_of(recv.data);
-  if (src == out && p > 1 && bb > 0) {
+  if (p == 1 || bb == 0) {
+    copy_if_distinct(out + r * bb, src + r * bb, bb);
+    return s;
+  }
+  const bool in_place = src == out;
+  if (in_place) {  // the own block is already there; the others are sent from a copy
     std::byte* copy = s.scratch(bb * p);
     std::memcpy(copy, src, bb * p);
     src = reinterpret_cast<const char*>(copy);
   }
-  copy_if_distinct(out + r * bb, src + r * bb, bb);
-  if (p == 1 || bb == 0) return s;
   Step st;
   for (int k = 1; k < p; ++k) {
     const int to = mod(r + k, p), from = mod(r - k, p);
     st.xfers.push_back(recv_x(out + from * bb, bb, from, 0));
     st.xfers.push_back(send_x(src + to * bb, bb, to, 0));
   }
+  // The own block is copied while the messages are in flight.
+  if (!in_place)
+    st.overlap = [o = out + r * bb, i = src + r * bb, bb] { std::memcpy(o, i, bb); };
   s.steps.push_back(std::move(st));
   return s;
 }
@@ -231,7 +246,9 @@ Schedule all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts, 
   const Blocks sb = packed(send_counts), rb = packed(recv_counts);
   const char* src = static_cast<const char*>(send.data);
   char* out = bytes_of(recv.data);
-  copy_if_distinct(out + rb.offset[r] * es, src + sb.offset[r] * es, sb.count[r] * es);
+  char* own_out = out + rb.offset[r] * es;
+  const char* own_in = src + sb.offset[r] * es;
+  const std::size_t own_bytes = static_cast<std::size_t>(sb.count[r]) * es;
   Step st;
   for (int k = 1; k < p; ++k) {
     const int to = mod(r + k, p), from = mod(r - k, p);
@@ -240,7 +257,14 @@ Schedule all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts, 
     if (sb.count[to] > 0)
       st.xfers.push_back(send_x(src + sb.offset[to] * es, sb.count[to] * es, to, 0));
   }
-  if (!st.xfers.empty()) s.steps.push_back(std::move(st));
+  if (st.xfers.empty()) {
+    copy_if_distinct(own_out, own_in, own_bytes);
+    return s;
+  }
+  // The own block is copied while the messages are in flight.
+  if (own_out != own_in && own_bytes > 0)
+    st.overlap = [own_out, own_in, own_bytes] { std::memcpy(own_out, own_in, own_bytes); };
+  s.steps.push_back(std::move(st));
   return s;
 }
 

@@ -50,6 +50,7 @@ void Engine::post_step(Operation& op) {
       else if (x.on_done)
         x.on_done();
     }
+  if (st.overlap) st.overlap();
 }
 
 void Engine::advance(Operation& op) {
