@@ -97,13 +97,13 @@ class HandleWork final : public comm::Work {
     if (finished_) return true;
     std::lock_guard lock(comm_->mutex());
     comm_->progress_locked();
-    if (!failure_) {
-      test_all(inline_.data(), inline_count_);
-      if (!more_.empty() && !failure_) {
-        std::size_t n = more_.size();
-        test_all(more_.data(), n);
-        more_.resize(n);
-      }
+    // After a failure the other handles are still tested, so that the engine releases
+    // them as they complete, but the failure is what test() reports from then on.
+    test_all(inline_.data(), inline_count_);
+    if (!more_.empty()) {
+      std::size_t n = more_.size();
+      test_all(more_.data(), n);
+      more_.resize(n);
     }
     if (failure_) std::rethrow_exception(failure_);
     finished_ = inline_count_ == 0 && more_.empty();
@@ -114,16 +114,16 @@ class HandleWork final : public comm::Work {
  private:
   static constexpr std::size_t kInline = 4;  // a ring step has 2, a native collective 1
 
-  // Tests handles [0, n), removing those that completed (or failed); n shrinks.
+  // Tests handles [0, n), removing those that completed or failed (n shrinks); keeps the
+  // first failure.
   void test_all(P2PEngine::Handle* h, std::size_t& n) {
     for (std::size_t i = 0; i < n;) {
       bool done = false;
       try {
         done = comm_->test_handle(h[i]);
       } catch (...) {
-        failure_ = std::current_exception();
-        h[i] = h[--n];
-        return;
+        if (!failure_) failure_ = std::current_exception();
+        done = true;  // a failed handle is released by the engine
       }
       if (done) h[i] = h[--n];
       else ++i;
