@@ -56,44 +56,47 @@ inline constexpr double kU32 = 1.0 / 16777216.0;
 inline constexpr double kUBf16 = 1.0 / 256.0;
 inline constexpr double kChain = 4.0;
 
-inline void expect_close(const std::string& name, const float* got, const float* ref, std::size_t n, double K) {
-  double max_ref = 0, worst = -1;
+// The worst |got - ref| (NaN counts as infinite), where, and max |ref|.
+struct Worst {
+  double err = -1, max_ref = 0;
   std::size_t at = 0;
+};
+inline Worst worst_error(const float* got, const float* ref, std::size_t n) {
+  Worst w;
   for (std::size_t e = 0; e < n; ++e) {
-    max_ref = std::max(max_ref, std::abs(double(ref[e])));
+    w.max_ref = std::max(w.max_ref, std::abs(double(ref[e])));
     const double err = std::abs(double(got[e]) - double(ref[e]));
-    if (!(err <= worst)) {
-      worst = std::isnan(err) ? INFINITY : err;
-      at = e;
+    if (!(err <= w.err)) {
+      w.err = std::isnan(err) ? INFINITY : err;
+      w.at = e;
     }
   }
-  const double tol = kChain * 2 * K * kU32 * max_ref;
-  EXPECT_LE(worst, tol) << name << ": worst error " << worst << " at flat index " << at << " (got " << got[at]
-                        << ", single-rank Block " << ref[at] << "); tolerance " << tol << " = " << kChain
-                        << " x 2 x K " << K << " x u x max|ref| " << max_ref;
+  return w;
+}
+
+inline void expect_close(const std::string& name, const float* got, const float* ref, std::size_t n, double K) {
+  const Worst w = worst_error(got, ref, n);
+  const double tol = kChain * 2 * K * kU32 * w.max_ref;
+  EXPECT_LE(w.err, tol) << name << ": worst error " << w.err << " at flat index " << w.at << " (got " << got[w.at]
+                        << ", single-rank Block " << ref[w.at] << "); tolerance " << tol << " = " << kChain
+                        << " x 2 x K " << K << " x u x max|ref| " << w.max_ref;
 }
 
 // bf16: the two checks of the header comment. ref: the bf16 Block; exact: the fp32 Block
 // on the same (bf16-valued) inputs.
 inline void expect_close_bf16(const std::string& name, const float* got, const float* ref, const float* exact,
                               std::size_t n, double K) {
-  double max_ref = 0, worst = -1, d_got = 0, d_ref = 0;
-  std::size_t at = 0;
+  const Worst w = worst_error(got, ref, n);
+  double d_got = 0, d_ref = 0;
   for (std::size_t e = 0; e < n; ++e) {
-    max_ref = std::max(max_ref, std::abs(double(ref[e])));
-    const double err = std::abs(double(got[e]) - double(ref[e]));
-    if (!(err <= worst)) {
-      worst = std::isnan(err) ? INFINITY : err;
-      at = e;
-    }
     d_got += (double(got[e]) - double(exact[e])) * (double(got[e]) - double(exact[e]));
     d_ref += (double(ref[e]) - double(exact[e])) * (double(ref[e]) - double(exact[e]));
   }
-  const double f32 = kChain * 2 * K * kU32 * max_ref;
-  const double tol = kChain * 2 * kUBf16 * max_ref + f32;
-  EXPECT_LE(worst, tol) << name << " (bf16): worst error " << worst << " at flat index " << at << " (got "
-                        << got[at] << ", single-rank bf16 Block " << ref[at] << "); tolerance " << tol
-                        << " = kChain x 2 x u_bf16 x max|ref| " << max_ref << " + fp32 bound";
+  const double f32 = kChain * 2 * K * kU32 * w.max_ref;
+  const double tol = kChain * 2 * kUBf16 * w.max_ref + f32;
+  EXPECT_LE(w.err, tol) << name << " (bf16): worst error " << w.err << " at flat index " << w.at << " (got "
+                        << got[w.at] << ", single-rank bf16 Block " << ref[w.at] << "); tolerance " << tol
+                        << " = kChain x 2 x u_bf16 x max|ref| " << w.max_ref << " + fp32 bound";
   const double norm_got = std::sqrt(d_got), norm_ref = std::sqrt(d_ref);
   EXPECT_LE(norm_got, 2 * norm_ref + f32 * std::sqrt(double(n)))
       << name << " (bf16): ||strategy - fp32 Block|| " << norm_got << " vs ||bf16 Block - fp32 Block|| " << norm_ref;
