@@ -33,22 +33,41 @@ std::shared_ptr<Operation> Engine::start(std::shared_ptr<Operation> op) {
   return op;
 }
 
+void Engine::on_recv_complete(void*, ucs_status_t status, const ucp_tag_recv_info_t*,
+                              void* user_data) {
+  if (status != UCS_OK) return;  // advance() reports the failure through Worker::test
+  auto* slot = static_cast<Operation::Slot*>(user_data);
+  slot->ran = true;
+  try {
+    slot->xfer->on_done();
+  } catch (...) {
+    slot->error = std::current_exception();
+  }
+}
+
 void Engine::post_step(Operation& op) {
   const Step& st = op.schedule_.steps[op.step_];
+  op.slots_ = std::make_unique<Operation::Slot[]>(st.xfers.size());
   // Receives first, so that a message to this rank itself finds its receive posted.
   for (int pass = 0; pass < 2; ++pass)
-    for (const Xfer& x : st.xfers) {
+    for (std::size_t i = 0; i < st.xfers.size(); ++i) {
+      const Xfer& x = st.xfers[i];
       if (x.send != (pass == 1)) continue;
+      Operation::Slot* slot = &op.slots_[i];
+      slot->xfer = &x;
       const int source = x.send ? rank_ : x.peer;
       const std::uint64_t t =
           op.collective_ ? tag::collective(comm_id_, source, op.coll_tag_, op.seq_, x.tag)
                          : tag::p2p(comm_id_, source, x.tag);
       void* req = x.send ? worker_->send(x.peer, x.data, x.bytes, t)
-                         : worker_->recv(x.data, x.bytes, t);
-      if (req)
-        op.pending_.push_back({req, &x});
-      else if (x.on_done)
+                  : x.on_done ? worker_->recv(x.data, x.bytes, t, &on_recv_complete, slot)
+                              : worker_->recv(x.data, x.bytes, t);
+      if (req) {
+        op.pending_.push_back({req, slot});
+      } else if (x.on_done) {
+        slot->ran = true;
         x.on_done();
+      }
     }
   if (st.overlap) st.overlap();
 }
@@ -58,7 +77,12 @@ void Engine::advance(Operation& op) {
     auto& p = op.pending_;
     for (std::size_t i = 0; i < p.size();) {
       if (Worker::test(p[i].request)) {
-        if (p[i].xfer->on_done) p[i].xfer->on_done();
+        Operation::Slot& slot = *p[i].slot;
+        if (slot.error) std::rethrow_exception(slot.error);
+        if (!slot.ran && slot.xfer->on_done) {
+          slot.ran = true;
+          slot.xfer->on_done();
+        }
         p[i] = p.back();
         p.pop_back();
       } else {
@@ -87,6 +111,11 @@ void Engine::progress() {
     } catch (...) {
       op.error_ = std::current_exception();
       op.done_ = true;
+      if (!op.pending_.empty()) {
+        for (const auto& pending : op.pending_) worker_->cancel(pending.request);
+        op.pending_.clear();
+        failed_.push_back(*it);
+      }
     }
     it = op.done_ ? active_.erase(it) : std::next(it);
   }
@@ -96,6 +125,7 @@ void Engine::shutdown() {
   if (!worker_) return;
   while (!active_.empty()) progress();
   worker_.reset();
+  failed_.clear();
 }
 
 }  // namespace ody::backends::ucx

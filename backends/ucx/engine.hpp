@@ -3,7 +3,11 @@
 // messages with their 64-bit tags (tag.hpp), polls their requests, runs the step's local
 // work and posts the next step. Every operation in flight on the communicator is driven
 // by every progress() call, whichever Work called it, so a rank waiting on one operation
-// keeps its other operations moving for the peers that wait on them.
+// keeps its other operations moving for the peers that wait on them. A receive's own
+// completion work (Xfer::on_done) runs from UCX's completion callback, inside
+// ucp_worker_progress, as soon as that message landed: with chunked messages each chunk
+// is reduced right after it was copied, while it is still in cache, rather than after
+// every chunk that arrived in the same progress call.
 #include <cstdint>
 #include <exception>
 #include <list>
@@ -33,9 +37,19 @@ class Operation {
   bool collective_ = false;
   std::uint32_t coll_tag_ = 0, seq_ = 0;
   std::size_t step_ = 0;  // the posted step
+  // One per message of the posted step. A receive's on_done runs from UCX's completion
+  // callback, inside ucp_worker_progress, right after that message landed (e.g. a chunk
+  // is reduced while still in cache, before the next chunk is fetched), or from advance()
+  // when it completed at posting; `ran` says it did, `error` holds what it threw.
+  struct Slot {
+    const Xfer* xfer = nullptr;
+    bool ran = false;
+    std::exception_ptr error;
+  };
+  std::unique_ptr<Slot[]> slots_;
   struct Pending {
     void* request;
-    const Xfer* xfer;
+    Slot* slot;
   };
   std::vector<Pending> pending_;
   bool done_ = false;
@@ -61,12 +75,18 @@ class Engine {
   std::shared_ptr<Operation> start(std::shared_ptr<Operation> op);
   void post_step(Operation& op);
   void advance(Operation& op);
+  // UCX's completion callback of a receive with local work (Operation::Slot).
+  static void on_recv_complete(void* request, ucs_status_t status,
+                               const ucp_tag_recv_info_t* info, void* slot);
 
   std::unique_ptr<Worker> worker_;
   int rank_;
   std::uint32_t comm_id_;
   std::uint32_t seq_[comm::kCollectiveTags] = {};
   std::list<std::shared_ptr<Operation>> active_;
+  // Operations that failed with messages still in flight: those are cancelled, and the
+  // operations (schedules and slots the callbacks point to) are kept until shutdown.
+  std::vector<std::shared_ptr<Operation>> failed_;
 };
 
 }  // namespace ody::backends::ucx

@@ -141,8 +141,14 @@ void* Worker::send(int peer, const void* data, std::size_t bytes, std::uint64_t 
   return request_or_throw(ucp_tag_send_nbx(eps_[peer], data, bytes, tag, &p), "ucp_tag_send_nbx");
 }
 
-void* Worker::recv(void* data, std::size_t bytes, std::uint64_t tag) {
-  const ucp_request_param_t p = host_bytes();
+void* Worker::recv(void* data, std::size_t bytes, std::uint64_t tag,
+                   ucp_tag_recv_nbx_callback_t on_complete, void* user_data) {
+  ucp_request_param_t p = host_bytes();
+  if (on_complete) {
+    p.op_attr_mask |= UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+    p.cb.recv = on_complete;
+    p.user_data = user_data;
+  }
   return request_or_throw(ucp_tag_recv_nbx(worker_, data, bytes, tag, ~0ull, &p),
                           "ucp_tag_recv_nbx");
 }
@@ -154,6 +160,8 @@ bool Worker::test(void* request) {
   if (st != UCS_OK) throw_ucs_error(st, "ucp_request_check_status", __FILE__, __LINE__);
   return true;
 }
+
+void Worker::cancel(void* request) { ucp_request_cancel(worker_, request); }
 
 void Worker::progress() {
   while (ucp_worker_progress(worker_) != 0) {

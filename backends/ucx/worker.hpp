@@ -34,10 +34,16 @@ class Worker {
 
   // Non-blocking tagged send / receive of contiguous host bytes. Return nullptr when the
   // operation completed immediately, else a UCP request to poll with test() and free.
+  // A receive may name a callback that UCX calls, from inside progress(), as soon as that
+  // message completed (not when it completed immediately, i.e. when recv returns nullptr).
   void* send(int peer, const void* data, std::size_t bytes, std::uint64_t tag);
-  void* recv(void* data, std::size_t bytes, std::uint64_t tag);
+  void* recv(void* data, std::size_t bytes, std::uint64_t tag,
+             ucp_tag_recv_nbx_callback_t on_complete = nullptr, void* user_data = nullptr);
   // True when the request completed (and frees it); throws ody::Error when it failed.
   static bool test(void* request);
+  // Cancels a request this code will no longer test (its operation failed); UCX frees it
+  // with the worker.
+  void cancel(void* request);
   // One round of ucp_worker_progress until it reports no more events.
   void progress();
 
