@@ -224,6 +224,19 @@ std::size_t Block::workspace_bytes(const BlockConfig& c) {
   return (2 * T * s.d + 2 * T * std::max(s.i, s.hq) + 2 * T * s.hk) * sizeof(float);
 }
 
+std::size_t Block::peak_bytes(const BlockConfig& c) {
+  const kernels::AttentionShape s = attention_shape(c);
+  return saved_activation_bytes(c) + workspace_bytes(c) +
+         std::max(kernels::attention_forward_workspace_bytes<float>(s),
+                  kernels::attention_backward_workspace_bytes<float>(s));
+}
+
+std::size_t Block::parameter_bytes(const BlockConfig& c) {
+  c.validate();
+  const Dims s(c);
+  return (2 * s.d + 2 * s.hq * s.d + 2 * s.hk * s.d + 3 * s.i * s.d) * sizeof(float);
+}
+
 void Block::forward(Span3<float> y, Span3<const float> x, const BlockWeights& w, Span1<const Pos> positions,
                     Profile* profile) {
   const BlockConfig& c = cfg_;

@@ -122,6 +122,14 @@ class Block {
   // Bytes of scratch used during forward/backward and freed by neither (owned by the
   // Block, reused across calls), excluding the attention kernel's O(L·Dh) scratch.
   static std::size_t workspace_bytes(const BlockConfig& cfg);
+  // Expected peak of what a Block allocates itself over a forward and backward:
+  // saved_activation_bytes() + workspace_bytes() (both allocated by the constructor) + the
+  // attention kernel's scratch (the larger of forward's and backward's, freed on return).
+  // The weights, the gradients and x/y/dy/dx are the caller's (parameter_bytes() each for
+  // a full weight or gradient set). What the strategies' Cost::peak_bytes is compared to.
+  static std::size_t peak_bytes(const BlockConfig& cfg);
+  // Bytes of one full set of the nine weights (or of their gradients), fp32.
+  static std::size_t parameter_bytes(const BlockConfig& cfg);
 
  private:
   BlockConfig cfg_;

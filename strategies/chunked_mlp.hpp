@@ -18,6 +18,19 @@ namespace ody::strategies::detail {
 // Tokens per block: about 4 MiB of fp32 scratch per [rows, i] block.
 inline std::int64_t mlp_block_rows(std::int64_t i) { return std::max<std::int64_t>(64, (std::int64_t(1) << 20) / i); }
 
+// Scratch bytes each function below allocates and frees per call (the peak models,
+// Cost::peak_bytes): one [rows, d] normed block (up forward), a normed block and its
+// gradient (up backward), one [rows, i] act block (down forward and backward).
+inline std::uint64_t mlp_up_forward_scratch_bytes(std::int64_t T, std::int64_t d, std::int64_t i) {
+  return std::uint64_t(std::min(T, mlp_block_rows(i)) * d) * sizeof(float);
+}
+inline std::uint64_t mlp_up_backward_scratch_bytes(std::int64_t T, std::int64_t d, std::int64_t i) {
+  return 2 * mlp_up_forward_scratch_bytes(T, d, i);
+}
+inline std::uint64_t mlp_down_scratch_bytes(std::int64_t T, std::int64_t i) {
+  return std::uint64_t(std::min(T, mlp_block_rows(i)) * i) * sizeof(float);
+}
+
 // gate, up [T, i] = RMSNorm(h [T, d]; norm) · w_gateᵀ / w_upᵀ (or row blocks of the
 // weights, [i_rows, d]); rstd [T] saved.
 inline void mlp_up_forward(float* gate, float* up, float* rstd, const float* h, std::int64_t T, std::int64_t d,

@@ -71,6 +71,13 @@ class RingAttention {
   // bf16_wire) on the k/v ring and 4 on the accumulator ring.
   static void add_cost(Cost& cost, std::int64_t B, std::int64_t Lb, std::int64_t hk, std::int64_t Dh, int R,
                        std::size_t kv_esize = 4);
+  // The peak model's steps (MemoryWalk): what forward() / backward() allocate and free
+  // before returning: the current and next k/v blocks (wire type), the bf16 copy of q
+  // (bf16 wire), backward's two fp32 dk/dv accumulators, and the kernel's scratch for a
+  // whole block (the largest step). The block_pos the constructor keeps: block_pos_bytes.
+  static void walk_forward(MemoryWalk& m, const Shape& s);
+  static void walk_backward(MemoryWalk& m, const Shape& s);
+  static std::uint64_t block_pos_bytes(const Shape& s, int R) { return std::uint64_t(R * s.Lb) * sizeof(Pos); }
 
  private:
   template <class W>

@@ -14,6 +14,9 @@
 // definitions of comm/traffic_model.hpp. Tests check it equals the communicator's traffic
 // counters exactly. set_weights() and gather_grads() are setup/inspection traffic and are
 // not part of cost().
+// cost().peak_bytes: the expected peak of the memory the strategy itself allocates on this
+// rank (strategies/README.md, "Expected peak memory"), walked allocation by allocation
+// (MemoryWalk) through construction, set_weights() and one forward + backward.
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -42,6 +45,33 @@ std::string_view to_string(WeightMode mode);
 struct Cost {
   comm::TrafficSnapshot forward;
   comm::TrafficSnapshot backward;
+  // Expected peak bytes per rank of everything the strategy allocates (constructor,
+  // set_weights, first forward and backward): weights or shards, gradients, saved
+  // activations, gathered ZeRO-3 weights, exchange buffers, row-block scratch, attention
+  // kernel workspace, positions. Not counted: the caller's x, y, dy, dx, memory inside
+  // the communicator / MPI / BLAS, allocator and Kokkos headers (strategies/README.md).
+  std::uint64_t peak_bytes = 0;
+};
+
+// The peak models' bookkeeping: each cost() replays its strategy's allocations and frees
+// in program order; peak() is the largest live total seen.
+class MemoryWalk {
+ public:
+  void alloc(std::uint64_t bytes) {
+    live_ += bytes;
+    if (live_ > peak_) peak_ = live_;
+  }
+  void release(std::uint64_t bytes) { live_ -= bytes; }
+  void transient(std::uint64_t bytes) {  // allocated and freed within one step
+    alloc(bytes);
+    release(bytes);
+  }
+  std::uint64_t live() const { return live_; }
+  std::uint64_t peak() const { return peak_; }
+  static std::uint64_t floats(std::int64_t n) { return std::uint64_t(n) * sizeof(float); }
+
+ private:
+  std::uint64_t live_ = 0, peak_ = 0;
 };
 // Adds one operation of `kind` moving `b` to `s` (the cost models' building block).
 void add_op(comm::TrafficSnapshot& s, comm::OpKind kind, comm::traffic_model::Bytes b);

@@ -46,6 +46,15 @@ class TpAttention {
   // Adds the traffic of one forward / backward of this half (n: tp size; ring: R, whose
   // k/v ring is added when R > 1).
   static void add_cost(Cost& cost, const BlockConfig& cfg, int n, int ring = 1);
+  // The peak model's steps (MemoryWalk; n: tp size, ring: R, 0 = built without a ring
+  // communicator; a ring of one rank still runs RingAttention): what the constructor keeps
+  // (shards, gradient shards, x, rstd, positions), set_weights' shard replacements, and
+  // what the first forward and a backward allocate and free, in program order. forward
+  // leaves its saved tensors live (gathered input, q, k/v, o, lse) and backward frees them.
+  static void walk_construct(MemoryWalk& m, const BlockConfig& cfg, int n, int ring = 0);
+  static void walk_set_weights(MemoryWalk& m, const BlockConfig& cfg, int n);
+  static void walk_forward(MemoryWalk& m, const BlockConfig& cfg, int n, int ring = 0);
+  static void walk_backward(MemoryWalk& m, const BlockConfig& cfg, int n, int ring = 0);
   // Writes the full dwq, dwk, dwv, dwo of `full` (collective); not dattn_norm.
   void gather_grads(const layers::BlockGrads& full);
 

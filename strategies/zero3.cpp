@@ -126,4 +126,30 @@ void Zero3Weights::add_cost(Cost& cost, const BlockConfig& cfg, int n) {
   add_op(cost.backward, comm::OpKind::reducescatter, tm::reduce_scatter(s, 4, n));
 }
 
+void Zero3Weights::walk_construct(MemoryWalk& m, const BlockConfig& cfg, int n) {
+  m.alloc(2 * MemoryWalk::floats(padded_count(cfg, n) / n));  // shard_, grad_shard_
+}
+
+void Zero3Weights::walk_load(MemoryWalk& m, const BlockConfig& cfg, int n) {
+  m.transient(MemoryWalk::floats(padded_count(cfg, n)));  // flat
+}
+
+std::uint64_t Zero3Weights::gathered_bytes(const BlockConfig& cfg, int n, bool into_flat) {
+  return MemoryWalk::floats(into_flat ? padded_count(cfg, n) : weight_count(cfg));
+}
+
+void Zero3Weights::walk_gather(MemoryWalk& m, const BlockConfig& cfg, int n, bool into_flat) {
+  const std::int64_t wp = padded_count(cfg, n);
+  m.alloc(MemoryWalk::floats(wp));  // flat
+  if (cfg.precision == layers::Precision::bf16)  // all_gather_wire's bf16 send and receive copies
+    m.transient(std::uint64_t(wp / n + wp) * sizeof(bf16));
+  if (into_flat) return;
+  m.alloc(gathered_bytes(cfg, n, false));  // w = BlockWeights(cfg), then flat is freed
+  m.release(MemoryWalk::floats(wp));
+}
+
+void Zero3Weights::walk_reduce(MemoryWalk& m, const BlockConfig& cfg, int n) {
+  m.transient(MemoryWalk::floats(padded_count(cfg, n)));  // flat
+}
+
 }  // namespace ody::strategies

@@ -27,6 +27,18 @@ class Zero3Weights {
   void gather_grads(const layers::BlockGrads& full);  // collective
   // One all-gather of Wp/N elements (forward and backward), one reduce-scatter (backward).
   static void add_cost(Cost& cost, const BlockConfig& cfg, int n);
+  // The peak model's steps (MemoryWalk, strategy.hpp), in bytes:
+  //   walk_construct  the weight and gradient shards (2·Wp/N floats), kept;
+  //   walk_load       load(): the packed full weights (Wp), freed on return;
+  //   walk_gather     gather(flat, w) leaves flat (Wp floats) live (the caller frees it:
+  //                   gathered_bytes()); gather(w) leaves w (full BlockWeights) live and
+  //                   frees its packed copy; bf16 adds the wire copies (Wp/N + Wp bf16);
+  //   walk_reduce     reduce_grads(g): the packed gradients (Wp), freed on return.
+  static void walk_construct(MemoryWalk& m, const BlockConfig& cfg, int n);
+  static void walk_load(MemoryWalk& m, const BlockConfig& cfg, int n);
+  static void walk_gather(MemoryWalk& m, const BlockConfig& cfg, int n, bool into_flat);
+  static void walk_reduce(MemoryWalk& m, const BlockConfig& cfg, int n);
+  static std::uint64_t gathered_bytes(const BlockConfig& cfg, int n, bool into_flat);
 
   // Without full-size copies (same traffic): gather straight into `flat` (resized to Wp)
   // and point w's tensors into it (release: clear flat and w); reduce-scatter straight

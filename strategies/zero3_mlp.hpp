@@ -47,6 +47,18 @@ class Zero3Mlp {
   void gather_grads(const layers::BlockGrads& full);
   // Three all-gathers forward and backward, three reduce-scatters backward.
   static void add_cost(Cost& cost, const BlockConfig& cfg, int n);
+  // The peak model's steps (MemoryWalk; n: group size, tokens: T), in program order:
+  // construct (shards, gradient shards, norms, rstd), post_gathers (the full weights the
+  // gathers land in; under bf16 their bf16 copies, widened at await, and the bf16 send
+  // copies of the shards, kept until finish: `first` = the forward's call allocates them),
+  // input (h), forward (gate/up saved, row-block scratch, full weights dropped once used),
+  // backward (full gradients in flight, saved tensors released), finish.
+  static void walk_construct(MemoryWalk& m, const BlockConfig& cfg, int n, std::int64_t tokens);
+  static void walk_post_gathers(MemoryWalk& m, const BlockConfig& cfg, int n, bool first);
+  static void walk_input(MemoryWalk& m, const BlockConfig& cfg, std::int64_t tokens);
+  static void walk_forward(MemoryWalk& m, const BlockConfig& cfg, std::int64_t tokens);
+  static void walk_backward(MemoryWalk& m, const BlockConfig& cfg, std::int64_t tokens);
+  static void walk_finish(MemoryWalk& m, const BlockConfig& cfg, int n);
 
   layers::Array1 mlp_norm_, dmlp_norm_;  // [d]
 

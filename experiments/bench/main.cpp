@@ -13,7 +13,9 @@
 // the same block on rank 0 alone (with --check or --baseline), timed the same way.
 // Exposed communication: the time a rank spent blocked waiting for communication during
 // forward + backward (comm/trace.hpp), slowest rank per iteration, median.
-// Peak memory: metrics.hpp (what running the strategy added to the resident set).
+// Peak memory: metrics.hpp (what running the strategy added to the resident set), next to
+// the expected peak (expected_peak_bytes: the strategy's cost().peak_bytes plus the four
+// [B, L/N, d] buffers this tool gives it).
 #include <mpi.h>
 
 #include <CLI/CLI.hpp>
@@ -29,6 +31,7 @@
 #include "backends/mpi/check.hpp"
 #include "backends/registry.hpp"
 #include "comm/error.hpp"
+#include "comm/hierarchical.hpp"
 #include "comm/trace.hpp"
 #include "experiments/bench/metrics.hpp"
 #include "experiments/bench/options.hpp"
@@ -66,6 +69,7 @@ struct Result {
   strategies::TokenLayout layout{};
   std::string weights;
   double fwd_ms = 0, bwd_ms = 0, exposed_ms = 0, peak_bytes = 0;
+  double peak_expected = 0;        // expected_peak_bytes()
   comm::TrafficSnapshot per_iter;  // measured on rank 0, one forward + one backward
   comm::TrafficSnapshot expected;  // rank 0's cost formula
   bool bytes_match = true;         // on every rank
@@ -190,6 +194,7 @@ int run(int argc, char** argv) {
   Array3 y_ref, dx_ref;
   layers::BlockGrads g_ref;
   double ref_ms = -1, ref_peak = -1;
+  const double ref_peak_expected = single_rank_expected_peak_bytes(cfg);
   if (o.check || o.baseline) {
     if (rank == 0) {
       PeakMemory mem;
@@ -221,18 +226,19 @@ int run(int argc, char** argv) {
                 std::set<std::string>(info.hosts.begin(), info.hosts.end()).size(),
                 o.virtual_nodes > 0 ? (" as " + std::to_string(o.virtual_nodes) + " pretend nodes").c_str() : "",
                 o.backend.c_str(), info.commit.c_str());
-    std::printf("# B=%lld L=%lld d=%lld H=%lld G=%lld i=%lld %s f32; %d iterations after %d warm-up; inputs %s\n",
+    std::printf("# B=%lld L=%lld d=%lld H=%lld G=%lld i=%lld %s %s; %d iterations after %d warm-up; inputs %s\n",
                 (long long)cfg.B, (long long)cfg.L, (long long)cfg.d, (long long)cfg.H, (long long)cfg.G,
-                (long long)cfg.ffn, cfg.causal ? "causal" : "non-causal", o.iters, o.warmup,
+                (long long)cfg.ffn, cfg.causal ? "causal" : "non-causal", o.dtype.c_str(), o.iters, o.warmup,
                 o.load.empty() ? ("seed " + std::to_string(o.seed)).c_str() : o.load.c_str());
     if (ref_ms >= 0)
-      std::printf("# single-rank block (rank 0 alone): fwd+bwd %.1f ms, peak %.1f MB\n", ref_ms, ref_peak / 1e6);
+      std::printf("# single-rank block (rank 0 alone): fwd+bwd %.1f ms, peak %.1f MB (expected %.1f MB)\n", ref_ms,
+                  ref_peak / 1e6, ref_peak_expected / 1e6);
     for (const auto& l : placement_lines) std::printf("# placement %s\n", l.c_str());
     for (const auto& r : plan.runs)
       if (!r.skip.empty()) std::printf("# skipped %s: %s\n", r.name.c_str(), r.skip.c_str());
-    std::printf("\n%-13s %-16s %9s %9s %8s %14s %10s %9s %10s %10s %14s %10s\n", "strategy", "mesh", "fwd(ms)",
+    std::printf("\n%-13s %-16s %9s %9s %8s %14s %10s %9s %10s %10s %14s %13s %10s\n", "strategy", "mesh", "fwd(ms)",
                 "bwd(ms)", "speedup", "exposed ms(%)", "tokens/s", "GFLOP/s/r", "sent MB/it", "expect MB",
-                "peak MB(x1rk)", "max relerr");
+                "peak MB(x1rk)", "peak MB(exp)", "max relerr");
     std::fflush(stdout);
   }
 
@@ -252,6 +258,12 @@ int run(int argc, char** argv) {
     mem.start();
     {
       auto s = strategies::make_strategy(name, cfg, *world, planned.options);
+      // A dimension whose group spans nodes runs on a hierarchical (two-level) communicator
+      // (strategies/factory.hpp, node_of_rank): one line per such dimension (rank 0's group).
+      for (const auto& d : s->mesh_dims())
+        if (auto* h = dynamic_cast<comm::HierarchicalCommunicator*>(&s->mesh_comm(d.name)); h && rank == 0)
+          std::printf("# two-level %s: %s=%d hierarchical (%d nodes x %d ranks: intra-node then inter-node steps)\n",
+                      name.c_str(), d.name.c_str(), d.size, h->nodes(), h->ranks_per_node());
       res.layout = s->layout();
       res.weights = std::string(strategies::to_string(s->weight_mode()));
       // Inputs: this rank's shard of the full tensors, in the strategy's layout slot.
@@ -260,6 +272,7 @@ int run(int argc, char** argv) {
       strategies::shard(res.layout, in.dy.data(), dyl.data(), cfg.B, cfg.L, cfg.d, p, s->layout_rank());
       s->set_weights(in.w);
       const strategies::Cost cost = s->cost();
+      res.peak_expected = expected_peak_bytes(cost, cfg, p);
       res.expected = cost.forward;
       res.expected += cost.backward;
       Array3 yl("yl", cfg.B, Ll, cfg.d), dxl("dxl", cfg.B, Ll, cfg.d);
@@ -348,14 +361,17 @@ int run(int argc, char** argv) {
     const bool ok = (res.max_rel_err < 0 || res.max_rel_err < limit) && res.bytes_match;
     all_ok = all_ok && ok;
     if (rank == 0) {
-      char exposed[32], peak[32], speed[16];
+      char exposed[32], peak[32], speed[16], peak_exp[32];
       std::snprintf(exposed, sizeof exposed, "%.1f (%.0f%%)", res.exposed_ms, 100.0 * res.exposed_ms / step_ms);
       if (ref_peak > 0) std::snprintf(peak, sizeof peak, "%.1f (%.2f)", res.peak_bytes / 1e6, res.peak_bytes / ref_peak);
       else std::snprintf(peak, sizeof peak, "%.1f", res.peak_bytes / 1e6);
       std::snprintf(speed, sizeof speed, "%.2fx", speedup);
-      std::printf("%-13s %-16s %9.1f %9.1f %8s %14s %10.0f %9.2f %10.3f %10.3f %14s %10s%s\n", name.c_str(),
+      std::snprintf(peak_exp, sizeof peak_exp, "%.1f (%.2f)", res.peak_expected / 1e6,
+                    res.peak_bytes / res.peak_expected);
+      std::printf("%-13s %-16s %9.1f %9.1f %8s %14s %10.0f %9.2f %10.3f %10.3f %14s %13s %10s%s\n", name.c_str(),
                   res.mesh.c_str(), res.fwd_ms, res.bwd_ms, speedup > 0 ? speed : "-", exposed, tokens_s,
-                  gflops_rank, sent / 1e6, want / 1e6, peak, res.max_rel_err < 0 ? "-" : sci(res.max_rel_err).c_str(),
+                  gflops_rank, sent / 1e6, want / 1e6, peak, peak_exp,
+                  res.max_rel_err < 0 ? "-" : sci(res.max_rel_err).c_str(),
                   ok ? "" : "  <-- MISMATCH");
       std::fflush(stdout);
     }
@@ -373,10 +389,12 @@ int run(int argc, char** argv) {
                 {"batch", cfg.B}, {"hidden", cfg.d}, {"heads", cfg.H}, {"kv_heads", cfg.G}, {"ffn", cfg.ffn},
                 {"causal", cfg.causal}, {"dtype", o.dtype}, {"fwd_ms", res.fwd_ms}, {"bwd_ms", res.bwd_ms},
                 {"exposed_comm_ms", res.exposed_ms}, {"single_rank_ms", null_if_neg(ref_ms)},
-                {"single_rank_peak_mem_bytes", null_if_neg(ref_peak)}, {"tokens_per_s", tokens_s},
+                {"single_rank_peak_mem_bytes", null_if_neg(ref_peak)},
+                {"single_rank_peak_mem_expected_bytes", ref_peak_expected}, {"tokens_per_s", tokens_s},
                 {"gflops_per_rank", gflops_rank}, {"bytes_sent", res.per_iter.total().bytes_sent},
                 {"bytes_expected", res.expected.total().bytes_sent}, {"bytes_match_all_ranks", res.bytes_match},
                 {"bytes_by_kind", by_kind}, {"peak_mem_bytes", res.peak_bytes},
+                {"peak_mem_expected_bytes", res.peak_expected},
                 {"max_rel_err", null_if_neg(res.max_rel_err)}});
     results.emplace_back(name, res);
   }

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "layers/block.hpp"
+#include "strategies/strategy.hpp"
 
 namespace ody::experiments::bench {
 
@@ -25,6 +26,16 @@ double rel_err(const float* got, const float* ref, std::size_t n);
 // start, i.e. what the region added: its weights, activations, workspaces, buffers.
 // start() trims the heap (malloc_trim) so that pages an earlier region freed are not
 // silently reused. Run one strategy per process for the cleanest figures.
+// Expected counterparts of PeakMemory's figures, for the regions ody-bench measures:
+//   expected_peak_bytes        a strategy: cost.peak_bytes (what the strategy allocates,
+//                              strategies/README.md) + the four [B, L/N, d] fp32 buffers
+//                              the tool gives it (x, dy shards; y, dx);
+//   single_rank_expected_peak_bytes  the single-rank block: Block::peak_bytes + its
+//                              gradients (parameter_bytes) + y and dx [B, L, d] (the
+//                              weights and x, dy are allocated before the region).
+double expected_peak_bytes(const strategies::Cost& cost, const layers::BlockConfig& cfg, int world_size);
+double single_rank_expected_peak_bytes(const layers::BlockConfig& cfg);
+
 class PeakMemory {
  public:
   void start();
