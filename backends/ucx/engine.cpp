@@ -28,9 +28,21 @@ std::shared_ptr<Operation> Engine::start(std::shared_ptr<Operation> op) {
     op->done_ = true;
     return op;
   }
-  post_step(*op);
+  try {
+    post_step(*op);
+  } catch (...) {
+    retire(op);  // what the step posted before the failure
+    throw;
+  }
   active_.push_back(op);
   return op;
+}
+
+void Engine::retire(const std::shared_ptr<Operation>& op) {
+  if (op->pending_.empty()) return;
+  for (const auto& pending : op->pending_) worker_->cancel(pending.request);
+  op->pending_.clear();
+  failed_.push_back(op);
 }
 
 void Engine::on_recv_complete(void*, ucs_status_t status, const ucp_tag_recv_info_t*,
@@ -76,15 +88,18 @@ void Engine::advance(Operation& op) {
   while (true) {
     auto& p = op.pending_;
     for (std::size_t i = 0; i < p.size();) {
-      if (Worker::test(p[i].request)) {
-        Operation::Slot& slot = *p[i].slot;
+      if (ucp_request_check_status(p[i].request) != UCS_INPROGRESS) {
+        // Completed: off the list before anything can throw (test frees the request).
+        const Operation::Pending done = p[i];
+        p[i] = p.back();
+        p.pop_back();
+        Worker::test(done.request);
+        Operation::Slot& slot = *done.slot;
         if (slot.error) std::rethrow_exception(slot.error);
         if (!slot.ran && slot.xfer->on_done) {
           slot.ran = true;
           slot.xfer->on_done();
         }
-        p[i] = p.back();
-        p.pop_back();
       } else {
         ++i;
       }
@@ -111,11 +126,7 @@ void Engine::progress() {
     } catch (...) {
       op.error_ = std::current_exception();
       op.done_ = true;
-      if (!op.pending_.empty()) {
-        for (const auto& pending : op.pending_) worker_->cancel(pending.request);
-        op.pending_.clear();
-        failed_.push_back(*it);
-      }
+      retire(*it);
     }
     it = op.done_ ? active_.erase(it) : std::next(it);
   }

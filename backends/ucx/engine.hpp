@@ -75,6 +75,8 @@ class Engine {
   std::shared_ptr<Operation> start(std::shared_ptr<Operation> op);
   void post_step(Operation& op);
   void advance(Operation& op);
+  // After a failure: cancels the operation's messages in flight and keeps it in failed_.
+  void retire(const std::shared_ptr<Operation>& op);
   // UCX's completion callback of a receive with local work (Operation::Slot).
   static void on_recv_complete(void* request, ucs_status_t status,
                                const ucp_tag_recv_info_t* info, void* slot);

@@ -180,5 +180,41 @@ TEST_F(UcxBackend, WaitOnALateCollectiveTimesOutThenCompletes) {
   EXPECT_EQ(b[999], static_cast<float>(p_));
 }
 
+// A receive shorter than its message fails the batch with ody::Error (UCX reports the
+// truncation), whether the message arrived before the receive was posted (the error comes
+// from posting) or after (from wait); the batch's other receive, whose message never
+// comes, is cancelled, and the communicator keeps working.
+TEST_F(UcxBackend, TruncatedReceiveFailsItsBatchAndTheCommunicatorGoesOn) {
+  if (p_ < 2) GTEST_SKIP() << "needs two ranks";
+  for (bool message_first : {true, false}) {
+    const comm::Tag tag = message_first ? 1 : 3;
+    if (r_ == 0) {
+      if (!message_first) MPI_Barrier(MPI_COMM_WORLD);
+      std::vector<std::uint8_t> msg(16, 7);
+      const comm::P2POp ops[] = {comm::P2POp::isend(comm::cbuf(msg), 1, tag)};
+      comm_->batch_p2p(ops);
+      if (message_first) MPI_Barrier(MPI_COMM_WORLD);
+    } else if (r_ == 1) {
+      std::vector<std::uint8_t> small(8), never(4);
+      const comm::P2POp ops[] = {comm::P2POp::irecv(comm::buf(never), 0, tag + 1),
+                                 comm::P2POp::irecv(comm::buf(small), 0, tag)};
+      if (message_first) MPI_Barrier(MPI_COMM_WORLD);
+      EXPECT_THROW(
+          {
+            auto w = comm_->batch_p2p_async(ops);
+            if (!message_first) MPI_Barrier(MPI_COMM_WORLD);
+            w->wait(std::chrono::milliseconds(60000));
+          },
+          ody::Error)
+          << (message_first ? "message before the receive" : "message after the receive");
+    } else {
+      MPI_Barrier(MPI_COMM_WORLD);
+    }
+    std::vector<float> a(100000, 1.0f), b(100000);
+    comm_->all_reduce(comm::cbuf(a), comm::buf(b), ReduceOp::sum);
+    EXPECT_EQ(b[99999], static_cast<float>(p_));
+  }
+}
+
 }  // namespace
 }  // namespace ody::backends::ucx
