@@ -3,13 +3,15 @@
 // heavy groups inside nodes, the ring across; then usp / odysseus-ring built with that
 // placement (identity for node-major rank numbering, a real permutation when the launcher
 // numbers ranks round-robin over the nodes, and an arbitrary permutation) must equal the
-// single-rank Block, with each rank holding the tokens of its LOGICAL index.
+// single-rank Block, with each rank holding the tokens of its LOGICAL index. No dimension
+// is hierarchical there (tests/strategies/hierarchical_strategies_test.cpp has those).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <set>
 
 #include "backends/registry.hpp"
+#include "comm/hierarchical.hpp"
 #include "strategies/factory.hpp"
 #include "strategy_check.hpp"
 #include "support/test_args.hpp"
@@ -97,6 +99,11 @@ TEST(Placement, HybridsOnPlacedMeshMatchBlock) {
         const BlockConfig cfg{1, 32, 32, 4, 4, 48, causal};
         auto s = make_strategy(name, cfg, *world, o);
         EXPECT_EQ(s->describe_mesh(), std::string(inner) + "=4,ring=2");
+        // node_of_rank is passed on, but the placement leaves no group spanning nodes with
+        // more than one rank on each: the inner groups sit inside a node, the ring has one
+        // rank per node. Both dimensions keep flat communicators.
+        for (const char* dim : {inner, "ring"})
+          EXPECT_EQ(dynamic_cast<comm::HierarchicalCommunicator*>(&s->mesh_comm(dim)), nullptr) << dim;
         const int index = int(std::find(o.placement.begin(), o.placement.end(), world->rank()) - o.placement.begin());
         EXPECT_EQ(s->layout_rank(), index);
         if (rr && (world->rank() == 1 || world->rank() == 2)) EXPECT_NE(s->layout_rank(), world->rank());
