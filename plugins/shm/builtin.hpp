@@ -8,6 +8,7 @@
 #include <mpi.h>
 
 #include <memory>
+#include <span>
 
 #include "backends/plugin/host_communicator.hpp"
 #include "transport.hpp"
@@ -19,6 +20,14 @@ class BuiltinCommunicator final : public ody::backends::plugin::HostCommunicator
   // Collective over MPI_COMM_WORLD.
   static std::unique_ptr<BuiltinCommunicator> create_world();
   ~BuiltinCommunicator() override;
+
+  // The batch_p2p hook called without the Communicator layer above it (no validation,
+  // traffic counters or trace): ody-plugin-overhead's "adapter" column, which splits the
+  // built-in's cost over the raw transport into host adapter and Communicator layer.
+  // Arguments must be valid.
+  ody::comm::WorkPtr batch_p2p_hook_only(std::span<const ody::comm::P2POp> ops) {
+    return do_batch_p2p(ops);
+  }
 
  protected:
   std::unique_ptr<ody::comm::Communicator> do_split(int color, int key) override;

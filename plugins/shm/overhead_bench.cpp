@@ -1,16 +1,18 @@
 // ody-plugin-overhead: what the plugin layer costs. The same shared-memory transport
 // (transport.hpp) moves the same ring exchange (each rank sends to rank+1 and receives
-// from rank-1, one batch_p2p of a send and a receive) three ways in one run:
+// from rank-1, one batch_p2p of a send and a receive) four ways in one run:
 //   direct   the transport linked in and called directly (Endpoint::isend/irecv/test):
 //            no Communicator at all, the floor;
+//   adapter  the built-in's batch_p2p hook called directly (builtin.hpp): the host adapter
+//            (HandleWork, lock, wait loop) without the Communicator layer above it;
 //   builtin  the transport as a built-in ody::comm::Communicator (builtin.hpp: the host
 //            adapter's HostCommunicator calling the transport directly): what every
 //            backend pays (argument validation, traffic counters, trace hooks, Work);
 //   plugin   ody::comm::Communicator "plugin:shm": dlopen'ed libody-plugin-shm.so, the
 //            odyPlugin_v1 table, the same host adapter.
 // plugin / builtin is the cost of being a plugin (the ABI crossing); plugin / direct adds
-// the Communicator layer every backend has.
-// The three alternate iteration by iteration, each iteration between barriers; an
+// the host adapter and the Communicator layer every backend has.
+// The four alternate iteration by iteration, each iteration between barriers; an
 // iteration's time is its slowest rank's; the medians are compared. Every iteration's
 // received bytes are checked (first and last byte); wrong data exits non-zero.
 //
@@ -75,8 +77,8 @@ int main(int argc, char** argv) {
     const int next = (rank + 1) % size, prev = (rank + size - 1) % size;
     if (rank == 0)
       std::printf("# ody-plugin-overhead: %d ranks, ring exchange, median of %ld iterations\n"
-                  "# %10s %11s %11s %11s %9s %9s\n", size, iters, "bytes", "direct_us",
-                  "builtin_us", "plugin_us", "plug/bltn", "plug/dir");
+                  "# %10s %11s %11s %11s %11s %9s %9s\n", size, iters, "bytes", "direct_us",
+                  "adapter_us", "builtin_us", "plugin_us", "plug/bltn", "plug/dir");
     std::vector<std::size_t> sizes{8, 4096, 65536, std::size_t{1} << 20, std::size_t{16} << 20};
     if (only) sizes = {static_cast<std::size_t>(only)};
     const auto mark = static_cast<std::uint8_t>(prev + 1);
@@ -95,6 +97,7 @@ int main(int argc, char** argv) {
       const ody::comm::P2POp ops[] = {
           ody::comm::P2POp::isend(ody::comm::cbuf(out.data(), static_cast<std::int64_t>(bytes)), next, 5),
           ody::comm::P2POp::irecv(ody::comm::buf(in.data(), static_cast<std::int64_t>(bytes)), prev, 5)};
+      auto run_adapter = [&] { builtin->batch_p2p_hook_only(ops)->wait(); };
       auto run_builtin = [&] { builtin->batch_p2p(ops); };
       auto run_plugin = [&] { plugin->batch_p2p(ops); };
       int wrong = 0;
@@ -107,12 +110,18 @@ int main(int argc, char** argv) {
         if (in.front() != mark || in.back() != mark) ++wrong;
         return us;
       };
-      for (int i = 0; i < 10; ++i) time_one(run_direct), time_one(run_builtin), time_one(run_plugin);
+      for (int i = 0; i < 10; ++i)
+        time_one(run_direct), time_one(run_adapter), time_one(run_builtin), time_one(run_plugin);
       // Alternate iteration by iteration; an iteration's time is its slowest rank's.
-      std::vector<double> td(n), tb(n), tp(n);
-      for (long i = 0; i < n; ++i)
-        td[i] = time_one(run_direct), tb[i] = time_one(run_builtin), tp[i] = time_one(run_plugin);
+      std::vector<double> td(n), ta(n), tb(n), tp(n);
+      for (long i = 0; i < n; ++i) {
+        td[i] = time_one(run_direct);
+        ta[i] = time_one(run_adapter);
+        tb[i] = time_one(run_builtin);
+        tp[i] = time_one(run_plugin);
+      }
       MPI_Allreduce(MPI_IN_PLACE, td.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+      MPI_Allreduce(MPI_IN_PLACE, ta.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
       MPI_Allreduce(MPI_IN_PLACE, tb.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
       MPI_Allreduce(MPI_IN_PLACE, tp.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
       MPI_Allreduce(MPI_IN_PLACE, &wrong, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
@@ -120,9 +129,10 @@ int main(int argc, char** argv) {
         if (rank == 0) std::fprintf(stderr, "ody-plugin-overhead: %d iterations received wrong data at %zu bytes\n", wrong, bytes);
         return 1;
       }
-      const double d = median(td), b = median(tb), p = median(tp);
+      const double d = median(td), a = median(ta), b = median(tb), p = median(tp);
       if (rank == 0)
-        std::printf("  %10zu %11.2f %11.2f %11.2f %9.3f %9.3f\n", bytes, d, b, p, p / b, p / d);
+        std::printf("  %10zu %11.2f %11.2f %11.2f %11.2f %9.3f %9.3f\n", bytes, d, a, b, p, p / b,
+                    p / d);
     }
     plugin.reset();
     builtin.reset();
