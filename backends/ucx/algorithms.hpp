@@ -4,8 +4,8 @@
 // sides know every size), except barrier's zero-byte tokens.
 //
 // - all_gather(_v): ring, p-1 steps; step s sends block r-s to next and receives block
-//   r-s-1 from prev, directly in recv. Step 0 sends the own block from the send buffer
-//   and copies it into recv while the step is in flight (Step::overlap).
+//   r-s-1 from prev, directly in recv. Step 0 sends the own block from the send buffer;
+//   it is copied into recv once all steps completed.
 // - reduce_scatter: ring, p-1 steps; step s sends the partial sum of block r-s-1 (at
 //   step 0 the rank's own input) and receives the partial sum of block r-s-2, which it
 //   combines with its input; after the last step block r is complete. Partial sums
@@ -18,8 +18,8 @@
 //   n/p + (j < n mod p) elements), accumulating in recv, then the ring all-gather of
 //   those blocks; avg divides the own block between the two.
 // - all_to_all(_v): pairwise exchange, all p-1 pairs posted in one step (to r+s, from
-//   r-s for s = 1..p-1); the own block is copied locally while they are in flight; in
-//   place sends from a copy.
+//   r-s for s = 1..p-1); the own block is copied locally once they completed; in place
+//   sends from a copy.
 // - broadcast: binomial tree rooted at root (receive from the parent, then send to every
 //   child in one step).
 // - barrier: dissemination, ceil(log2 p) rounds of zero-byte messages to r+2^k from r-2^k.

@@ -34,7 +34,8 @@
 // bytes its schedule sends and receives (docs/backends.md has the closed forms).
 //
 // Environment: UCX reads UCX_* variables (UCX_TLS, ...) when the first communicator of a
-// process is created; docs/backends.md says which transports work on this machine.
+// process is created; docs/backends.md says which transports work on this machine and
+// which UCX defaults this backend changes (UCX_CMA_SEG_SIZE=inf unless set; worker.cpp).
 #include <mpi.h>
 
 #include <memory>

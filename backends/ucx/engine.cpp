@@ -81,7 +81,6 @@ void Engine::post_step(Operation& op) {
         x.on_done();
       }
     }
-  if (st.overlap) st.overlap();
 }
 
 void Engine::advance(Operation& op) {

@@ -1,7 +1,7 @@
 #pragma once
 // A collective (or a batch of point-to-point messages) as the UCX backend runs it: a
-// sequence of steps, each a set of messages posted together, optionally local work
-// overlapping them, and local work (a reduction) once all of them completed. Step k+1 is posted only after step k's
+// sequence of steps, each a set of messages posted together, followed by local work
+// (a reduction) once all of them completed. Step k+1 is posted only after step k's
 // local work ran. The builders in algorithms.hpp produce schedules; Engine runs them.
 // A receive may carry its own completion work (on_done), which runs as soon as that one
 // message arrived, so that e.g. the reduction of one chunk overlaps the transfer of the
@@ -27,10 +27,6 @@ struct Xfer {
 
 struct Step {
   std::vector<Xfer> xfers;
-  // Local work run right after the step's messages are posted, while they are in flight
-  // (e.g. copying the own block of an all-gather into place: the peers can start reading
-  // before it is done). It must not touch the step's buffers. May be empty.
-  std::function<void()> overlap;
   std::function<void()> after;  // may be empty
 };
 

@@ -5,7 +5,9 @@
 //
 // The UCP context (ucp_init, feature TAG) is shared by every worker of the process and
 // released with the last one. UCX reads its UCX_* environment variables at that point
-// (e.g. UCX_TLS; see docs/backends.md for what works here).
+// (e.g. UCX_TLS; see docs/backends.md for what works here); settings the environment
+// leaves unset may get this backend's defaults (kDefaults in worker.cpp, via
+// ucp_config_modify).
 //
 // Single-threaded: the worker is created with UCS_THREAD_MODE_SINGLE; one thread at a
 // time may use a Worker.
