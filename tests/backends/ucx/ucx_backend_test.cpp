@@ -181,9 +181,10 @@ TEST_F(UcxBackend, WaitOnALateCollectiveTimesOutThenCompletes) {
 }
 
 // A receive shorter than its message fails the batch with ody::Error (UCX reports the
-// truncation), whether the message arrived before the receive was posted (the error comes
-// from posting) or after (from wait); the batch's other receive, whose message never
-// comes, is cancelled, and the communicator keeps working.
+// truncation), whether the message was sent before the receive was posted (the error may
+// then come from posting, if UCX had already taken the message in) or after (from wait);
+// the batch's other receive, whose message never comes, is cancelled, and the
+// communicator keeps working.
 TEST_F(UcxBackend, TruncatedReceiveFailsItsBatchAndTheCommunicatorGoesOn) {
   if (p_ < 2) GTEST_SKIP() << "needs two ranks";
   for (bool message_first : {true, false}) {
