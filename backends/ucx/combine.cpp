@@ -5,10 +5,17 @@
 
 #include "backends/mpi/check.hpp"
 #include "backends/mpi/datatypes.hpp"
+#include "comm/reduce.hpp"
 
 namespace ody::backends::ucx {
 
 void combine_into(void* inout, const void* in, std::int64_t n, comm::DType t, comm::ReduceOp op) {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (finalized) {  // a communicator finishing its work after MPI_Finalize: same arithmetic
+    comm::reduce_into(inout, in, inout, n, t, op);
+    return;
+  }
   const MPI_Datatype type = mpi::to_mpi(t);
   const MPI_Op mop = mpi::to_mpi(t, op);
   const auto es = static_cast<std::int64_t>(comm::dtype_size(t));

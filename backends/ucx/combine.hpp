@@ -10,7 +10,9 @@
 // exact whichever the implementation, so results equal comm::reduce_into's bit for bit
 // (NaN operands of max/min aside).
 //
-// MPI must be initialised (it is whenever a UCX communicator exists).
+// MPI must be initialised (it is whenever a UCX communicator exists); after
+// MPI_Finalize (a communicator completing its work late) it falls back to
+// comm::reduce_into.
 #include <cstdint>
 
 #include "comm/dtype.hpp"
