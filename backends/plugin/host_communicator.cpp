@@ -97,8 +97,7 @@ class HandleWork final : public comm::Work {
 
   bool test() override {
     if (finished_) return true;
-    std::lock_guard lock(comm_->mutex());
-    comm_->progress_locked();
+    comm_->progress();
     // After a failure the other handles are still tested, so that the engine releases
     // them as they complete, but the failure is what test() reports from then on.
     test_all(inline_.data(), inline_count_);
@@ -151,13 +150,11 @@ class ScheduleWork final : public comm::Work {
     } catch (...) {
       // A destructor cannot report the failure; wait() would have.
     }
-    std::lock_guard lock(comm_->mutex());
     comm_->remove_schedule(s_.get());  // normally gone already (finished or failed)
   }
   bool test() override {
     if (finished_) return true;
-    std::lock_guard lock(comm_->mutex());
-    comm_->progress_locked();
+    comm_->progress();
     if (s_->failure) std::rethrow_exception(s_->failure);
     finished_ = s_->done();
     return finished_;
@@ -189,11 +186,6 @@ HostCommunicator::HostCommunicator(int rank, int size, comm::BackendInfo info, b
 HostCommunicator::~HostCommunicator() = default;
 
 void HostCommunicator::progress() {
-  std::lock_guard lock(mutex_);
-  progress_locked();
-}
-
-void HostCommunicator::progress_locked() {
   for (std::size_t i = 0; i < active_.size();) {
     Schedule& s = *active_[i];
     bool finished = true;
@@ -215,21 +207,18 @@ void HostCommunicator::remove_schedule(const Schedule* s) {
 comm::WorkPtr HostCommunicator::start(std::unique_ptr<Schedule> s) {
   Schedule* raw = s.get();
   auto work = std::make_unique<ScheduleWork>(this, std::move(s));
-  std::lock_guard lock(mutex_);
   active_.push_back(raw);
-  progress_locked();  // post the first round now
+  progress();  // post the first round now
   return work;
 }
 
 std::int64_t HostCommunicator::collective_tag(comm::Tag tag) {
-  std::lock_guard lock(mutex_);
   const std::uint32_t seq = sequence_[tag]++ % kSequenceWindow;
   return kTagBase + std::int64_t{seq} * comm::kCollectiveTags + tag;
 }
 
 template <class Native>
 comm::WorkPtr HostCommunicator::try_native(Native&& native) {
-  std::lock_guard lock(mutex_);
   Handle h = nullptr;
   if (!native(&h)) return nullptr;
   auto work = std::make_unique<HandleWork>(this);
@@ -241,7 +230,6 @@ comm::WorkPtr HostCommunicator::try_native(Native&& native) {
 
 comm::WorkPtr HostCommunicator::do_batch_p2p(std::span<const comm::P2POp> ops) {
   auto work = std::make_unique<HandleWork>(this);
-  std::lock_guard lock(mutex_);
   try {
     for (const auto& op : ops) {
       const auto bytes = static_cast<std::size_t>(op.buffer.bytes());
