@@ -12,8 +12,8 @@
 //            odyPlugin_v1 table, the same host adapter.
 // plugin / builtin is the cost of being a plugin (the ABI crossing); plugin / direct adds
 // the host adapter and the Communicator layer every backend has.
-// The four alternate iteration by iteration, each iteration between barriers; an
-// iteration's time is its slowest rank's; the medians are compared. Every iteration's
+// The four alternate iteration by iteration (in an order that rotates), each iteration
+// between barriers; an iteration's time is its slowest rank's; the medians are compared. Every iteration's
 // received bytes are checked (first and last byte); wrong data exits non-zero.
 //
 //   mpirun -np 2 build/bin/ody-plugin-overhead [-n ITERS] [-s BYTES]
@@ -114,12 +114,14 @@ int main(int argc, char** argv) {
         time_one(run_direct), time_one(run_adapter), time_one(run_builtin), time_one(run_plugin);
       // Alternate iteration by iteration; an iteration's time is its slowest rank's.
       std::vector<double> td(n), ta(n), tb(n), tp(n);
-      for (long i = 0; i < n; ++i) {
-        td[i] = time_one(run_direct);
-        ta[i] = time_one(run_adapter);
-        tb[i] = time_one(run_builtin);
-        tp[i] = time_one(run_plugin);
-      }
+      // The order rotates every iteration, so that no way always runs first or last.
+      for (long i = 0; i < n; ++i)
+        for (long k = 0; k < 4; ++k) switch ((i + k) % 4) {
+            case 0: td[i] = time_one(run_direct); break;
+            case 1: ta[i] = time_one(run_adapter); break;
+            case 2: tb[i] = time_one(run_builtin); break;
+            default: tp[i] = time_one(run_plugin); break;
+          }
       MPI_Allreduce(MPI_IN_PLACE, td.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
       MPI_Allreduce(MPI_IN_PLACE, ta.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
       MPI_Allreduce(MPI_IN_PLACE, tb.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
