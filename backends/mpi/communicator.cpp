@@ -9,6 +9,7 @@
 
 #include "backends/mpi/check.hpp"
 #include "backends/mpi/datatypes.hpp"
+#include "comm/reduce.hpp"
 #include "comm/error.hpp"
 
 namespace ody::backends::mpi {
@@ -154,7 +155,7 @@ WorkPtr MpiCommunicator::do_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag
                                to_mpi(send.dtype), to_mpi(send.dtype, op), comms_[tag],
                                new_request(*w)));
   if (op == ReduceOp::avg)
-    w->on_complete = [recv, p = size()] { divide_in_place(recv.data, recv.count, recv.dtype, p); };
+    w->on_complete = [recv, p = size()] { comm::divide_in_place(recv.data, recv.count, recv.dtype, p); };
   return w;
 }
 
@@ -189,7 +190,7 @@ WorkPtr MpiCommunicator::do_reduce_scatter(ConstBuf send, Buf recv, ReduceOp op,
                                           static_cast<int>(recv.count), to_mpi(send.dtype),
                                           to_mpi(send.dtype, op), comms_[tag], new_request(*w)));
   if (op == ReduceOp::avg)
-    w->on_complete = [recv, p = size()] { divide_in_place(recv.data, recv.count, recv.dtype, p); };
+    w->on_complete = [recv, p = size()] { comm::divide_in_place(recv.data, recv.count, recv.dtype, p); };
   return w;
 }
 
@@ -238,7 +239,7 @@ WorkPtr MpiCommunicator::do_barrier(Tag tag) {
 void MpiCommunicator::do_all_reduce_blocking(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
   ODY_MPI_CHECK(MPI_Allreduce(send_ptr(send, recv.data), recv.data, static_cast<int>(send.count),
                               to_mpi(send.dtype), to_mpi(send.dtype, op), comms_[tag]));
-  if (op == ReduceOp::avg) divide_in_place(recv.data, recv.count, recv.dtype, size());
+  if (op == ReduceOp::avg) comm::divide_in_place(recv.data, recv.count, recv.dtype, size());
 }
 
 void MpiCommunicator::do_all_gather_blocking(ConstBuf send, Buf recv, Tag tag) {
@@ -264,7 +265,7 @@ void MpiCommunicator::do_reduce_scatter_blocking(ConstBuf send, Buf recv, Reduce
   ODY_MPI_CHECK(MPI_Reduce_scatter_block(send_ptr(send, recv.data), recv.data,
                                          static_cast<int>(recv.count), to_mpi(send.dtype),
                                          to_mpi(send.dtype, op), comms_[tag]));
-  if (op == ReduceOp::avg) divide_in_place(recv.data, recv.count, recv.dtype, size());
+  if (op == ReduceOp::avg) comm::divide_in_place(recv.data, recv.count, recv.dtype, size());
 }
 
 void MpiCommunicator::do_all_to_all_blocking(ConstBuf send, Buf recv, Tag tag) {

@@ -11,7 +11,5 @@ namespace ody::backends::mpi {
 MPI_Datatype to_mpi(comm::DType t);
 // The MPI operation for a reduction of type t. avg maps to the sum; the caller divides.
 MPI_Op to_mpi(comm::DType t, comm::ReduceOp op);
-// Divides `count` elements of type t in place by `divisor` (completion of avg).
-void divide_in_place(void* data, std::int64_t count, comm::DType t, int divisor);
 
 }  // namespace ody::backends::mpi

@@ -7,6 +7,7 @@
 #include "backends/mpi/datatypes.hpp"
 #include "comm/error.hpp"
 #include "comm/half.hpp"
+#include "comm/reduce.hpp"
 
 namespace ody::experiments::commbench {
 
@@ -62,7 +63,7 @@ class AllReduce final : public Collective {
   void run_raw(MPI_Comm c) override {
     ODY_MPI_CHECK(MPI_Allreduce(send_.data(), recv_.data(), icount(count_), mpi::to_mpi(dtype_),
                                 mpi::to_mpi(dtype_, op_), c));
-    if (op_ == ReduceOp::avg) mpi::divide_in_place(recv_.data(), count_, dtype_, p_);
+    if (op_ == ReduceOp::avg) comm::divide_in_place(recv_.data(), count_, dtype_, p_);
   }
 
  protected:
@@ -104,7 +105,7 @@ class ReduceScatter final : public Collective {
   void run_raw(MPI_Comm c) override {
     ODY_MPI_CHECK(MPI_Reduce_scatter_block(send_.data(), recv_.data(), icount(count_ / p_),
                                            mpi::to_mpi(dtype_), mpi::to_mpi(dtype_, op_), c));
-    if (op_ == ReduceOp::avg) mpi::divide_in_place(recv_.data(), count_ / p_, dtype_, p_);
+    if (op_ == ReduceOp::avg) comm::divide_in_place(recv_.data(), count_ / p_, dtype_, p_);
   }
 
  protected:
