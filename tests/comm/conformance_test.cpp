@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -19,6 +18,7 @@
 #include "comm/communicator.hpp"
 #include "comm/error.hpp"
 #include "support/test_args.hpp"
+#include "support/typed_value.hpp"
 
 namespace ody::comm {
 namespace {
@@ -37,31 +37,8 @@ double value(int rank, int64_t i) { return static_cast<double>((rank * 31 + i * 
 class Buffer {
  public:
   Buffer(DType t, int64_t n) : t_(t), n_(n), bytes_(static_cast<std::size_t>(n) * dtype_size(t) + 1) {}
-  void set(int64_t i, double v) {
-    char* p = bytes_.data() + i * dtype_size(t_);
-    switch (t_) {
-      case DType::f32: { float x = static_cast<float>(v); std::memcpy(p, &x, 4); break; }
-      case DType::f64: std::memcpy(p, &v, 8); break;
-      case DType::bf16: { bf16 x(static_cast<float>(v)); std::memcpy(p, &x, 2); break; }
-      case DType::f16: { f16 x(static_cast<float>(v)); std::memcpy(p, &x, 2); break; }
-      case DType::i32: { auto x = static_cast<std::int32_t>(v); std::memcpy(p, &x, 4); break; }
-      case DType::i64: { auto x = static_cast<std::int64_t>(v); std::memcpy(p, &x, 8); break; }
-      case DType::u8: { auto x = static_cast<std::uint8_t>(v); std::memcpy(p, &x, 1); break; }
-    }
-  }
-  double get(int64_t i) const {
-    const char* p = bytes_.data() + i * dtype_size(t_);
-    switch (t_) {
-      case DType::f32: { float x; std::memcpy(&x, p, 4); return x; }
-      case DType::f64: { double x; std::memcpy(&x, p, 8); return x; }
-      case DType::bf16: { bf16 x; std::memcpy(&x, p, 2); return static_cast<float>(x); }
-      case DType::f16: { f16 x; std::memcpy(&x, p, 2); return static_cast<float>(x); }
-      case DType::i32: { std::int32_t x; std::memcpy(&x, p, 4); return x; }
-      case DType::i64: { std::int64_t x; std::memcpy(&x, p, 8); return static_cast<double>(x); }
-      case DType::u8: { std::uint8_t x; std::memcpy(&x, p, 1); return x; }
-    }
-    return 0;
-  }
+  void set(int64_t i, double v) { test::store_value(t_, bytes_.data() + i * dtype_size(t_), v); }
+  double get(int64_t i) const { return test::load_value(t_, bytes_.data() + i * dtype_size(t_)); }
   void fill(double v) { for (int64_t i = 0; i < n_; ++i) set(i, v); }
   Buf view() { return {bytes_.data(), n_, t_, MemoryKind::host}; }
   Buf view_at(int64_t offset, int64_t n) {

@@ -10,7 +10,6 @@
 // hierarchical table, written out here too).
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <functional>
 #include <numeric>
 #include <random>
@@ -20,6 +19,7 @@
 #include "backends/mpi/communicator.hpp"
 #include "comm/error.hpp"
 #include "comm/hierarchical.hpp"
+#include "support/typed_value.hpp"
 
 namespace ody::comm {
 namespace {
@@ -65,16 +65,7 @@ std::vector<std::byte> make(DType t, int64_t n, const std::function<double(int64
   std::vector<std::byte> b(static_cast<std::size_t>(n) * dtype_size(t) + 1);
   for (int64_t i = 0; i < n; ++i) {
     std::byte* p = b.data() + i * static_cast<int64_t>(dtype_size(t));
-    const double v = f(i);
-    switch (t) {
-      case DType::f32: { float x = static_cast<float>(v); std::memcpy(p, &x, 4); break; }
-      case DType::f64: std::memcpy(p, &v, 8); break;
-      case DType::bf16: { bf16 x(static_cast<float>(v)); std::memcpy(p, &x, 2); break; }
-      case DType::f16: { f16 x(static_cast<float>(v)); std::memcpy(p, &x, 2); break; }
-      case DType::i32: { auto x = static_cast<std::int32_t>(v); std::memcpy(p, &x, 4); break; }
-      case DType::i64: { auto x = static_cast<std::int64_t>(v); std::memcpy(p, &x, 8); break; }
-      case DType::u8: { auto x = static_cast<std::uint8_t>(v); std::memcpy(p, &x, 1); break; }
-    }
+    test::store_value(t, p, f(i));
   }
   return b;
 }
