@@ -41,7 +41,7 @@ Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode, To
   for (int r = 0; r < comm.size(); ++r) block_pos.push_back(local_positions(layout, cfg.L, comm.size(), r));
   ring_ = std::make_unique<RingAttention>(
       comm,
-      RingAttention::Shape{cfg.B, local_len(), cfg.H, cfg.G, cfg.head_dim(), cfg.precision == Precision::bf16},
+      RingAttention::Shape{cfg.B, local_len(), cfg.H, cfg.G, cfg.head_dim(), detail::bf16_wire(cfg)},
       cfg.causal,
       std::move(block_pos), layout == TokenLayout::zigzag);
 }
@@ -161,7 +161,7 @@ std::uint64_t ring_peak(const BlockConfig& c, int n, WeightMode mode) {
   const Z nq = T * H * Dh, nkv = T * G * Dh;
   const std::uint64_t wfull = Block::parameter_bytes(c);
   const bool z3 = mode == WeightMode::zero3;
-  const RingAttention::Shape rs{c.B, Ll, H, G, Dh, c.precision == Precision::bf16};
+  const RingAttention::Shape rs{c.B, Ll, H, G, Dh, detail::bf16_wire(c)};
   // Constructor: positions, w_ and g_ (full), ZeRO-3 shards, x_, u1_, h_, rstd1_, rstd2_, blocks' positions.
   m.alloc(Ll * sizeof(Pos));
   m.alloc(2 * wfull);

@@ -68,7 +68,7 @@ TpAttention::TpAttention(const BlockConfig& cfg, comm::Communicator& comm, comm:
   map_ = std::move(rows.map);
   pos_full_ = rows.block_pos[ring->rank()];
   ring_ = std::make_unique<RingAttention>(
-      *ring, RingAttention::Shape{cfg.B, Lg_, hq_, hk_, Dh, cfg.precision == Precision::bf16}, cfg.causal,
+      *ring, RingAttention::Shape{cfg.B, Lg_, hq_, hk_, Dh, detail::bf16_wire(cfg)}, cfg.causal,
       std::move(rows.block_pos), balanced);
 }
 
@@ -85,7 +85,7 @@ void TpAttention::set_weights(const BlockWeights& full) {
 void TpAttention::forward(float* h, const float* x) {
   const BlockConfig& c = cfg_;
   const Z T = c.B * Ll_, TL = c.B * Lg_, d = c.d, Dh = c.head_dim(), nkv = TL * hk_ * Dh;
-  const bool bf16_wire = c.precision == Precision::bf16;
+  const bool bf16_wire = detail::bf16_wire(c);
   std::copy_n(x, T * d, x_.data());
   u_full_ = Array2(Kokkos::ViewAllocateWithoutInitializing("u_full"), TL, d);
   {
@@ -138,7 +138,7 @@ void TpAttention::backward(float* dx, const float* dh) {
   ODY_REQUIRE(saved_, "TpAttention::backward", "a forward before each backward (backward consumes what it saved)",
               "no forward since the last backward");
   saved_ = false;
-  const bool bf16_wire = c.precision == Precision::bf16;
+  const bool bf16_wire = detail::bf16_wire(c);
   Array2 dh_full(Kokkos::ViewAllocateWithoutInitializing("dh_full"), TL, d);
   detail::gather_seq(*comm_, dh, dh_full.data(), scratch_, c.B, Ll_, d, 0, bf16_wire);
   if (!map_.empty()) {
@@ -219,7 +219,7 @@ struct TpShape {  // the sizes TpAttention allocates with
     hk = c.G / n;
     nq = TL * hq * Dh;
     nkv = TL * hk * Dh;
-    bf16 = c.precision == Precision::bf16;
+    bf16 = detail::bf16_wire(c);
   }
 };
 using F = MemoryWalk;

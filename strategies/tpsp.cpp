@@ -47,7 +47,7 @@ void TpSp::forward(Span3<float> y, Span3<const float> x) {
   ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "tpsp forward: x",
               "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
   const PrecisionScope precision(c.precision);
-  const bool bf16_wire = c.precision == Precision::bf16;
+  const bool bf16_wire = detail::bf16_wire(c);
   attn_.forward(h_.data(), x.data());
   Array2 u("u", T, d);
   rmsnorm_forward(u, rstd_, h_, mlp_norm_);
@@ -67,7 +67,7 @@ void TpSp::backward(Span3<float> dx, Span3<const float> dy) {
               "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
   const PrecisionScope precision(c.precision);
   Array2 dy_full("dy_full", TL, d);
-  detail::gather_seq(*comm_, dy.data(), dy_full.data(), scratch_, c.B, Ll, d, 0, c.precision == Precision::bf16);
+  detail::gather_seq(*comm_, dy.data(), dy_full.data(), scratch_, c.B, Ll, d, 0, detail::bf16_wire(c));
   std::vector<float> du_full(TL * d), s1(TL * is), s2(TL * is), du(T * d);
   mlp_backward(Mat<float>(Span2<float>(du_full.data(), TL, d)), MlpGrads<HostSpace>{dw_gate_, dw_up_, dw_down_},
                Mat<const float>(dy_full), Mat<const float>(u_full_), MlpWeights<HostSpace>{w_gate_, w_up_, w_down_},
@@ -104,7 +104,7 @@ std::uint64_t tpsp_peak(const BlockConfig& c, int n) {
   using F = MemoryWalk;
   MemoryWalk m;
   const Z T = c.B * (c.L / n), TL = c.B * c.L, d = c.d, is = c.ffn / n;
-  const bool bf16_wire = c.precision == Precision::bf16, scratch = c.B > 1;
+  const bool bf16_wire = detail::bf16_wire(c), scratch = c.B > 1;
   const std::uint64_t gather_wire = bf16_wire ? std::uint64_t(T * d + T * d * n) * sizeof(bf16) : 0;
   // Constructor: positions, the attention half, norms, MLP gradient shards, h_, u_full_,
   // gate_, up_, rstd_; set_weights: the attention shards, the MLP shards.

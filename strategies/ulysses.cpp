@@ -97,7 +97,7 @@ void finish_head_to_seq(const comm::WorkPtr& w, float* dst, std::vector<W>& send
 // Calls fn(W{}) with the wire type of this precision.
 template <class F>
 void with_wire(const BlockConfig& c, F&& fn) {
-  if (c.precision == Precision::bf16)
+  if (detail::bf16_wire(c))
     fn(bf16{});
   else
     fn(float{});
@@ -325,7 +325,7 @@ std::uint64_t ulysses_peak(const BlockConfig& c, int n, WeightMode mode) {
   const bool z3 = mode == WeightMode::zero3;
   // Exchange buffers (wire type): send and receive, or one of them when a float wire with
   // B = 1 receives / sends in place.
-  const std::uint64_t wire = detail::wire_size(c) * ((c.precision == Precision::f32 && c.B == 1) ? 1 : 2);
+  const std::uint64_t wire = detail::wire_size(c) * ((!detail::bf16_wire(c) && c.B == 1) ? 1 : 2);
   const kernels::AttentionShape shape{c.B, c.L, c.L, hq, hk, Dh};
   // Constructor: positions, weights and packed gradients (or ZeRO-3 shards), x_, rstd1_, rstd2_, pos_full_.
   m.alloc(Ll * sizeof(Pos));

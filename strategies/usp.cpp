@@ -65,7 +65,7 @@ Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightM
   ring_ = std::make_unique<RingAttention>(
       ring,
       RingAttention::Shape{cfg.B, U_ * local_len(), cfg.H / U_, detail::heads_per_rank(cfg.G, U_), cfg.head_dim(),
-                           cfg.precision == Precision::bf16},
+                           detail::bf16_wire(cfg)},
       cfg.causal, std::move(rows.block_pos), balanced);
   x1_ = x2_ = x3_ = detail::WirePair(cfg.precision);
   const Z T = cfg.B * local_len();
@@ -222,7 +222,7 @@ std::uint64_t usp_peak(const BlockConfig& c, int n, int U, WeightMode mode) {
   const Z bkv = c.B * Ll * hk * Dh * U;                                   // a k (v) exchange
   const std::uint64_t wfull = Block::parameter_bytes(c);
   const bool z3 = mode == WeightMode::zero3;
-  const RingAttention::Shape rs{c.B, Lb, hq, hk, Dh, c.precision == Precision::bf16};
+  const RingAttention::Shape rs{c.B, Lb, hq, hk, Dh, detail::bf16_wire(c)};
   // Constructor: positions, w_ and g_ (full), ZeRO-3 shards, group rows and blocks' positions,
   // x_, u1_, h_, u2_, gate_, up_, o_, rstd1_, rstd2_.
   m.alloc(Ll * sizeof(Pos));

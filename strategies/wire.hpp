@@ -16,8 +16,9 @@
 
 namespace ody::strategies::detail {
 
-// Bytes per activation element on the wire for this block.
-inline std::size_t wire_size(const layers::BlockConfig& c) { return c.precision == layers::Precision::bf16 ? 2 : 4; }
+// Whether activations travel as bf16 for this block, and their bytes per element.
+inline bool bf16_wire(const layers::BlockConfig& c) { return c.precision == layers::Precision::bf16; }
+inline std::size_t wire_size(const layers::BlockConfig& c) { return bf16_wire(c) ? 2 : 4; }
 
 // dst[0..n) = src converted (float -> float is a copy; -> bf16 rounds to nearest even).
 inline void convert_n(const float* src, std::int64_t n, float* dst) { std::copy_n(src, n, dst); }
@@ -49,7 +50,6 @@ inline void all_gather_wire(comm::Communicator& comm, const float* send, std::in
 class WirePair {
  public:
   explicit WirePair(layers::Precision p = layers::Precision::f32) : bf16_(p == layers::Precision::bf16) {}
-  bool bf16_wire() const { return bf16_; }
   template <class F>
   decltype(auto) visit(F&& fn) {
     return bf16_ ? fn(sh_, rh_) : fn(sf_, rf_);

@@ -52,7 +52,6 @@ class Zero3Weights {
   static void view_packed(layers::BlockGrads& g, const BlockConfig& cfg, float* flat);
 
  private:
-  bool bf16_wire() const { return cfg_.precision == layers::Precision::bf16; }
   BlockConfig cfg_;
   comm::Communicator* comm_;
   std::vector<float> shard_, grad_shard_;  // [Wp/N]

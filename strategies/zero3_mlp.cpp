@@ -53,7 +53,7 @@ void Zero3Mlp::set_weights(const BlockWeights& full) {
 
 void Zero3Mlp::post_gathers() {
   const int n = comm_->size();
-  if (bf16_wire()) {
+  if (detail::bf16_wire(cfg_)) {
     auto post = [&](const std::vector<float>& shard, std::vector<bf16>& send, std::vector<bf16>& full, comm::Tag t) {
       send.resize(shard.size());
       detail::convert_n(shard.data(), Z(shard.size()), send.data());
@@ -75,7 +75,7 @@ void Zero3Mlp::post_gathers() {
 
 void Zero3Mlp::await(const comm::WorkPtr& w, std::vector<bf16>& wire, std::vector<float>& full) {
   w->wait();
-  if (!bf16_wire() || wire.empty()) return;
+  if (!detail::bf16_wire(cfg_) || wire.empty()) return;
   full.resize(wire.size());
   detail::convert_n(wire.data(), Z(wire.size()), full.data());
   std::vector<bf16>().swap(wire);
@@ -155,10 +155,9 @@ void Zero3Mlp::gather_grads(const BlockGrads& full) {
 
 namespace {
 using F = MemoryWalk;
-bool bf16_of(const BlockConfig& c) { return c.precision == Precision::bf16; }
 // await(): under bf16 the gathered bf16 weight is widened into a new fp32 buffer, then freed.
 void walk_await(MemoryWalk& m, const BlockConfig& c, Z elems) {
-  if (!bf16_of(c)) return;
+  if (!detail::bf16_wire(c)) return;
   m.alloc(F::floats(elems));
   m.release(std::uint64_t(elems) * sizeof(bf16));
 }
@@ -171,7 +170,7 @@ void Zero3Mlp::walk_construct(MemoryWalk& m, const BlockConfig& c, int n, Z toke
 
 void Zero3Mlp::walk_post_gathers(MemoryWalk& m, const BlockConfig& c, int n, bool first) {
   const Z full = 3 * c.ffn * c.d;  // w_gate, w_up [i, d], w_down [d, i]
-  if (!bf16_of(c)) {
+  if (!detail::bf16_wire(c)) {
     m.alloc(F::floats(full));
     return;
   }
@@ -209,7 +208,7 @@ void Zero3Mlp::walk_backward(MemoryWalk& m, const BlockConfig& c, Z T) {
 void Zero3Mlp::walk_finish(MemoryWalk& m, const BlockConfig& c, int n) {
   const Z full = 3 * c.ffn * c.d;
   m.release(F::floats(full));  // the full gradients
-  if (bf16_of(c)) m.release(std::uint64_t(full / n) * sizeof(bf16));
+  if (detail::bf16_wire(c)) m.release(std::uint64_t(full / n) * sizeof(bf16));
 }
 
 void Zero3Mlp::add_cost(Cost& cost, const BlockConfig& c, int n) {

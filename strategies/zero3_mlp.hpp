@@ -74,7 +74,6 @@ class Zero3Mlp {
   // Precision::bf16: the weights travel as bf16 (strategies/wire.hpp): send copies of the
   // shards and the gathered bf16 weights, widened into *_full_ once their gather is done.
   std::vector<bf16> send_g_, send_u_, send_d_, gate_h_, up_h_, down_h_;
-  bool bf16_wire() const { return cfg_.precision == layers::Precision::bf16; }
   // Waits for a weight gather; under bf16 widens `wire` into `full` and frees it.
   void await(const comm::WorkPtr& w, std::vector<bf16>& wire, std::vector<float>& full);
   bool saved_ = false;

@@ -10,6 +10,7 @@
 // hierarchical table, written out here too).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <functional>
 #include <numeric>
 #include <random>
