@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "layers/host_memory.hpp"
+
 namespace ody::layers {
 
 using HostSpace = Kokkos::HostSpace;
@@ -83,10 +85,12 @@ using Index = std::int64_t;
 // Initialises Kokkos if nobody has, and finalises only what it initialised. Create one
 // in main() (or a test environment) before any layer call and keep it alive until the
 // last view is destroyed. Kokkos cannot be initialised twice in one process (4.x), so
-// do not create and destroy scopes repeatedly.
+// do not create and destroy scopes repeatedly. It also sets the host memory policy
+// (host_memory.hpp): by default freed buffers stay in the process.
 class KokkosScope {
  public:
-  KokkosScope() {
+  explicit KokkosScope(HostMemory memory = HostMemory::retain) {
+    if (memory == HostMemory::retain) retain_freed_host_memory();
     if (!Kokkos::is_initialized()) {
       int argc = 1;
       char name[] = "odysseus";

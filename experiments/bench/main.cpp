@@ -174,6 +174,7 @@ int run(int argc, char** argv) {
                      {"causal", cfg.causal}, {"dtype", o.dtype}};
   header["inputs"] = o.load.empty() ? "seed " + std::to_string(o.seed) : "loaded from " + o.load;
   header["iters"] = o.iters;
+  header["host_memory"] = layers::host_memory_policy().description;
   header["warmup"] = o.warmup;
   header["timing"] = "median over iterations of the slowest rank";
   header["exposed_comm"] = "time blocked waiting for communication in forward+backward, slowest rank, median";
@@ -230,6 +231,7 @@ int run(int argc, char** argv) {
                 (long long)cfg.B, (long long)cfg.L, (long long)cfg.d, (long long)cfg.H, (long long)cfg.G,
                 (long long)cfg.ffn, cfg.causal ? "causal" : "non-causal", o.dtype.c_str(), o.iters, o.warmup,
                 o.load.empty() ? ("seed " + std::to_string(o.seed)).c_str() : o.load.c_str());
+    std::printf("# host memory: %s\n", layers::host_memory_policy().description.c_str());
     if (ref_ms >= 0)
       std::printf("# single-rank block (rank 0 alone): fwd+bwd %.1f ms, peak %.1f MB (expected %.1f MB)\n", ref_ms,
                   ref_peak / 1e6, ref_peak_expected / 1e6);
