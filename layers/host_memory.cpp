@@ -18,12 +18,14 @@ HostMemoryPolicy& policy() {
   return p;
 }
 
-// The environment variable that configures glibc's malloc, or nullptr.
-const char* user_malloc_setting() {
+// The environment variables that configure glibc's malloc, comma-separated ("" if none).
+std::string user_malloc_settings() {
+  std::string names;
+  auto add = [&](const char* name) { names += (names.empty() ? "" : ", ") + std::string(name); };
   for (const char* name : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"})
-    if (std::getenv(name)) return name;
-  if (const char* t = std::getenv("GLIBC_TUNABLES"); t && std::strstr(t, "glibc.malloc.")) return "GLIBC_TUNABLES";
-  return nullptr;
+    if (std::getenv(name)) add(name);
+  if (const char* t = std::getenv("GLIBC_TUNABLES"); t && std::strstr(t, "glibc.malloc.")) add("GLIBC_TUNABLES");
+  return names;
 }
 
 }  // namespace
@@ -33,8 +35,8 @@ HostMemoryPolicy retain_freed_host_memory() {
   std::call_once(once, [] {
     HostMemoryPolicy& p = policy();
 #if defined(__GLIBC__)
-    if (const char* user = user_malloc_setting()) {
-      p = {false, std::string("glibc malloc as configured by the user (") + user + ")"};
+    if (const std::string user = user_malloc_settings(); !user.empty()) {
+      p = {false, "glibc malloc as configured by the user (" + user + ")"};
       return;
     }
     // mallopt takes an int: INT_MAX (2 GiB) is the largest threshold it can express. Buffers
