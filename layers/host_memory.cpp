@@ -14,7 +14,7 @@ namespace ody::layers {
 namespace {
 
 HostMemoryPolicy& policy() {
-  static HostMemoryPolicy p{false, "C library defaults (retain_freed_host_memory not called)"};
+  static HostMemoryPolicy p{false, "the C library's allocator as configured (retain_freed_host_memory not called)"};
   return p;
 }
 

@@ -132,7 +132,7 @@ int run(int argc, char** argv) {
     throw UsageError(e.what());
   }
 
-  layers::KokkosScope kokkos;
+  layers::KokkosScope kokkos(o.host_memory == "retain" ? layers::HostMemory::retain : layers::HostMemory::release);
   const int rank = world->rank(), p = world->size();
   MPI_Comm raw;
   ODY_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &raw));

@@ -26,6 +26,9 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--virtual-nodes", o.virtual_nodes,
                  "pretend the ranks form K nodes (contiguous blocks) for placement and hierarchical collectives");
   app.add_option("--backend", o.backend, "communication backend");
+  app.add_option("--host-memory", o.host_memory,
+                 "retain (freed buffers stay in the heap, default) or release (the C library's allocator as "
+                 "configured: glibc defaults or your MALLOC_* settings); layers/host_memory.hpp");
   app.add_option("-n,--iters", o.iters, "timed iterations");
   app.add_option("-w,--warmup", o.warmup, "warm-up iterations");
   app.add_flag("--check,!--no-check", o.check, "compare with the single-rank block on rank 0 (default on)");
@@ -65,6 +68,8 @@ Plan make_plan(const Options& o, int world_size) {
   layers::BlockConfig& cfg = plan.cfg;
   if (o.dtype != "f32" && o.dtype != "bf16")
     throw UsageError("--dtype: expected f32 or bf16, found '" + o.dtype + "'");
+  if (o.host_memory != "retain" && o.host_memory != "release")
+    throw UsageError("--host-memory: expected retain or release, found '" + o.host_memory + "'");
   if (o.iters < 1) throw UsageError("-n: expected at least 1 iteration, found " + std::to_string(o.iters));
   if (o.warmup < 0) throw UsageError("-w: expected >= 0, found " + std::to_string(o.warmup));
   if (o.virtual_nodes < 0 || (o.virtual_nodes > 0 && world_size % o.virtual_nodes != 0))

@@ -18,6 +18,7 @@ struct Options {
   std::int64_t heads = 8, kv_heads = 8, batch = 1;
   bool causal = true;
   std::string dtype = "f32", backend = "mpi", json, trace;
+  std::string host_memory = "retain";
   std::string mesh, weights, layout;
   int virtual_nodes = 0;
   int iters = 3, warmup = 1;
