@@ -7,9 +7,9 @@
 // adapting up to 32 MiB) is a fresh mmap, and the heap top is trimmed when 128 KiB lie free,
 // so each pass faults in and zero-fills hundreds of MiB of new pages: measured on this
 // project's 2-core VM, 16-30 % of a strategy's time at L = 8K on one rank (strategies/README.md,
-// "Host memory"). Retaining freed memory
-// in malloc's heap (what PyTorch's caching allocators do for the same reason) removes that:
-// a freed buffer is reused by the next pass's allocation of the same size.
+// "Host memory"). Retaining freed memory in malloc's heap (what PyTorch's caching allocators
+// do for the same reason) removes that: a freed buffer is reused by the next pass's
+// allocation of the same size.
 //
 // The cost: the resident set stays at its high-water mark instead of shrinking between
 // passes, and heap fragmentation can raise that mark slightly above the sum of live buffers.
@@ -34,7 +34,8 @@ struct HostMemoryPolicy {
 // before threads allocate (KokkosScope does).
 HostMemoryPolicy retain_freed_host_memory();
 
-// The policy in force: what the last retain_freed_host_memory call did, or "not set".
+// The policy in force: what retain_freed_host_memory did, or (never called) a description
+// saying the C library's allocator runs as configured.
 const HostMemoryPolicy& host_memory_policy();
 
 }  // namespace ody::layers
