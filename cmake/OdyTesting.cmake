@@ -1,7 +1,8 @@
 # Test helpers. Every test is a GoogleTest executable in build/bin/tests/.
 #   ody_add_test(NAME name SOURCES a.cpp ... [LIBS ...] [NP 1 2 3 4] [SERIAL] [LABELS ...]
 #                [TIMEOUT s] [ARGS ...])
-# SERIAL: a plain process with gtest_main, linked only against LIBS (e.g. ody_kernels):
+# SERIAL: a plain process with GoogleTest's main (tests/support/serial_gtest_main.cpp, which
+#   first takes the tools' BLAS kernel step), linked only against LIBS (e.g. ody_kernels):
 #   for code that needs no communication.
 # Otherwise: linked against LIBS (component object libraries, listing every component
 #   whose objects it needs) or, without LIBS, against odysseus; and the MPI-aware gtest main
@@ -21,7 +22,7 @@ function(ody_add_test)
     set(T_TIMEOUT 300)
   endif()
   if(T_SERIAL)
-    target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest_main)
+    target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} ody_test_serial_main)
     add_test(NAME ${T_NAME} COMMAND ${T_NAME} ${T_ARGS})
     set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}"
       ENVIRONMENT "OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1")

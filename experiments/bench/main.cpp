@@ -39,6 +39,7 @@
 #include "experiments/common/progress.hpp"
 #include "experiments/common/tool.hpp"
 #include "experiments/common/trace_file.hpp"
+#include "layers/blas_kernel.hpp"
 #include "layers/block.hpp"
 #include "layers/block_io.hpp"
 #include "layers/views.hpp"
@@ -232,6 +233,7 @@ int run(int argc, char** argv) {
                 (long long)cfg.ffn, cfg.causal ? "causal" : "non-causal", o.dtype.c_str(), o.iters, o.warmup,
                 o.load.empty() ? ("seed " + std::to_string(o.seed)).c_str() : o.load.c_str());
     std::printf("# host memory: %s\n", layers::host_memory_policy().description.c_str());
+    std::printf("# blas: %s\n", layers::blas_info().description().c_str());
     if (ref_ms >= 0)
       std::printf("# single-rank block (rank 0 alone): fwd+bwd %.1f ms, peak %.1f MB (expected %.1f MB)\n", ref_ms,
                   ref_peak / 1e6, ref_peak_expected / 1e6);

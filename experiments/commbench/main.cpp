@@ -23,6 +23,7 @@
 #include "comm/hierarchical.hpp"
 #include "experiments/commbench/collectives.hpp"
 #include "experiments/common/tool.hpp"
+#include "layers/blas_kernel.hpp"
 
 namespace ody::experiments::commbench {
 namespace {
@@ -119,6 +120,7 @@ int run(int argc, char** argv) {
     std::printf("# ody-commbench: backend %s, %d ranks on %zu host(s), dtype %s, op %s, commit %s\n",
                 o.backend.c_str(), p, std::set<std::string>(info.hosts.begin(), info.hosts.end()).size(),
                 o.dtype.c_str(), o.reduce_op.c_str(), info.commit.c_str());
+    std::printf("# blas: %s\n", layers::blas_info().description().c_str());
     std::printf("# busbw = algbw x factor (allreduce 2(p-1)/p; allgather, reducescatter, alltoall (p-1)/p; sendrecv 1)\n");
   }
   const std::size_t es = comm::dtype_size(dtype);

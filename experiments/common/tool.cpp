@@ -13,6 +13,7 @@
 #include "backends/mpi/environment.hpp"
 #include "comm/communicator.hpp"
 #include "comm/error.hpp"
+#include "layers/blas_kernel.hpp"
 
 #ifndef ODY_GIT_COMMIT
 #define ODY_GIT_COMMIT "unknown"
@@ -25,6 +26,7 @@ namespace ody::experiments {
 
 int tool_main(const char* name, int argc, char** argv,
               const std::function<int(int, char**)>& body) {
+  layers::use_best_blas_kernel(argv);
   backends::mpi::Environment env(&argc, &argv);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -116,8 +118,15 @@ RunInfo gather_run_info(comm::Communicator& world) {
 }
 
 nlohmann::json header_json(const RunInfo& info) {
-  return {{"type", "header"},       {"world_size", info.world_size}, {"hosts", info.hosts},
-          {"build", info.build_type}, {"commit", info.commit},       {"date", info.date}};
+  return {{"type", "header"},         {"world_size", info.world_size}, {"hosts", info.hosts},
+          {"build", info.build_type}, {"commit", info.commit},         {"date", info.date},
+          {"blas", blas_json(layers::blas_info())}};
+}
+
+nlohmann::json blas_json(const layers::BlasInfo& b) {
+  return {{"library", b.library},     {"version", b.version},   {"kernel", b.kernel},
+          {"chosen_by", b.chosen_by}, {"cpu_best", b.cpu_best}, {"generic", b.generic},
+          {"path", b.path}};
 }
 
 JsonLines::JsonLines(const std::string& path, bool active) {

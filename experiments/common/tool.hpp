@@ -17,6 +17,9 @@
 namespace ody::comm {
 class Communicator;
 }
+namespace ody::layers {
+struct BlasInfo;
+}
 
 namespace ody::experiments {
 
@@ -26,7 +29,8 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Runs body(argc, argv) inside an MPI environment. UsageError and CLI11 parse errors:
+// Runs body(argc, argv) inside an MPI environment, after layers::use_best_blas_kernel (which
+// may re-execute the program with the right OPENBLAS_CORETYPE before MPI starts). UsageError and CLI11 parse errors:
 // one line from rank 0, exit 2 on every rank. Any other exception once the run started
 // (possibly on one rank only): one line naming the rank, then MPI_Abort so that no rank
 // is left waiting in a collective.
@@ -55,7 +59,11 @@ struct RunInfo {
   std::string date;
 };
 RunInfo gather_run_info(comm::Communicator& world);
+// The run header: type, world size, hosts, build, commit, date and blas (blas_json of this
+// rank's layers::blas_info()).
 nlohmann::json header_json(const RunInfo& info);
+// {"library", "version", "kernel", "chosen_by", "cpu_best", "generic", "path"}
+nlohmann::json blas_json(const layers::BlasInfo& blas);
 
 // Appends JSON records, one per line, on rank 0 (other ranks' writers are inert).
 class JsonLines {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "backends/mpi/environment.hpp"
+#include "support/blas_kernel_hook.hpp"
 #include "support/test_args.hpp"
 
 namespace ody::test {
@@ -35,6 +36,7 @@ class FailurePrinter : public ::testing::EmptyTestEventListener {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ody::test::use_best_blas_kernel(argv);  // before MPI starts: it may re-execute the test
   ::testing::InitGoogleTest(&argc, argv);
   for (int i = 1; i < argc; ++i)
     if (std::strncmp(argv[i], "--ody-backend=", 14) == 0) ody::test::g_backend = argv[i] + 14;
