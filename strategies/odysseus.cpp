@@ -25,24 +25,18 @@ void Odysseus::set_weights(const BlockWeights& full) {
   mlp_.set_weights(full);
 }
 
-void Odysseus::forward(Span3<float> y, Span3<const float> x) {
+void Odysseus::do_forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), d = c.d;
-  ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "odysseus forward: x",
-              "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
-  const PrecisionScope precision(c.precision);
   mlp_.post_gathers();  // prefetch: in flight while attention runs
   float* h = mlp_.input();  // h straight into the buffer the MLP saves it in
   attn_.forward(h, x.data());
   mlp_.forward(y.data(), h);
 }
 
-void Odysseus::backward(Span3<float> dx, Span3<const float> dy) {
+void Odysseus::do_backward(Span3<float> dx, Span3<const float> dy) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), d = c.d;
-  ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "odysseus backward: dy",
-              "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
-  const PrecisionScope precision(c.precision);
   mlp_.post_gathers();
   mlp_.backward(dx.data(), dy.data());  // dh, in dx; its gradient reduce-scatters travel during attention backward
   attn_.backward(dx.data(), dx.data());  // dx = dh + the attention branch's input gradient

@@ -59,25 +59,18 @@ void OdysseusRing::set_weights(const BlockWeights& full) {
   mlp_->set_weights(full);   // ZeRO-3 shards of the logical index
 }
 
-void OdysseusRing::forward(Span3<float> y, Span3<const float> x) {
+void OdysseusRing::do_forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, d = c.d;
-  ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "odysseus-ring forward: x",
-              "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
-  const PrecisionScope precision(c.precision);
   mlp_->post_gathers();  // prefetch: in flight while attention (and its ring) runs
   std::vector<float> h(T * d);
   attn_->forward(h.data(), x.data());
   mlp_->forward(y.data(), h.data());
 }
 
-void OdysseusRing::backward(Span3<float> dx, Span3<const float> dy) {
+void OdysseusRing::do_backward(Span3<float> dx, Span3<const float> dy) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, d = c.d;
-  ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d,
-              "odysseus-ring backward: dy", "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ",
-              dy.extent(2), "]");
-  const PrecisionScope precision(c.precision);
   mlp_->post_gathers();
   std::vector<float> dh(T * d);
   mlp_->backward(dh.data(), dy.data());  // its gradient reduce-scatters travel during attention backward

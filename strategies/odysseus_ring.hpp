@@ -43,8 +43,6 @@ class OdysseusRing final : public Strategy {
   WeightMode weight_mode() const override { return WeightMode::zero3_mlp; }
   std::vector<MeshDim> mesh_dims() const override { return mesh_->dims(); }
   void set_weights(const layers::BlockWeights& full) override;
-  void forward(Span3<float> y, Span3<const float> x) override;
-  void backward(Span3<float> dx, Span3<const float> dy) override;
   void gather_grads(const layers::BlockGrads& full) override;
   Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), T_, layout_); }
   // rank: the logical mesh index.
@@ -56,6 +54,8 @@ class OdysseusRing final : public Strategy {
   }
 
  private:
+  void do_forward(Span3<float> y, Span3<const float> x) override;
+  void do_backward(Span3<float> dx, Span3<const float> dy) override;
   int T_;
   TokenLayout layout_;
   std::unique_ptr<Mesh> mesh_;

@@ -55,12 +55,9 @@ void Ring::set_weights(const BlockWeights& full) {
   detail::copy_weights(full, w_);
 }
 
-void Ring::forward(Span3<float> y, Span3<const float> x) {
+void Ring::do_forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
-  ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "ring forward: x",
-              "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
-  const PrecisionScope precision(c.precision);
   if (zero3_) zero3_->gather(w_);
   std::copy_n(x.data(), T * d, x_.data());
   rmsnorm_forward(u1_, rstd1_, x_, w_.attn_norm);
@@ -90,19 +87,12 @@ void Ring::forward(Span3<float> y, Span3<const float> x) {
   std::copy_n(h_.data(), T * d, y.data());
   detail::mlp_down_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_.data(), up_.data(), T, c.ffn,
                            Mat<const float>(w_.w_down), Accum::kAdd);
-  saved_ = true;
   if (zero3_) w_ = BlockWeights();  // only the shard persists
 }
 
-void Ring::backward(Span3<float> dx, Span3<const float> dy) {
+void Ring::do_backward(Span3<float> dx, Span3<const float> dy) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
-  ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "ring backward: dy",
-              "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
-  ODY_REQUIRE(saved_, "ring backward", "a forward before each backward (backward overwrites what it saved)",
-              "no forward since the last backward");
-  saved_ = false;
-  const PrecisionScope precision(c.precision);
   if (zero3_) zero3_->gather(w_);  // gathered again for backward
   const Span2<float> dh(dx.data(), T, d);
   std::copy_n(dy.data(), T * d, dx.data());

@@ -39,8 +39,6 @@ class Ring final : public Strategy {
   WeightMode weight_mode() const override { return mode_; }
   std::vector<MeshDim> mesh_dims() const override { return {{"ring", comm_->size()}}; }
   void set_weights(const layers::BlockWeights& full) override;
-  void forward(Span3<float> y, Span3<const float> x) override;
-  void backward(Span3<float> dx, Span3<const float> dy) override;
   void gather_grads(const layers::BlockGrads& full) override;
   Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), layout_, mode_); }
   // The same bytes for every layout (blocks of L/N tokens); layout only decides validity.
@@ -54,13 +52,14 @@ class Ring final : public Strategy {
   }
 
  private:
+  void do_forward(Span3<float> y, Span3<const float> x) override;
+  void do_backward(Span3<float> dx, Span3<const float> dy) override;
   TokenLayout layout_;
   WeightMode mode_;
   std::unique_ptr<Zero3Weights> zero3_;  // WeightMode::zero3 only
   layers::BlockWeights w_;  // zero3: gathered for one forward/backward, then released
   layers::BlockGrads g_;
   layers::Array2 x_, u1_, h_, gate_, up_;  // [T, d] / [T, i]; backward overwrites gate_, up_
-  bool saved_ = false;                      // forward ran since the last backward
   layers::Array1 rstd1_, rstd2_;                // [T]
   std::vector<float> q_, kv_, o_, lse_;         // q, o [B, L/N, H, Dh]; kv: k then v [B, L/N, G, Dh]
   std::unique_ptr<RingAttention> ring_;

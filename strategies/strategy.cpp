@@ -4,6 +4,7 @@
 #include <string>
 
 #include "comm/error.hpp"
+#include "layers/precision.hpp"
 
 namespace ody::strategies {
 
@@ -35,6 +36,37 @@ Strategy::Strategy(const BlockConfig& cfg, comm::Communicator& world, std::uniqu
                    TokenLayout layout, const char* who)
     : Strategy(cfg, ordered ? *ordered : world, layout, who) {
   if (ordered) owned_comms_.push_back(std::move(ordered));
+}
+
+void Strategy::check_shape(const char* pass, const char* arg, std::size_t b, std::size_t l, std::size_t d,
+                           std::size_t out_b, std::size_t out_l, std::size_t out_d) const {
+  const std::string where = std::string(name()) + " " + pass;
+  const std::string want = "[B, L/N, d] = [" + std::to_string(cfg_.B) + ", " + std::to_string(local_len()) + ", " +
+                           std::to_string(cfg_.d) + "]";
+  auto is = [&](std::size_t x, std::size_t y, std::size_t z) {
+    return std::int64_t(x) == cfg_.B && std::int64_t(y) == local_len() && std::int64_t(z) == cfg_.d;
+  };
+  ODY_REQUIRE(is(b, l, d), where + ": " + arg, want, "[", b, ", ", l, ", ", d, "]");
+  ODY_REQUIRE(is(out_b, out_l, out_d), where + ": " + (arg[0] == 'x' ? "y" : "dx"), want, "[", out_b, ", ", out_l,
+              ", ", out_d, "]");
+}
+
+void Strategy::forward(Span3<float> y, Span3<const float> x) {
+  check_shape("forward", "x", x.extent(0), x.extent(1), x.extent(2), y.extent(0), y.extent(1), y.extent(2));
+  const layers::PrecisionScope precision(cfg_.precision);
+  forwarded_ = false;  // a forward that throws leaves nothing for backward
+  do_forward(y, x);
+  forwarded_ = true;
+}
+
+void Strategy::backward(Span3<float> dx, Span3<const float> dy) {
+  check_shape("backward", "dy", dy.extent(0), dy.extent(1), dy.extent(2), dx.extent(0), dx.extent(1), dx.extent(2));
+  ODY_REQUIRE(forwarded_, std::string(name()) + " backward",
+              "a forward before each backward (backward consumes what forward saved)",
+              "no forward since the last backward");
+  forwarded_ = false;
+  const layers::PrecisionScope precision(cfg_.precision);
+  do_backward(dx, dy);
 }
 
 std::string Strategy::describe_mesh() const { return format_mesh(mesh_dims()); }

@@ -115,10 +115,15 @@ class Strategy {
 
   // Takes this rank's part of the full weights (every rank passes the same values).
   virtual void set_weights(const layers::BlockWeights& full) = 0;
-  // y, x: [B, L/N, d] in layout(). y must not alias x.
-  virtual void forward(Span3<float> y, Span3<const float> x) = 0;
-  // dx, dy: [B, L/N, d]; computes this rank's weight gradients (overwritten).
-  virtual void backward(Span3<float> dx, Span3<const float> dy) = 0;
+  // y, x: [B, L/N, d] in layout(). y must not alias x. Validate-then-dispatch, as
+  // comm::Communicator: checks the shapes (ody::Error "<name> forward: x: expected
+  // [B, L/N, d] = [...], found [...]"), enters the config's PrecisionScope, then runs
+  // do_forward.
+  void forward(Span3<float> y, Span3<const float> x);
+  // dx, dy: [B, L/N, d]; computes this rank's weight gradients (overwritten). Also checks
+  // that a forward ran since the last backward (backward consumes what forward saved):
+  // "<name> backward: expected a forward before each backward, found ...".
+  void backward(Span3<float> dx, Span3<const float> dy);
   // The full gradients (full shapes, allocated by the caller) on every rank. Collective.
   virtual void gather_grads(const layers::BlockGrads& full) = 0;
   // This rank's traffic for one forward and one backward.
@@ -130,6 +135,9 @@ class Strategy {
   // Hybrids: runs on `ordered` (the world ordered by logical index; may be null = world).
   Strategy(const BlockConfig& cfg, comm::Communicator& world, std::unique_ptr<comm::Communicator> ordered,
            TokenLayout layout, const char* who);
+  // The algorithm, on validated [B, L/N, d] arguments inside the precision scope.
+  virtual void do_forward(Span3<float> y, Span3<const float> x) = 0;
+  virtual void do_backward(Span3<float> dx, Span3<const float> dy) = 0;
   std::vector<std::unique_ptr<comm::Communicator>> owned_comms_;  // destroyed after derived members
   BlockConfig cfg_;
   comm::Communicator* comm_;
@@ -137,6 +145,11 @@ class Strategy {
   // Counted by traffic() besides comm_. Hybrids: their mesh dimensions' communicators, in
   // mesh_dims() order (mesh_comm() relies on it); one-dimensional strategies: none.
   std::vector<comm::Communicator*> extra_comms_;
+
+ private:
+  void check_shape(const char* pass, const char* arg, std::size_t b, std::size_t l, std::size_t d,
+                   std::size_t out_b, std::size_t out_l, std::size_t out_d) const;
+  bool forwarded_ = false;  // a forward ran since the last backward
 };
 
 // The world ordered by logical mesh index (rank m = the world rank placement[m] takes),

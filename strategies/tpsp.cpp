@@ -41,12 +41,9 @@ void TpSp::set_weights(const BlockWeights& full) {
   w_down_ = detail::cols_of(full.w_down, r * is, is);
 }
 
-void TpSp::forward(Span3<float> y, Span3<const float> x) {
+void TpSp::do_forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, TL = c.B * c.L, d = c.d, is = c.ffn / comm_->size();
-  ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "tpsp forward: x",
-              "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
-  const PrecisionScope precision(c.precision);
   const bool bf16_wire = detail::bf16_wire(c);
   attn_.forward(h_.data(), x.data());
   Array2 u("u", T, d);
@@ -60,12 +57,9 @@ void TpSp::forward(Span3<float> y, Span3<const float> x) {
   round_activations(y.data(), T * d);
 }
 
-void TpSp::backward(Span3<float> dx, Span3<const float> dy) {
+void TpSp::do_backward(Span3<float> dx, Span3<const float> dy) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, TL = c.B * c.L, d = c.d, is = c.ffn / comm_->size();
-  ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "tpsp backward: dy",
-              "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
-  const PrecisionScope precision(c.precision);
   Array2 dy_full("dy_full", TL, d);
   detail::gather_seq(*comm_, dy.data(), dy_full.data(), scratch_, c.B, Ll, d, 0, detail::bf16_wire(c));
   std::vector<float> du_full(TL * d), s1(TL * is), s2(TL * is), du(T * d);

@@ -23,14 +23,14 @@ class TpSp final : public Strategy {
   WeightMode weight_mode() const override { return WeightMode::tensor_parallel; }
   std::vector<MeshDim> mesh_dims() const override { return {{"tp", comm_->size()}}; }
   void set_weights(const layers::BlockWeights& full) override;
-  void forward(Span3<float> y, Span3<const float> x) override;
-  void backward(Span3<float> dx, Span3<const float> dy) override;
   void gather_grads(const layers::BlockGrads& full) override;
   Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank()); }
   static Cost cost(const BlockConfig& cfg, int n, int rank);
   static void check(const BlockConfig& cfg, int n);
 
  private:
+  void do_forward(Span3<float> y, Span3<const float> x) override;
+  void do_backward(Span3<float> dx, Span3<const float> dy) override;
   TpAttention attn_;
   layers::Array1 mlp_norm_, dmlp_norm_;      // [d]
   layers::Array2 w_gate_, w_up_, w_down_;    // [i/N, d] x2, [d, i/N]

@@ -130,14 +130,11 @@ void Ulysses::set_weights(const BlockWeights& full) {
   detail::copy_weights(full, w_);
 }
 
-void Ulysses::forward(Span3<float> y, Span3<const float> x) {
+void Ulysses::do_forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
   const int n = comm_->size();
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
   const Z hq = H / n, hk = detail::heads_per_rank(G, n);
-  ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "ulysses forward: x",
-              "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
-  const PrecisionScope precision(c.precision);
   if (zero3_) zero3_->gather(w_flat_, w_);
   std::copy_n(x.data(), T * d, x_.data());
   std::vector<float> q(T * H * Dh), k(T * G * Dh), v(T * G * Dh);
@@ -194,24 +191,17 @@ void Ulysses::forward(Span3<float> y, Span3<const float> x) {
   std::copy_n(h_.data(), T * d, y.data());
   detail::mlp_down_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_.data(), up_.data(), T, i,
                            Mat<const float>(w_.w_down), Accum::kAdd);
-  saved_ = true;
   if (zero3_) {  // only the shard persists
     w_ = BlockWeights();
     release(w_flat_);
   }
 }
 
-void Ulysses::backward(Span3<float> dx, Span3<const float> dy) {
+void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
   const BlockConfig& c = cfg_;
   const int n = comm_->size();
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
   const Z hq = H / n, hk = detail::heads_per_rank(G, n);
-  ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "ulysses backward: dy",
-              "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
-  ODY_REQUIRE(saved_, "ulysses backward", "a forward before each backward (backward consumes what it saved)",
-              "no forward since the last backward");
-  saved_ = false;
-  const PrecisionScope precision(c.precision);
   if (zero3_) {  // gathered again for backward; full gradients only for this pass
     zero3_->gather(w_flat_, w_);
     grad_flat_.assign(Zero3Weights::padded_count(c, n), 0.f);

@@ -30,8 +30,6 @@ class Ulysses final : public Strategy {
   WeightMode weight_mode() const override { return mode_; }
   std::vector<MeshDim> mesh_dims() const override { return {{"ulysses", comm_->size()}}; }
   void set_weights(const layers::BlockWeights& full) override;
-  void forward(Span3<float> y, Span3<const float> x) override;
-  void backward(Span3<float> dx, Span3<const float> dy) override;
   void gather_grads(const layers::BlockGrads& full) override;
   Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), mode_); }
   static Cost cost(const BlockConfig& cfg, int n, int rank, WeightMode mode = WeightMode::replicated);
@@ -39,6 +37,8 @@ class Ulysses final : public Strategy {
   static void check(const BlockConfig& cfg, int n);
 
  private:
+  void do_forward(Span3<float> y, Span3<const float> x) override;
+  void do_backward(Span3<float> dx, Span3<const float> dy) override;
   WeightMode mode_;
   std::unique_ptr<Zero3Weights> zero3_;  // WeightMode::zero3 only
   // Replicated: the weights, and the gradients as views into grad_flat_ (the nine packed
@@ -50,7 +50,6 @@ class Ulysses final : public Strategy {
   // Saved by forward for backward (T = B·L/N local tokens); backward releases each as soon
   // as it is dead and forward allocates them again. The normed inputs of the two RMSNorms
   // are not kept: backward recomputes them from x / h (the same values).
-  bool saved_ = false;
   layers::Array2 x_, h_, gate_, up_;            // [T, d] / [T, i]
   layers::Array1 rstd1_, rstd2_;                // [T]
   layers::Array2 o_;                            // [T, H·Dh] attention output, local tokens

@@ -89,13 +89,10 @@ void Usp::set_weights(const BlockWeights& full) {
   detail::copy_weights(full, w_);
 }
 
-void Usp::forward(Span3<float> y, Span3<const float> x) {
+void Usp::do_forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
   const Z Lb = U_ * Ll, hq = H / U_, hk = detail::heads_per_rank(G, U_), nkv = c.B * Lb * hk * Dh;
-  ODY_REQUIRE(Z(x.extent(0)) == c.B && Z(x.extent(1)) == Ll && Z(x.extent(2)) == d, "usp forward: x",
-              "[B, L/N, d]", "[", x.extent(0), ", ", x.extent(1), ", ", x.extent(2), "]");
-  const PrecisionScope precision(c.precision);
   if (zero3_) zero3_->gather(w_);
   std::copy_n(x.data(), T * d, x_.data());
   rmsnorm_forward(u1_, rstd1_, x_, w_.attn_norm);
@@ -138,13 +135,10 @@ void Usp::forward(Span3<float> y, Span3<const float> x) {
   if (zero3_) w_ = BlockWeights();  // only the shard persists
 }
 
-void Usp::backward(Span3<float> dx, Span3<const float> dy) {
+void Usp::do_backward(Span3<float> dx, Span3<const float> dy) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
   const Z Lb = U_ * Ll, hk = detail::heads_per_rank(G, U_), nkv = c.B * Lb * hk * Dh;
-  ODY_REQUIRE(Z(dy.extent(0)) == c.B && Z(dy.extent(1)) == Ll && Z(dy.extent(2)) == d, "usp backward: dy",
-              "[B, L/N, d]", "[", dy.extent(0), ", ", dy.extent(1), ", ", dy.extent(2), "]");
-  const PrecisionScope precision(c.precision);
   if (zero3_) zero3_->gather(w_);  // gathered again for backward
   const Span2<float> dh(dx.data(), T, d);
   std::copy_n(dy.data(), T * d, dx.data());

@@ -45,8 +45,6 @@ class Usp final : public Strategy {
   WeightMode weight_mode() const override { return mode_; }
   std::vector<MeshDim> mesh_dims() const override { return mesh_->dims(); }
   void set_weights(const layers::BlockWeights& full) override;
-  void forward(Span3<float> y, Span3<const float> x) override;
-  void backward(Span3<float> dx, Span3<const float> dy) override;
   void gather_grads(const layers::BlockGrads& full) override;
   Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), U_, layout_, mode_); }
   // rank: the logical mesh index.
@@ -59,6 +57,8 @@ class Usp final : public Strategy {
   }
 
  private:
+  void do_forward(Span3<float> y, Span3<const float> x) override;
+  void do_backward(Span3<float> dx, Span3<const float> dy) override;
   int U_;
   TokenLayout layout_;
   WeightMode mode_;
