@@ -10,7 +10,7 @@
 #if ODY_HAVE_UCX
 #include "backends/ucx/communicator.hpp"
 #endif
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends {
 

@@ -6,7 +6,7 @@ install(TARGETS odysseus EXPORT odysseusTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(dir comm backends kernels layers strategies topology)
+foreach(dir base comm backends kernels layers strategies topology)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/odysseus
           FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
 endforeach()

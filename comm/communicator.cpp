@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "comm/trace.hpp"
 #include "comm/traffic_model.hpp"
 

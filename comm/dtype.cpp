@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::comm {
 

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <type_traits>
 
-#include "comm/half.hpp"
+#include "base/half.hpp"
 
 namespace ody::comm {
 

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "comm/reduce.hpp"
 
 namespace ody::comm {

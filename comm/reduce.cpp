@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "comm/half.hpp"
+#include "base/half.hpp"
 
 namespace ody::comm {
 

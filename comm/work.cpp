@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::comm {
 

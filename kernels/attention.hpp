@@ -56,7 +56,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "comm/half.hpp"
+#include "base/half.hpp"
 
 namespace ody::kernels {
 

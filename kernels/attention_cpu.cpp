@@ -19,7 +19,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/attention_merge.hpp"
 #include "kernels/attention_tile_ops.hpp"

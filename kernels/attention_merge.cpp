@@ -1,6 +1,6 @@
 #include "kernels/attention_merge.hpp"
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::kernels {
 

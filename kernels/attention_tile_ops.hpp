@@ -8,7 +8,7 @@
 // kernel converts lse back to natural log at the end.
 #include <cstdint>
 
-#include "comm/half.hpp"
+#include "base/half.hpp"
 
 namespace ody::kernels::detail {
 

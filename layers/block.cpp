@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "kernels/attention.hpp"
 #include "layers/init.hpp"
 #include "layers/linear.hpp"

@@ -1,6 +1,6 @@
 #include "layers/block_io.hpp"
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/npy.hpp"
 
 namespace ody::layers {

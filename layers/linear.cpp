@@ -2,7 +2,7 @@
 
 #include <cblas.h>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/precision.hpp"
 
 namespace ody::layers {

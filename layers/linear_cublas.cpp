@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/views.hpp"
 
 namespace ody::layers {

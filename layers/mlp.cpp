@@ -1,6 +1,6 @@
 #include "layers/mlp.hpp"
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/linear.hpp"
 #include "layers/precision.hpp"
 

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::layers {
 

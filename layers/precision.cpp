@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "comm/error.hpp"
-#include "comm/half.hpp"
+#include "base/error.hpp"
+#include "base/half.hpp"
 
 namespace ody::layers {
 

@@ -1,6 +1,6 @@
 #include "layers/rmsnorm.hpp"
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/precision.hpp"
 
 namespace ody::layers {

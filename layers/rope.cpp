@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/precision.hpp"
 
 namespace ody::layers {

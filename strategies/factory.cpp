@@ -4,7 +4,7 @@
 #include <cmath>
 #include <functional>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "comm/hierarchical.hpp"
 #include "strategies/odysseus.hpp"
 #include "strategies/odysseus_ring.hpp"

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::strategies {
 

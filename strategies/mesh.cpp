@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "comm/hierarchical.hpp"
 
 namespace ody::strategies {

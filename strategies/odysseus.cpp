@@ -1,6 +1,6 @@
 #include "strategies/odysseus.hpp"
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "strategies/detail.hpp"
 
 namespace ody::strategies {

@@ -4,7 +4,7 @@
 
 
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 #include "layers/linear.hpp"
 #include "layers/mlp.hpp"

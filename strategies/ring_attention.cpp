@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "kernels/attention.hpp"
 #include "strategies/wire.hpp"
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/precision.hpp"
 
 namespace ody::strategies {

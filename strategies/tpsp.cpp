@@ -1,6 +1,6 @@
 #include "strategies/tpsp.hpp"
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"
 #include "strategies/detail.hpp"

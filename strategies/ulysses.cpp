@@ -2,7 +2,7 @@
 
 #include <numeric>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "kernels/attention.hpp"
 #include "layers/linear.hpp"
 #include "layers/mlp.hpp"

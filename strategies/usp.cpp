@@ -1,6 +1,6 @@
 #include "strategies/usp.hpp"
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/linear.hpp"
 #include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"

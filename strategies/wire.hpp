@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "comm/communicator.hpp"
-#include "comm/half.hpp"
+#include "base/half.hpp"
 #include "layers/block.hpp"
 
 namespace ody::strategies::detail {

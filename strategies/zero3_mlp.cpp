@@ -1,6 +1,6 @@
 #include "strategies/zero3_mlp.hpp"
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/linear.hpp"
 #include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "comm/communicator.hpp"
-#include "comm/half.hpp"
+#include "base/half.hpp"
 #include "layers/block.hpp"
 #include "strategies/strategy.hpp"
 

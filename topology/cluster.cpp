@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "topology/hwloc_loader.hpp"
 #include "topology/nccl_xml.hpp"
 #include "topology/presets.hpp"

@@ -20,7 +20,7 @@
 #include <cuda_runtime_api.h>
 #endif
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::topology {
 namespace {

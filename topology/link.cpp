@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::topology {
 

@@ -14,7 +14,7 @@
 #include <libxml/tree.h>
 #endif
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::topology {
 

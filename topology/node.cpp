@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::topology {
 

@@ -7,7 +7,7 @@
 #include <set>
 #include <sstream>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::topology {
 namespace {

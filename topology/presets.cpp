@@ -1,6 +1,6 @@
 #include "topology/presets.hpp"
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::topology {
 namespace {

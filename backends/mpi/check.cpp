@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::mpi {
 

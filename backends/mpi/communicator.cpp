@@ -10,7 +10,7 @@
 #include "backends/mpi/check.hpp"
 #include "backends/mpi/datatypes.hpp"
 #include "comm/reduce.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::mpi {
 

@@ -3,7 +3,7 @@
 #include <mpi.h>
 
 #include "backends/mpi/check.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::mpi {
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::nccl {
 

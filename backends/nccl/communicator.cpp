@@ -6,9 +6,10 @@
 #include <thread>
 #include <vector>
 
+#include "backends/mpi/check.hpp"
 #include "backends/nccl/check.hpp"
 #include "backends/nccl/datatypes.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::nccl {
 
@@ -83,8 +84,7 @@ class NcclCommunicator final : public comm::Communicator {
  protected:
   std::unique_ptr<comm::Communicator> do_split(int color, int key) override {
     MPI_Comm sub = MPI_COMM_NULL;
-    if (MPI_Comm_split(mpi_, color < 0 ? MPI_UNDEFINED : color, key, &sub) != MPI_SUCCESS)
-      throw Error("backend nccl: split: MPI_Comm_split failed");
+    ODY_MPI_CHECK(MPI_Comm_split(mpi_, color < 0 ? MPI_UNDEFINED : color, key, &sub));
     if (sub == MPI_COMM_NULL) return nullptr;
     return create_owned(sub);
   }
@@ -281,14 +281,14 @@ class NcclCommunicator final : public comm::Communicator {
 
 std::unique_ptr<NcclCommunicator> NcclCommunicator::create_owned(MPI_Comm mpi) {
   int rank = 0, size = 1;
-  MPI_Comm_rank(mpi, &rank);
-  MPI_Comm_size(mpi, &size);
+  ODY_MPI_CHECK(MPI_Comm_rank(mpi, &rank));
+  ODY_MPI_CHECK(MPI_Comm_size(mpi, &size));
   // Every rank learns whether every rank has a device, so that all fail together.
   int devices = 0;
   const cudaError_t dev_err = cudaGetDeviceCount(&devices);
   if (dev_err != cudaSuccess) devices = 0;
   int min_devices = 0;
-  MPI_Allreduce(&devices, &min_devices, 1, MPI_INT, MPI_MIN, mpi);
+  ODY_MPI_CHECK(MPI_Allreduce(&devices, &min_devices, 1, MPI_INT, MPI_MIN, mpi));
   if (min_devices == 0) {
     MPI_Comm_free(&mpi);
     throw Error(std::string("backend nccl: no CUDA device on ") +
@@ -296,10 +296,10 @@ std::unique_ptr<NcclCommunicator> NcclCommunicator::create_owned(MPI_Comm mpi) {
                 (dev_err == cudaSuccess ? "0 devices" : cudaGetErrorString(dev_err)) + ")");
   }
   MPI_Comm node = MPI_COMM_NULL;
-  MPI_Comm_split_type(mpi, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+  ODY_MPI_CHECK(MPI_Comm_split_type(mpi, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node));
   int local = 0;
-  MPI_Comm_rank(node, &local);
-  MPI_Comm_free(&node);
+  ODY_MPI_CHECK(MPI_Comm_rank(node, &local));
+  ODY_MPI_CHECK(MPI_Comm_free(&node));
   const int device = local % devices;
 
   std::unique_ptr<NcclCommunicator> c(new NcclCommunicator(mpi, rank, size, device));
@@ -307,7 +307,7 @@ std::unique_ptr<NcclCommunicator> NcclCommunicator::create_owned(MPI_Comm mpi) {
   std::array<ncclUniqueId, kLanes> ids{};
   if (rank == 0)
     for (auto& id : ids) ODY_NCCL_CHECK(ncclGetUniqueId(&id), nullptr);
-  MPI_Bcast(ids.data(), static_cast<int>(sizeof(ids)), MPI_BYTE, 0, mpi);
+  ODY_MPI_CHECK(MPI_Bcast(ids.data(), static_cast<int>(sizeof(ids)), MPI_BYTE, 0, mpi));
   for (auto& l : c->lanes_) ODY_CUDA_CHECK(cudaStreamCreateWithFlags(&l.stream, cudaStreamNonBlocking));
   ODY_NCCL_CHECK(ncclGroupStart(), nullptr);
   for (int i = 0; i < kLanes; ++i)
@@ -322,7 +322,7 @@ std::unique_ptr<NcclCommunicator> NcclCommunicator::create_owned(MPI_Comm mpi) {
 
 std::unique_ptr<comm::Communicator> create(MPI_Comm parent) {
   MPI_Comm dup = MPI_COMM_NULL;
-  if (MPI_Comm_dup(parent, &dup) != MPI_SUCCESS) throw Error("backend nccl: MPI_Comm_dup failed");
+  ODY_MPI_CHECK(MPI_Comm_dup(parent, &dup));
   return NcclCommunicator::create_owned(dup);
 }
 

@@ -1,6 +1,6 @@
 #include "backends/plugin/communicator.hpp"
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::plugin {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <thread>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::plugin {
 

@@ -8,7 +8,7 @@
 #include <map>
 #include <mutex>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::plugin {
 

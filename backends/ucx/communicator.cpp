@@ -8,7 +8,7 @@
 #include "backends/ucx/algorithms.hpp"
 #include "backends/ucx/engine.hpp"
 #include "backends/ucx/tag.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::ucx {
 

@@ -6,7 +6,7 @@
 
 #include "backends/mpi/check.hpp"
 #include "backends/ucx/check.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::ucx {
 

@@ -4,7 +4,7 @@
 
 #include "backends/mpi/environment.hpp"
 #include "backends/registry.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 int main(int argc, char** argv) {
   ody::backends::mpi::Environment env(&argc, &argv);

@@ -30,7 +30,7 @@
 
 #include "backends/mpi/check.hpp"
 #include "backends/registry.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "comm/hierarchical.hpp"
 #include "comm/trace.hpp"
 #include "experiments/bench/metrics.hpp"

@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "experiments/common/tool.hpp"
 #include "layers/block_io.hpp"
 #include "topology/placement.hpp"

@@ -5,8 +5,8 @@
 
 #include "backends/mpi/check.hpp"
 #include "backends/mpi/datatypes.hpp"
-#include "comm/error.hpp"
-#include "comm/half.hpp"
+#include "base/error.hpp"
+#include "base/half.hpp"
 #include "comm/reduce.hpp"
 
 namespace ody::experiments::commbench {

@@ -19,7 +19,7 @@
 
 #include "backends/mpi/check.hpp"
 #include "backends/registry.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "comm/hierarchical.hpp"
 #include "experiments/commbench/collectives.hpp"
 #include "experiments/common/tool.hpp"

@@ -12,7 +12,7 @@
 
 #include "backends/mpi/environment.hpp"
 #include "comm/communicator.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/blas_kernel.hpp"
 
 #ifndef ODY_GIT_COMMIT

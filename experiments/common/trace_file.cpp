@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "backends/mpi/check.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "comm/trace.hpp"
 
 namespace ody::experiments {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "comm/half.hpp"
+#include "base/half.hpp"
 #include "kernelbench/harness.hpp"
 #include "kernels/attention.hpp"
 

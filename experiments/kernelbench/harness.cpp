@@ -15,7 +15,7 @@
 #include <map>
 #include <vector>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "experiments/common/tool.hpp"
 #include "layers/blas_kernel.hpp"
 

@@ -27,7 +27,7 @@
 #include "backends/mpi/communicator.hpp"
 #include "backends/registry.hpp"
 #include "comm/communicator.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "experiments/common/live_cluster.hpp"
 #include "experiments/common/tool.hpp"
 #include "topology/cluster.hpp"

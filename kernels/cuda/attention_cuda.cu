@@ -11,7 +11,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "kernels/cuda/attention_params.h"
 #include "kernels/cuda/cuda_check.cuh"
 

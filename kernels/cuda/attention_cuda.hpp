@@ -25,7 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "comm/half.hpp"
+#include "base/half.hpp"
 #include "kernels/attention.hpp"
 
 namespace ody::kernels {

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace odyshm {
 

@@ -31,7 +31,7 @@
 #include "backends/mpi/environment.hpp"
 #include "backends/registry.hpp"
 #include "builtin.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "transport.hpp"
 
 namespace {

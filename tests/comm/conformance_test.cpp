@@ -16,7 +16,7 @@
 
 #include "backends/registry.hpp"
 #include "comm/communicator.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "support/test_args.hpp"
 #include "support/typed_value.hpp"
 

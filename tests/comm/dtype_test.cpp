@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "comm/dtype.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::comm {
 namespace {

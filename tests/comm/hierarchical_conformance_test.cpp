@@ -13,7 +13,7 @@
 
 #include "backends/mpi/communicator.hpp"
 #include "backends/registry.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "comm/hierarchical.hpp"
 
 namespace ody::backends {

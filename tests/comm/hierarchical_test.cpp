@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "backends/mpi/communicator.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "comm/hierarchical.hpp"
 #include "support/typed_value.hpp"
 

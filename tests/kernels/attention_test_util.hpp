@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "comm/half.hpp"
+#include "base/half.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/attention_reference.hpp"
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/attention_cpu_runner.hpp"
 #include "kernels/attention_merge.hpp"

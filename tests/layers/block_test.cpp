@@ -12,7 +12,7 @@
 
 #include "block_reference.hpp"
 #include "check.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/block.hpp"
 #include "layers/init.hpp"
 

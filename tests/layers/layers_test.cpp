@@ -8,7 +8,7 @@
 #include <tuple>
 #include <vector>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/linear.hpp"
 #include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"

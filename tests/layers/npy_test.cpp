@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/block.hpp"
 #include "layers/block_io.hpp"
 #include "layers/npy.hpp"

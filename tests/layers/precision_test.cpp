@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/linear.hpp"
 #include "layers/mlp.hpp"
 #include "layers/precision.hpp"

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "backends/registry.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "strategies/factory.hpp"
 #include "strategies/mesh.hpp"
 #include "strategy_check.hpp"

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "backends/registry.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "comm/hierarchical.hpp"
 #include "strategies/factory.hpp"
 #include "strategy_check.hpp"

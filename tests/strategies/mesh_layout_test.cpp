@@ -8,7 +8,7 @@
 #include <numeric>
 
 #include "backends/registry.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "comm/hierarchical.hpp"
 #include "strategies/layout.hpp"
 #include "strategies/mesh.hpp"

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "backends/registry.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "strategies/factory.hpp"
 #include "strategies/odysseus_ring.hpp"
 #include "strategy_check.hpp"

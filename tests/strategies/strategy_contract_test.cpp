@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "backends/registry.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "layers/block.hpp"
 #include "strategies/factory.hpp"
 #include "support/test_args.hpp"

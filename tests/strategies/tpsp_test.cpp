@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "backends/registry.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "strategies/tpsp.hpp"
 #include "strategy_check.hpp"
 #include "support/test_args.hpp"

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "comm/dtype.hpp"
-#include "comm/half.hpp"
+#include "base/half.hpp"
 
 namespace ody::test {
 

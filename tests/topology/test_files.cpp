@@ -11,7 +11,7 @@
 #include <iterator>
 #include <string>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "topology/cluster.hpp"
 #include "topology/hwloc_loader.hpp"
 #include "topology/nccl_xml.hpp"

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "topology/cluster.hpp"
 #include "topology/hwloc_loader.hpp"
 #include "topology/nccl_xml.hpp"

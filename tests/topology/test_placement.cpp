@@ -6,7 +6,7 @@
 #include <functional>
 #include <string>
 
-#include "comm/error.hpp"
+#include "base/error.hpp"
 #include "topology/cluster.hpp"
 #include "topology/placement.hpp"
 #include "topology/presets.hpp"

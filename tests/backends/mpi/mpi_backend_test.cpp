@@ -9,7 +9,7 @@
 #include "backends/mpi/communicator.hpp"
 #include "backends/mpi/environment.hpp"
 #include "backends/registry.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::mpi {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "backends/registry.hpp"
 #include "comm/communicator.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::comm {
 namespace {

@@ -13,7 +13,7 @@
 #include "backends/plugin/host_communicator.hpp"
 #include "backends/plugin/loader.hpp"
 #include "backends/registry.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::plugin {
 namespace {

@@ -8,7 +8,7 @@
 #include "backends/plugin/communicator.hpp"
 #include "backends/plugin/loader.hpp"
 #include "backends/registry.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::plugin {
 namespace {

@@ -14,7 +14,7 @@
 
 #include "backends/ucx/combine.hpp"
 #include "comm/dtype.hpp"
-#include "comm/half.hpp"
+#include "base/half.hpp"
 
 namespace ody::backends::ucx {
 namespace {

@@ -15,7 +15,7 @@
 #include "backends/registry.hpp"
 #include "backends/ucx/communicator.hpp"
 #include "comm/communicator.hpp"
-#include "comm/error.hpp"
+#include "base/error.hpp"
 
 namespace ody::backends::ucx {
 namespace {

@@ -1,6 +1,6 @@
 #pragma once
-// The project's error type, used by every folder (it lives in comm/ because comm/ is the
-// bottom of the dependency graph and has no vendor headers).
+// The project's error type, used by every folder (base/ is the bottom of the dependency
+// graph: header-only, the C++ standard library and nothing else).
 //
 // An Error says what was expected and what was found, and names the parameter (or the
 // call) where the bad value entered. Library code throws it and never exits; a tool's
