@@ -1,5 +1,6 @@
 #pragma once
-// The shared rank arithmetic of every strategy: which global tokens a rank holds.
+// The shared rank arithmetic of every strategy: which global tokens a rank holds, which
+// heads it holds when heads are sharded, and its neighbours on a ring.
 //
 //   contiguous  rank r holds tokens [r·L/N, (r+1)·L/N)                  needs L % N == 0
 //   zigzag      L in 2N chunks of c = L/(2N); rank r holds chunk r then chunk 2N-1-r
@@ -9,6 +10,7 @@
 // Local tokens are stored in the order listed (ascending local index j). Every tensor is
 // [B, L, w] (w = any row width), sharded along L only; every batch row uses the same
 // positions. Shard/unshard are pure copies (bitwise exact).
+#include <algorithm>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -41,5 +43,17 @@ void shard(TokenLayout layout, const float* full, float* local, std::int64_t B, 
 // B·L/N·w floats over `comm`, then a local permutation). Collective.
 void unshard(TokenLayout layout, const float* local, float* full, std::int64_t B, std::int64_t L,
              std::int64_t w, comm::Communicator& comm);
+
+// Heads sharded over n ranks: rank j gets [head_start(j), head_start(j) + heads_per_rank).
+// With heads < n (kv heads under GQA, n % heads == 0) each rank gets the one kv head its
+// query heads read, so kv heads are replicated n / heads times.
+inline std::int64_t heads_per_rank(std::int64_t heads, int n) { return std::max<std::int64_t>(heads / n, 1); }
+inline std::int64_t head_start(std::int64_t heads, int n, int j) { return std::int64_t(j) * heads / n; }
+
+// A ring of n ranks passing blocks to the next rank: rank r sends to ring_next, receives
+// from ring_prev, and at step s (0 = its own) holds the block that started on ring_source.
+inline int ring_next(int r, int n) { return (r + 1) % n; }
+inline int ring_prev(int r, int n) { return (r - 1 + n) % n; }
+inline int ring_source(int r, int s, int n) { return (r - s % n + n) % n; }
 
 }  // namespace ody::strategies

@@ -1,12 +1,12 @@
 #include "strategies/odysseus.hpp"
 
 #include "base/error.hpp"
-#include "strategies/detail.hpp"
+
 
 namespace ody::strategies {
 
 using namespace layers;
-using detail::Z;
+using Z = std::int64_t;
 
 void Odysseus::check(const BlockConfig& cfg, int n) {
   TpAttention::check(cfg, n, "odysseus");
@@ -26,8 +26,6 @@ void Odysseus::set_weights(const BlockWeights& full) {
 }
 
 void Odysseus::do_forward(Span3<float> y, Span3<const float> x) {
-  const BlockConfig& c = cfg_;
-  const Z Ll = local_len(), d = c.d;
   mlp_.post_gathers();  // prefetch: in flight while attention runs
   float* h = mlp_.input();  // h straight into the buffer the MLP saves it in
   attn_.forward(h, x.data());
@@ -35,8 +33,7 @@ void Odysseus::do_forward(Span3<float> y, Span3<const float> x) {
 }
 
 void Odysseus::do_backward(Span3<float> dx, Span3<const float> dy) {
-  const BlockConfig& c = cfg_;
-  const Z Ll = local_len(), d = c.d;
+  const Z d = cfg_.d;
   mlp_.post_gathers();
   mlp_.backward(dx.data(), dy.data());  // dh, in dx; its gradient reduce-scatters travel during attention backward
   attn_.backward(dx.data(), dx.data());  // dx = dh + the attention branch's input gradient

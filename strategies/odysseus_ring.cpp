@@ -1,12 +1,12 @@
 #include "strategies/odysseus_ring.hpp"
 
 #include "base/error.hpp"
-#include "strategies/detail.hpp"
+
 
 namespace ody::strategies {
 
 using namespace layers;
-using detail::Z;
+using Z = std::int64_t;
 
 namespace {
 // The tp sizes T | N for which the heads divide: the nearest valid meshes.

@@ -1,21 +1,16 @@
 #include "strategies/ring.hpp"
-#include "strategies/chunked_mlp.hpp"
-#include "strategies/detail.hpp"
-
-
 
 #include "base/error.hpp"
-
 #include "layers/linear.hpp"
-#include "layers/mlp.hpp"
-#include "layers/rmsnorm.hpp"
-#include "layers/rope.hpp"
+#include "layers/row_blocked_mlp.hpp"
+#include "strategies/block_parts.hpp"
+#include "strategies/replicated.hpp"
+#include "strategies/wire.hpp"
 
 namespace ody::strategies {
 
 using namespace layers;
 using Z = std::int64_t;
-
 
 void Ring::check(const BlockConfig& cfg, int n, TokenLayout layout) {
   cfg.validate();
@@ -60,74 +55,44 @@ void Ring::do_forward(Span3<float> y, Span3<const float> x) {
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
   if (zero3_) zero3_->gather(w_);
   std::copy_n(x.data(), T * d, x_.data());
-  rmsnorm_forward(u1_, rstd1_, x_, w_.attn_norm);
   const Z nkv = T * G * Dh;
   q_.resize(T * H * Dh);
   kv_.resize(2 * nkv);
-  linear_forward(Span2<float>(q_.data(), T, H * Dh), Mat<const float>(u1_), w_.wq);
-  linear_forward(Span2<float>(kv_.data(), T, G * Dh), Mat<const float>(u1_), w_.wk);
-  linear_forward(Span2<float>(kv_.data() + nkv, T, G * Dh), Mat<const float>(u1_), w_.wv);
-  const Span1<const Pos> lpos(pos_.data(), Ll);
-  const Span4<float> q4(q_.data(), c.B, Ll, H, Dh), k4(kv_.data(), c.B, Ll, G, Dh);
-  rope_forward(q4, q4, lpos);
-  rope_forward(k4, k4, lpos);
-
+  parts::qkv_forward(c, {c.B, Ll, pos_.data()}, w_, x_, u1_, rstd1_, q_.data(), kv_.data(), kv_.data() + nkv);
   o_.resize(T * H * Dh);
   lse_.resize(c.B * H * Ll);
   ring_->forward(o_.data(), lse_.data(), q_.data(), kv_.data());
   round_activations(o_.data(), o_.size());  // the merged fp32 output, stored as an activation
-  std::copy_n(x_.data(), T * d, h_.data());
-  linear_forward(Mat<float>(h_), Mat<const float>(Span2<const float>(o_.data(), T, H * Dh)), w_.wo, Accum::kAdd);
-  // MLP branch in row blocks (chunked_mlp.hpp): no [T, d] normed input, no [T, i] scratch
-  // beyond the saved gate and up.
+  parts::out_proj_forward(c, w_, o_.data(), x_, h_);
+  // MLP branch in row blocks: no [T, d] normed input, no [T, i] scratch beyond the saved
+  // gate and up.
   gate_ = Array2(Kokkos::ViewAllocateWithoutInitializing("gate"), T, c.ffn);  // released by backward
   up_ = Array2(Kokkos::ViewAllocateWithoutInitializing("up"), T, c.ffn);
-  detail::mlp_up_forward(gate_.data(), up_.data(), rstd2_.data(), h_.data(), T, d, c.ffn, w_.mlp_norm,
-                         Mat<const float>(w_.w_gate), Mat<const float>(w_.w_up));
-  std::copy_n(h_.data(), T * d, y.data());
-  detail::mlp_down_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_.data(), up_.data(), T, c.ffn,
-                           Mat<const float>(w_.w_down), Accum::kAdd);
+  parts::mlp_forward(c, T, w_, h_.data(), gate_.data(), up_.data(), rstd2_.data(), y.data());
   if (zero3_) w_ = BlockWeights();  // only the shard persists
 }
 
 void Ring::do_backward(Span3<float> dx, Span3<const float> dy) {
   const BlockConfig& c = cfg_;
-  const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
+  const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
   if (zero3_) zero3_->gather(w_);  // gathered again for backward
   const Span2<float> dh(dx.data(), T, d);
-  std::copy_n(dy.data(), T * d, dx.data());
-  // MLP branch in row blocks: dgate, dup overwrite the saved gate, up; dh += its input gradient.
-  detail::mlp_down_backward(Mat<float>(g_.dw_down), gate_.data(), up_.data(), T, i,
-                            Mat<const float>(Span2<const float>(dy.data(), T, d)), Mat<const float>(w_.w_down));
-  detail::mlp_up_backward(dh.data(), Mat<float>(g_.dw_gate), Mat<float>(g_.dw_up), g_.dmlp_norm, gate_.data(),
-                          up_.data(), h_.data(), rstd2_.data(), T, d, i, w_.mlp_norm, Mat<const float>(w_.w_gate),
-                          Mat<const float>(w_.w_up));
+  // MLP branch in row blocks: dgate, dup overwrite the saved gate, up; dh = dy + its input gradient.
+  parts::mlp_backward(c, T, w_, g_, dy.data(), gate_.data(), up_.data(), h_.data(), rstd2_.data(), dh.data());
   gate_ = Array2();  // dead: the attention backward below gets their memory
   up_ = Array2();
   std::vector<float> du(T * d);
   std::vector<float> dO(T * H * Dh);
   linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo), Mat<const float>(dh),
                   Mat<const float>(Span2<const float>(o_.data(), T, H * Dh)), w_.wo);
-
   const Z nkv = T * G * Dh;
   std::vector<float> dq(T * H * Dh), acc(2 * nkv);
   ring_->backward(dq.data(), acc.data(), dO.data(), q_.data(), kv_.data(), o_.data(), lse_.data());
   // acc now holds dk, dv of this rank's own tokens (fp32 sums -> activation gradients).
   round_activations(dq.data(), dq.size());
   round_activations(acc.data(), acc.size());
-  const Span1<const Pos> lpos(pos_.data(), Ll);
-  const Span4<float> dq4(dq.data(), c.B, Ll, H, Dh), dk4(acc.data(), c.B, Ll, G, Dh);
-  rope_backward(dq4, dq4, lpos);
-  rope_backward(dk4, dk4, lpos);
-  const Mat<float> du_m(Span2<float>(du.data(), T, d));
-  linear_backward(du_m, Mat<float>(g_.dwq), Mat<const float>(Span2<const float>(dq.data(), T, H * Dh)),
-                  Mat<const float>(u1_), w_.wq);
-  linear_backward(du_m, Mat<float>(g_.dwk), Mat<const float>(Span2<const float>(acc.data(), T, G * Dh)),
-                  Mat<const float>(u1_), w_.wk, Accum::kAdd);
-  linear_backward(du_m, Mat<float>(g_.dwv), Mat<const float>(Span2<const float>(acc.data() + nkv, T, G * Dh)),
-                  Mat<const float>(u1_), w_.wv, Accum::kAdd);
-  rmsnorm_backward(dh, g_.dattn_norm, Span2<const float>(du.data(), T, d), x_, w_.attn_norm, rstd1_, Accum::kAdd,
-                   Accum::kOverwrite);
+  parts::qkv_backward(c, {c.B, Ll, pos_.data()}, w_, g_, dq.data(), acc.data(), acc.data() + nkv, u1_, x_, rstd1_,
+                      Span2<float>(du.data(), T, d), dh);
   if (zero3_) {  // full gradients -> this rank's shard of their sum
     zero3_->reduce_grads(g_);
     w_ = BlockWeights();
@@ -167,13 +132,13 @@ std::uint64_t ring_peak(const BlockConfig& c, int n, WeightMode mode) {
   m.alloc(F::floats(2 * nq + 2 * nkv + H * T));  // q_, kv_, o_, lse_ (kept from here on)
   RingAttention::walk_forward(m, rs);
   m.alloc(F::floats(2 * T * i));  // gate_, up_
-  m.transient(detail::mlp_up_forward_scratch_bytes(T, d, i));
-  m.transient(detail::mlp_down_scratch_bytes(T, i));
+  m.transient(layers::mlp_up_forward_scratch_bytes(T, d, i));
+  m.transient(layers::mlp_down_scratch_bytes(T, i));
   if (z3) m.release(wfull);
   // Backward.
   if (z3) Zero3Weights::walk_gather(m, c, n, false);
-  m.transient(detail::mlp_down_scratch_bytes(T, i));
-  m.transient(detail::mlp_up_backward_scratch_bytes(T, d, i));
+  m.transient(layers::mlp_down_scratch_bytes(T, i));
+  m.transient(layers::mlp_up_backward_scratch_bytes(T, d, i));
   m.release(F::floats(2 * T * i));              // gate_, up_
   m.alloc(F::floats(T * d + 2 * nq + 2 * nkv));  // du, dO, dq, acc
   RingAttention::walk_backward(m, rs);

@@ -4,6 +4,7 @@
 
 #include "base/error.hpp"
 #include "kernels/attention.hpp"
+#include "strategies/layout.hpp"
 #include "strategies/wire.hpp"
 
 namespace ody::strategies {
@@ -93,11 +94,11 @@ void RingAttention::forward_impl(float* o, float* lse, const float* q_in, const 
   opt.accumulate = true;
   const std::vector<Pos>& qpos = block_pos_[r];
   for (int s = 0; s < n; ++s) {
-    const int src = (r - s + n) % n;
+    const int src = ring_source(r, s, n);
     comm::WorkPtr work;
     if (s + 1 < n) {  // post the next exchange before computing on the current block
-      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(cur), (r + 1) % n, kKvTag),
-                                  comm::P2POp::irecv(comm::buf(next), (r - 1 + n) % n, kKvTag)};
+      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(cur), ring_next(r, n), kKvTag),
+                                  comm::P2POp::irecv(comm::buf(next), ring_prev(r, n), kKvTag)};
       work = ring_->batch_p2p_async(ops);
     }
     const Part p = part(src);
@@ -130,11 +131,11 @@ void RingAttention::backward_impl(float* dq, float* dkv, const float* dout, cons
   opt.accumulate = true;
   const std::vector<Pos>& qpos = block_pos_[r];
   for (int s = 0; s < n; ++s) {
-    const int src = (r - s + n) % n;
+    const int src = ring_source(r, s, n);
     comm::WorkPtr work;
     if (s + 1 < n) {
-      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(cur), (r + 1) % n, kKvTag),
-                                  comm::P2POp::irecv(comm::buf(next), (r - 1 + n) % n, kKvTag)};
+      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(cur), ring_next(r, n), kKvTag),
+                                  comm::P2POp::irecv(comm::buf(next), ring_prev(r, n), kKvTag)};
       work = ring_->batch_p2p_async(ops);
     }
     const Part p = part(src);
@@ -145,8 +146,8 @@ void RingAttention::backward_impl(float* dq, float* dkv, const float* dout, cons
         kernels::AttentionShape{B, p.lq, p.lk, hq, hk, Dh}, opt,
         kernels::BackwardLayout{sq, skv, skv, sq, sq, sq, skv, skv, sl});
     if (n > 1) {  // the accumulator moves on with its block (the last hop returns it home)
-      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(acc), (r + 1) % n, kAccTag),
-                                  comm::P2POp::irecv(comm::buf(acc_next), (r - 1 + n) % n, kAccTag)};
+      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(acc), ring_next(r, n), kAccTag),
+                                  comm::P2POp::irecv(comm::buf(acc_next), ring_prev(r, n), kAccTag)};
       ring_->batch_p2p_async(ops)->wait();
       acc.swap(acc_next);
     }

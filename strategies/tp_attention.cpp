@@ -7,12 +7,13 @@
 #include "layers/linear.hpp"
 #include "layers/rmsnorm.hpp"
 #include "layers/rope.hpp"
-#include "strategies/detail.hpp"
+#include "strategies/seq_exchange.hpp"
+#include "strategies/weight_slices.hpp"
 
 namespace ody::strategies {
 
 using namespace layers;
-using detail::Z;
+using Z = std::int64_t;
 
 void TpAttention::check(const BlockConfig& cfg, int n, const char* who) {
   cfg.validate();

@@ -3,12 +3,13 @@
 #include "base/error.hpp"
 #include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"
-#include "strategies/detail.hpp"
+#include "strategies/seq_exchange.hpp"
+#include "strategies/weight_slices.hpp"
 
 namespace ody::strategies {
 
 using namespace layers;
-using detail::Z;
+using Z = std::int64_t;
 
 void TpSp::check(const BlockConfig& cfg, int n) {
   TpAttention::check(cfg, n, "tpsp");

@@ -5,16 +5,17 @@
 #include "base/error.hpp"
 #include "kernels/attention.hpp"
 #include "layers/linear.hpp"
-#include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"
-#include "layers/rope.hpp"
-#include "strategies/chunked_mlp.hpp"
-#include "strategies/detail.hpp"
+#include "layers/row_blocked_mlp.hpp"
+#include "strategies/block_parts.hpp"
+#include "strategies/head_exchange.hpp"
+#include "strategies/layout.hpp"
+#include "strategies/replicated.hpp"
 
 namespace ody::strategies {
 
 using namespace layers;
-using detail::Z;
+using Z = std::int64_t;
 
 void Ulysses::check(const BlockConfig& cfg, int n) {
   cfg.validate();
@@ -34,73 +35,23 @@ void release(std::vector<T>& v) {
 }
 Kokkos::ViewAllocateWithoutInitializing uninit(const char* name) { return Kokkos::ViewAllocateWithoutInitializing(name); }
 
-// The sequence <-> head all-to-alls of detail.hpp with buffers that live only while the
-// exchange does; W is the wire type (float, or bf16 under Precision::bf16: wire.hpp).
-// Sequence -> head: src [B, Ll, heads, Dh] is packed into send (n blocks [B, Ll, c, Dh]);
-// with B = 1 and a float wire the received blocks in rank order are dst [L, c, Dh] itself,
-// so they are received in place (otherwise into recv, then unpacked). send/recv must live
-// until finish_seq_to_head, which releases them.
+// One exchange's buffers live only while it is in flight (detail::seq_to_head_post et al.:
+// with a float wire and B = 1 the head-sharded side is received into / sent from in place).
 template <class W>
-constexpr bool kInPlace = std::is_same_v<W, float>;
-
-template <class W>
-comm::WorkPtr post_seq_to_head(comm::Communicator& comm, const float* src, float* dst, std::vector<W>& send,
-                               std::vector<W>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag) {
-  const int n = comm.size();
-  const Z c = detail::heads_per_rank(heads, n), blk = B * Ll * c * Dh;
-  send.resize(blk * n);
-  for (int j = 0; j < n; ++j) {
-    const Z h0 = detail::head_start(heads, n, j);
-    for (Z t = 0; t < B * Ll; ++t)
-      detail::convert_n(src + (t * heads + h0) * Dh, c * Dh, send.data() + j * blk + t * c * Dh);
-  }
-  if constexpr (kInPlace<W>) {
-    if (B == 1) return comm.all_to_all_async(comm::cbuf(send), comm::buf(dst, blk * n), tag);
-  }
-  recv.resize(blk * n);
-  return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
-}
-template <class W>
-void finish_seq_to_head(const comm::WorkPtr& w, float* dst, std::vector<W>& send, std::vector<W>& recv, int n,
-                        Z B, Z Ll, Z heads, Z Dh) {
+void finish_to_heads(const comm::WorkPtr& w, float* dst, std::vector<W>& send, std::vector<W>& recv, int n, Z B,
+                     Z Ll, Z heads, Z Dh) {
   w->wait();
   release(send);
-  if (!kInPlace<W> || B > 1) detail::seq_to_head_finish(recv, dst, n, B, Ll, heads, Dh);
+  detail::seq_to_head_finish(recv, dst, n, B, Ll, heads, Dh);
   release(recv);
 }
-// Head -> sequence: src [B, L, c, Dh]; with B = 1 and a float wire it is the send buffer
-// itself (it must stay alive and unchanged until finish_head_to_seq; otherwise packed).
 template <class W>
-comm::WorkPtr post_head_to_seq(comm::Communicator& comm, const float* src, std::vector<W>& send,
-                               std::vector<W>& recv, Z B, Z Ll, Z heads, Z Dh, comm::Tag tag) {
-  const int n = comm.size();
-  const Z c = detail::heads_per_rank(heads, n), blk = B * Ll * c * Dh, L = Ll * n;
-  recv.resize(blk * n);
-  if constexpr (kInPlace<W>) {
-    if (B == 1) return comm.all_to_all_async(comm::cbuf(src, blk * n), comm::buf(recv), tag);
-  }
-  send.resize(blk * n);
-  for (int j = 0; j < n; ++j)
-    for (Z b = 0; b < B; ++b)
-      detail::convert_n(src + (b * L + j * Ll) * c * Dh, Ll * c * Dh, send.data() + j * blk + b * Ll * c * Dh);
-  return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
-}
-template <class W>
-void finish_head_to_seq(const comm::WorkPtr& w, float* dst, std::vector<W>& send, std::vector<W>& recv, int n,
-                        Z B, Z Ll, Z heads, Z Dh, bool accumulate) {
+void finish_to_seq(const comm::WorkPtr& w, float* dst, std::vector<W>& send, std::vector<W>& recv, int n, Z B, Z Ll,
+                   Z heads, Z Dh, bool accumulate) {
   w->wait();
   release(send);
   detail::head_to_seq_finish(recv, dst, n, B, Ll, heads, Dh, accumulate);
   release(recv);
-}
-
-// Calls fn(W{}) with the wire type of this precision.
-template <class F>
-void with_wire(const BlockConfig& c, F&& fn) {
-  if (detail::bf16_wire(c))
-    fn(bf16{});
-  else
-    fn(float{});
 }
 
 }  // namespace
@@ -134,38 +85,32 @@ void Ulysses::do_forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
   const int n = comm_->size();
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
-  const Z hq = H / n, hk = detail::heads_per_rank(G, n);
+  const Z hq = H / n, hk = heads_per_rank(G, n);
+  const parts::Tokens tok{c.B, Ll, pos_.data()};
   if (zero3_) zero3_->gather(w_flat_, w_);
   std::copy_n(x.data(), T * d, x_.data());
   std::vector<float> q(T * H * Dh), k(T * G * Dh), v(T * G * Dh);
   {
     Array2 u(uninit("u1"), T, d);  // not saved: backward recomputes it from x_
-    rmsnorm_forward(u, rstd1_, x_, w_.attn_norm);
-    linear_forward(Span2<float>(q.data(), T, H * Dh), Mat<const float>(u), w_.wq);
-    linear_forward(Span2<float>(k.data(), T, G * Dh), Mat<const float>(u), w_.wk);
-    linear_forward(Span2<float>(v.data(), T, G * Dh), Mat<const float>(u), w_.wv);
+    parts::qkv_forward(c, tok, w_, x_, u, rstd1_, q.data(), k.data(), v.data());
   }
-  const Span1<const Pos> lpos(pos_.data(), Ll);
-  const Span4<float> q4(q.data(), c.B, Ll, H, Dh), k4(k.data(), c.B, Ll, G, Dh);
-  rope_forward(q4, q4, lpos);
-  rope_forward(k4, k4, lpos);
   // The three all-to-alls in flight together (distinct tags); each source is dead once
   // packed into its send buffer.
   qh_.resize(c.B * c.L * hq * Dh);
   kh_.resize(c.B * c.L * hk * Dh);
   vh_.resize(c.B * c.L * hk * Dh);
-  with_wire(c, [&](auto wire) {
+  detail::with_wire(c, [&](auto wire) {
     using W = decltype(wire);
     std::vector<W> sq, rq, sk, rk, sv, rv;
-    auto wq = post_seq_to_head(*comm_, q.data(), qh_.data(), sq, rq, c.B, Ll, H, Dh, 0);
+    auto wq = detail::seq_to_head_post(*comm_, q.data(), sq, rq, c.B, Ll, H, Dh, 0, qh_.data());
     release(q);
-    auto wk = post_seq_to_head(*comm_, k.data(), kh_.data(), sk, rk, c.B, Ll, G, Dh, 1);
+    auto wk = detail::seq_to_head_post(*comm_, k.data(), sk, rk, c.B, Ll, G, Dh, 1, kh_.data());
     release(k);
-    auto wv = post_seq_to_head(*comm_, v.data(), vh_.data(), sv, rv, c.B, Ll, G, Dh, 2);
+    auto wv = detail::seq_to_head_post(*comm_, v.data(), sv, rv, c.B, Ll, G, Dh, 2, vh_.data());
     release(v);
-    finish_seq_to_head(wq, qh_.data(), sq, rq, n, c.B, Ll, H, Dh);
-    finish_seq_to_head(wk, kh_.data(), sk, rk, n, c.B, Ll, G, Dh);
-    finish_seq_to_head(wv, vh_.data(), sv, rv, n, c.B, Ll, G, Dh);
+    finish_to_heads(wq, qh_.data(), sq, rq, n, c.B, Ll, H, Dh);
+    finish_to_heads(wk, kh_.data(), sk, rk, n, c.B, Ll, G, Dh);
+    finish_to_heads(wv, vh_.data(), sv, rv, n, c.B, Ll, G, Dh);
   });
   oh_.resize(qh_.size());
   lse_.resize(c.B * hq * c.L);
@@ -176,21 +121,16 @@ void Ulysses::do_forward(Span3<float> y, Span3<const float> x) {
                                            pos_full_.data(), pos_full_.data(), shape, opt);
   round_activations(oh_.data(), oh_.size());  // stored (and sent) as an activation
   o_ = Array2(uninit("o"), T, H * Dh);
-  with_wire(c, [&](auto wire) {
+  detail::with_wire(c, [&](auto wire) {
     std::vector<decltype(wire)> so, ro;
-    auto wo = post_head_to_seq(*comm_, oh_.data(), so, ro, c.B, Ll, H, Dh, 0);
-    finish_head_to_seq(wo, o_.data(), so, ro, n, c.B, Ll, H, Dh, false);
+    auto wo = detail::head_to_seq_post(*comm_, oh_.data(), so, ro, c.B, Ll, H, Dh, 0, nullptr, true);
+    finish_to_seq(wo, o_.data(), so, ro, n, c.B, Ll, H, Dh, false);
   });
   h_ = Array2(uninit("h"), T, d);
-  std::copy_n(x_.data(), T * d, h_.data());
-  linear_forward(Mat<float>(h_), Mat<const float>(o_), w_.wo, Accum::kAdd);
+  parts::out_proj_forward(c, w_, o_.data(), x_, h_);
   gate_ = Array2(uninit("gate"), T, i);
   up_ = Array2(uninit("up"), T, i);
-  detail::mlp_up_forward(gate_.data(), up_.data(), rstd2_.data(), h_.data(), T, d, i, w_.mlp_norm,
-                         Mat<const float>(w_.w_gate), Mat<const float>(w_.w_up));
-  std::copy_n(h_.data(), T * d, y.data());
-  detail::mlp_down_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_.data(), up_.data(), T, i,
-                           Mat<const float>(w_.w_down), Accum::kAdd);
+  parts::mlp_forward(c, T, w_, h_.data(), gate_.data(), up_.data(), rstd2_.data(), y.data());
   if (zero3_) {  // only the shard persists
     w_ = BlockWeights();
     release(w_flat_);
@@ -200,37 +140,30 @@ void Ulysses::do_forward(Span3<float> y, Span3<const float> x) {
 void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
   const BlockConfig& c = cfg_;
   const int n = comm_->size();
-  const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
-  const Z hq = H / n, hk = detail::heads_per_rank(G, n);
+  const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
+  const Z hq = H / n, hk = heads_per_rank(G, n);
   if (zero3_) {  // gathered again for backward; full gradients only for this pass
     zero3_->gather(w_flat_, w_);
     grad_flat_.assign(Zero3Weights::padded_count(c, n), 0.f);
     Zero3Weights::view_packed(g_, c, grad_flat_.data());
   }
   const Span2<float> dh(dx.data(), T, d);
-  const Span2<const float> dy2(dy.data(), T, d);
-  std::copy_n(dy.data(), T * d, dx.data());
-  // MLP branch (local tokens, row blocks, chunked_mlp.hpp): dgate, dup overwrite the saved
-  // gate, up; dh += its input gradient.
-  detail::mlp_down_backward(Mat<float>(g_.dw_down), gate_.data(), up_.data(), T, i, Mat<const float>(dy2),
-                            Mat<const float>(w_.w_down));
-  detail::mlp_up_backward(dh.data(), Mat<float>(g_.dw_gate), Mat<float>(g_.dw_up), g_.dmlp_norm, gate_.data(),
-                          up_.data(), h_.data(), rstd2_.data(), T, d, i, w_.mlp_norm, Mat<const float>(w_.w_gate),
-                          Mat<const float>(w_.w_up));
+  // MLP branch (row blocks): dgate, dup overwrite the saved gate, up; dh = dy + its input gradient.
+  parts::mlp_backward(c, T, w_, g_, dy.data(), gate_.data(), up_.data(), h_.data(), rstd2_.data(), dh.data());
   gate_ = Array2();
   up_ = Array2();
   h_ = Array2();
   // Attention output projection, then dout to head-sharded.
   std::vector<float> doh(qh_.size());
-  with_wire(c, [&](auto wire) {
+  detail::with_wire(c, [&](auto wire) {
     std::vector<float> dO(T * H * Dh);
     std::vector<decltype(wire)> s, r;
     linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo), Mat<const float>(dh),
                     Mat<const float>(o_), w_.wo);
     o_ = Array2();
-    auto w = post_seq_to_head(*comm_, dO.data(), doh.data(), s, r, c.B, Ll, H, Dh, 0);
+    auto w = detail::seq_to_head_post(*comm_, dO.data(), s, r, c.B, Ll, H, Dh, 0, doh.data());
     release(dO);
-    finish_seq_to_head(w, doh.data(), s, r, n, c.B, Ll, H, Dh);
+    finish_to_heads(w, doh.data(), s, r, n, c.B, Ll, H, Dh);
   });
   std::vector<float> dqh(qh_.size()), dkh(kh_.size()), dvh(vh_.size());
   kernels::AttentionOptions opt;
@@ -239,51 +172,29 @@ void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
   kernels::attention_backward<float, float>(dqh.data(), dkh.data(), dvh.data(), doh.data(), qh_.data(),
                                             kh_.data(), vh_.data(), oh_.data(), lse_.data(), pos_full_.data(),
                                             pos_full_.data(), shape, opt);
-  release(doh);
-  release(qh_);
-  release(kh_);
-  release(vh_);
-  release(oh_);
-  release(lse_);
+  for (auto* v : {&doh, &qh_, &kh_, &vh_, &oh_, &lse_}) release(*v);
   // The kernel's fp32 gradients become activation gradients (bf16 under bf16, as in Block).
-  round_activations(dqh.data(), dqh.size());
-  round_activations(dkh.data(), dkh.size());
-  round_activations(dvh.data(), dvh.size());
+  for (auto* v : {&dqh, &dkh, &dvh}) round_activations(v->data(), v->size());
   std::vector<float> dq(T * H * Dh), dk(T * G * Dh, 0.f), dv(T * G * Dh, 0.f);
-  with_wire(c, [&](auto wire) {
+  detail::with_wire(c, [&](auto wire) {
     std::vector<decltype(wire)> s1, r1, s2, r2, s3, r3;
-    auto wq = post_head_to_seq(*comm_, dqh.data(), s1, r1, c.B, Ll, H, Dh, 0);
-    auto wk = post_head_to_seq(*comm_, dkh.data(), s2, r2, c.B, Ll, G, Dh, 1);
-    auto wv = post_head_to_seq(*comm_, dvh.data(), s3, r3, c.B, Ll, G, Dh, 2);
-    finish_head_to_seq(wq, dq.data(), s1, r1, n, c.B, Ll, H, Dh, false);
+    auto wq = detail::head_to_seq_post(*comm_, dqh.data(), s1, r1, c.B, Ll, H, Dh, 0, nullptr, true);
+    auto wk = detail::head_to_seq_post(*comm_, dkh.data(), s2, r2, c.B, Ll, G, Dh, 1, nullptr, true);
+    auto wv = detail::head_to_seq_post(*comm_, dvh.data(), s3, r3, c.B, Ll, G, Dh, 2, nullptr, true);
+    finish_to_seq(wq, dq.data(), s1, r1, n, c.B, Ll, H, Dh, false);
     release(dqh);  // (the send buffer of its exchange when B = 1: only now dead)
-    finish_head_to_seq(wk, dk.data(), s2, r2, n, c.B, Ll, G, Dh, true);
+    finish_to_seq(wk, dk.data(), s2, r2, n, c.B, Ll, G, Dh, true);
     release(dkh);
-    finish_head_to_seq(wv, dv.data(), s3, r3, n, c.B, Ll, G, Dh, true);
+    finish_to_seq(wv, dv.data(), s3, r3, n, c.B, Ll, G, Dh, true);
     release(dvh);
   });
-  const Span1<const Pos> lpos(pos_.data(), Ll);
-  const Span4<float> dq4(dq.data(), c.B, Ll, H, Dh), dk4(dk.data(), c.B, Ll, G, Dh);
-  rope_backward(dq4, dq4, lpos);
-  rope_backward(dk4, dk4, lpos);
-  std::vector<float> du(T * d);
-  const Mat<float> du_a(Span2<float>(du.data(), T, d));
   {
+    std::vector<float> du(T * d);
     Array2 u(uninit("u1"), T, d);
     rmsnorm_forward(u, Span1<float>(), x_, w_.attn_norm);  // as forward computed it
-    linear_backward(du_a, Mat<float>(g_.dwq), Mat<const float>(Span2<const float>(dq.data(), T, H * Dh)),
-                    Mat<const float>(u), w_.wq);
-    release(dq);
-    linear_backward(du_a, Mat<float>(g_.dwk), Mat<const float>(Span2<const float>(dk.data(), T, G * Dh)),
-                    Mat<const float>(u), w_.wk, Accum::kAdd);
-    release(dk);
-    linear_backward(du_a, Mat<float>(g_.dwv), Mat<const float>(Span2<const float>(dv.data(), T, G * Dh)),
-                    Mat<const float>(u), w_.wv, Accum::kAdd);
-    release(dv);
+    parts::qkv_backward(c, {c.B, Ll, pos_.data()}, w_, g_, dq.data(), dk.data(), dv.data(), u, x_, rstd1_,
+                        Span2<float>(du.data(), T, d), dh);
   }
-  rmsnorm_backward(dh, g_.dattn_norm, Span2<const float>(du.data(), T, d), x_, w_.attn_norm, rstd1_, Accum::kAdd,
-                   Accum::kOverwrite);
-  release(du);
   if (zero3_) {  // full gradients -> this rank's shard of their sum
     zero3_->reduce_grads(grad_flat_);
     g_ = BlockGrads();
@@ -308,7 +219,7 @@ std::uint64_t ulysses_peak(const BlockConfig& c, int n, WeightMode mode) {
   using F = MemoryWalk;
   MemoryWalk m;
   const Z Ll = c.L / n, T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
-  const Z hq = H / n, hk = detail::heads_per_rank(G, n);
+  const Z hq = H / n, hk = heads_per_rank(G, n);
   const Z nq = T * H * Dh, nkv = T * G * Dh;           // local q (o, dq, dO) and k (v, dk, dv)
   const Z nqh = c.B * c.L * hq * Dh, nkh = c.B * c.L * hk * Dh;  // head-sharded q and k (= the exchanges' sizes)
   const Z nlse = c.B * hq * c.L;
@@ -342,16 +253,16 @@ std::uint64_t ulysses_peak(const BlockConfig& c, int n, WeightMode mode) {
   m.alloc(F::floats(nq));  // o_
   m.transient(nq * wire);
   m.alloc(F::floats(T * d + 2 * T * i));  // h_, gate_, up_
-  m.transient(detail::mlp_up_forward_scratch_bytes(T, d, i));
-  m.transient(detail::mlp_down_scratch_bytes(T, i));
+  m.transient(layers::mlp_up_forward_scratch_bytes(T, d, i));
+  m.transient(layers::mlp_down_scratch_bytes(T, i));
   if (z3) m.release(Zero3Weights::gathered_bytes(c, n, true));
   // Backward.
   if (z3) {
     Zero3Weights::walk_gather(m, c, n, true);
     m.alloc(F::floats(Zero3Weights::padded_count(c, n)));  // grad_flat_
   }
-  m.transient(detail::mlp_down_scratch_bytes(T, i));
-  m.transient(detail::mlp_up_backward_scratch_bytes(T, d, i));
+  m.transient(layers::mlp_down_scratch_bytes(T, i));
+  m.transient(layers::mlp_up_backward_scratch_bytes(T, d, i));
   m.release(F::floats(2 * T * i + T * d));  // gate_, up_, h_
   m.alloc(F::floats(nqh + nq));             // doh, dO
   m.release(F::floats(nq));                 // o_
@@ -374,7 +285,7 @@ Cost Ulysses::cost(const BlockConfig& c, int n, int rank, WeightMode mode) {
   check(c, n);
   namespace tm = comm::traffic_model;
   const Z Ll = c.L / n, Dh = c.head_dim();
-  const Z hk = detail::heads_per_rank(c.G, n);
+  const Z hk = heads_per_rank(c.G, n);
   const Z cq = c.B * Ll * c.H * Dh;  // all-to-all buffer of q / o / dq / dout (n blocks)
   const Z ckv = c.B * Ll * hk * Dh * n;
   Cost cost;

@@ -14,7 +14,7 @@
 //
 // Memory: all-to-all buffers live only while their exchange does (with B = 1 the head-
 // sharded tensors are received and sent in place, no packing); the MLP's [T, i] work runs
-// in row blocks (chunked_mlp.hpp) with dgate/dup written over the saved gate/up; saved
+// in row blocks (layers/row_blocked_mlp.hpp) with dgate/dup written over the saved gate/up; saved
 // activations are released in backward as soon as they are dead.
 // Needs L % N == 0, H % N == 0, and G % N == 0 or N % G == 0.
 #include "strategies/strategy.hpp"

@@ -5,12 +5,15 @@
 #include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"
 #include "layers/rope.hpp"
-#include "strategies/detail.hpp"
+#include "strategies/block_parts.hpp"
+#include "strategies/head_exchange.hpp"
+#include "strategies/layout.hpp"
+#include "strategies/replicated.hpp"
 
 namespace ody::strategies {
 
 using namespace layers;
-using detail::Z;
+using Z = std::int64_t;
 
 namespace {
 // The ulysses sizes U | N for which the heads divide: the nearest valid meshes.
@@ -64,7 +67,7 @@ Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightM
   map_ = std::move(rows.map);
   ring_ = std::make_unique<RingAttention>(
       ring,
-      RingAttention::Shape{cfg.B, U_ * local_len(), cfg.H / U_, detail::heads_per_rank(cfg.G, U_), cfg.head_dim(),
+      RingAttention::Shape{cfg.B, U_ * local_len(), cfg.H / U_, heads_per_rank(cfg.G, U_), cfg.head_dim(),
                            detail::bf16_wire(cfg)},
       cfg.causal, std::move(rows.block_pos), balanced);
   x1_ = x2_ = x3_ = detail::WirePair(cfg.precision);
@@ -92,18 +95,11 @@ void Usp::set_weights(const BlockWeights& full) {
 void Usp::do_forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
-  const Z Lb = U_ * Ll, hq = H / U_, hk = detail::heads_per_rank(G, U_), nkv = c.B * Lb * hk * Dh;
+  const Z Lb = U_ * Ll, hq = H / U_, hk = heads_per_rank(G, U_), nkv = c.B * Lb * hk * Dh;
   if (zero3_) zero3_->gather(w_);
   std::copy_n(x.data(), T * d, x_.data());
-  rmsnorm_forward(u1_, rstd1_, x_, w_.attn_norm);
   std::vector<float> q(T * H * Dh), k(T * G * Dh), v(T * G * Dh);
-  linear_forward(Span2<float>(q.data(), T, H * Dh), Mat<const float>(u1_), w_.wq);
-  linear_forward(Span2<float>(k.data(), T, G * Dh), Mat<const float>(u1_), w_.wk);
-  linear_forward(Span2<float>(v.data(), T, G * Dh), Mat<const float>(u1_), w_.wv);
-  const Span1<const Pos> lpos(pos_.data(), Ll);
-  const Span4<float> q4(q.data(), c.B, Ll, H, Dh), k4(k.data(), c.B, Ll, G, Dh);
-  rope_forward(q4, q4, lpos);
-  rope_forward(k4, k4, lpos);
+  parts::qkv_forward(c, {c.B, Ll, pos_.data()}, w_, x_, u1_, rstd1_, q.data(), k.data(), v.data());
   // Sequence -> heads inside the ulysses group, the three in flight together.
   // (x.visit(fn) runs fn on the (send, recv) pair of the wire type: wire.hpp.)
   auto wq = x1_.visit([&](auto& s, auto& r) { return detail::seq_to_head_post(*uly_, q.data(), s, r, c.B, Ll, H, Dh, 0); });
@@ -125,8 +121,7 @@ void Usp::do_forward(Span3<float> y, Span3<const float> x) {
     detail::head_to_seq_post(*uly_, oh_.data(), s, r, c.B, Ll, H, Dh, 0, map_.data())->wait();
     detail::head_to_seq_finish(r, o_.data(), U_, c.B, Ll, H, Dh, false);
   });
-  std::copy_n(x_.data(), T * d, h_.data());
-  linear_forward(Mat<float>(h_), Mat<const float>(o_), w_.wo, Accum::kAdd);
+  parts::out_proj_forward(c, w_, o_.data(), x_, h_);
   rmsnorm_forward(u2_, rstd2_, h_, w_.mlp_norm);
   std::vector<float> act(T * c.ffn);
   std::copy_n(h_.data(), T * d, y.data());
@@ -138,7 +133,7 @@ void Usp::do_forward(Span3<float> y, Span3<const float> x) {
 void Usp::do_backward(Span3<float> dx, Span3<const float> dy) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
-  const Z Lb = U_ * Ll, hk = detail::heads_per_rank(G, U_), nkv = c.B * Lb * hk * Dh;
+  const Z Lb = U_ * Ll, hk = heads_per_rank(G, U_), nkv = c.B * Lb * hk * Dh;
   if (zero3_) zero3_->gather(w_);  // gathered again for backward
   const Span2<float> dh(dx.data(), T, d);
   std::copy_n(dy.data(), T * d, dx.data());
@@ -176,19 +171,8 @@ void Usp::do_backward(Span3<float> dx, Span3<const float> dy) {
   x2_.visit([&](auto&, auto& r) { detail::head_to_seq_finish(r, dk.data(), U_, c.B, Ll, G, Dh, true); });
   wv->wait();
   x3_.visit([&](auto&, auto& r) { detail::head_to_seq_finish(r, dv.data(), U_, c.B, Ll, G, Dh, true); });
-  const Span1<const Pos> lpos(pos_.data(), Ll);
-  const Span4<float> dq4(dq.data(), c.B, Ll, H, Dh), dk4(dk.data(), c.B, Ll, G, Dh);
-  rope_backward(dq4, dq4, lpos);
-  rope_backward(dk4, dk4, lpos);
-  const Mat<float> du_m(Span2<float>(du.data(), T, d));
-  linear_backward(du_m, Mat<float>(g_.dwq), Mat<const float>(Span2<const float>(dq.data(), T, H * Dh)),
-                  Mat<const float>(u1_), w_.wq);
-  linear_backward(du_m, Mat<float>(g_.dwk), Mat<const float>(Span2<const float>(dk.data(), T, G * Dh)),
-                  Mat<const float>(u1_), w_.wk, Accum::kAdd);
-  linear_backward(du_m, Mat<float>(g_.dwv), Mat<const float>(Span2<const float>(dv.data(), T, G * Dh)),
-                  Mat<const float>(u1_), w_.wv, Accum::kAdd);
-  rmsnorm_backward(dh, g_.dattn_norm, Span2<const float>(du.data(), T, d), x_, w_.attn_norm, rstd1_, Accum::kAdd,
-                   Accum::kOverwrite);
+  parts::qkv_backward(c, {c.B, Ll, pos_.data()}, w_, g_, dq.data(), dk.data(), dv.data(), u1_, x_, rstd1_,
+                      Span2<float>(du.data(), T, d), dh);
   if (zero3_) {  // full gradients -> this rank's shard of their sum over all N ranks
     zero3_->reduce_grads(g_);
     w_ = BlockWeights();
@@ -210,7 +194,7 @@ std::uint64_t usp_peak(const BlockConfig& c, int n, int U, WeightMode mode) {
   MemoryWalk m;
   const int R = n / U;
   const Z Ll = c.L / n, T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
-  const Z Lb = U * Ll, hq = H / U, hk = detail::heads_per_rank(G, U);
+  const Z Lb = U * Ll, hq = H / U, hk = heads_per_rank(G, U);
   const Z nq = T * H * Dh, nkv = T * G * Dh;                              // local q and k
   const Z nqh = c.B * Lb * hq * Dh, nkvh = 2 * c.B * Lb * hk * Dh;        // group block q and k+v
   const Z bkv = c.B * Ll * hk * Dh * U;                                   // a k (v) exchange
@@ -254,7 +238,7 @@ std::uint64_t usp_peak(const BlockConfig& c, int n, int U, WeightMode mode) {
 Cost Usp::cost(const BlockConfig& c, int n, int rank, int U, TokenLayout layout, WeightMode mode) {
   check(c, n, U, layout);
   namespace tm = comm::traffic_model;
-  const Z Ll = c.L / n, Dh = c.head_dim(), hk = detail::heads_per_rank(c.G, U);
+  const Z Ll = c.L / n, Dh = c.head_dim(), hk = heads_per_rank(c.G, U);
   const Z cq = c.B * Ll * c.H * Dh;       // all-to-all buffer of q / o / dq / dout (U blocks)
   const Z ckv = c.B * Ll * hk * Dh * U;   // of k / v / dk / dv
   Cost cost;

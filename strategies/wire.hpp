@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
-#include "comm/communicator.hpp"
 #include "base/half.hpp"
+#include "comm/communicator.hpp"
 #include "layers/block.hpp"
 
 namespace ody::strategies::detail {
@@ -19,6 +21,17 @@ namespace ody::strategies::detail {
 // Whether activations travel as bf16 for this block, and their bytes per element.
 inline bool bf16_wire(const layers::BlockConfig& c) { return c.precision == layers::Precision::bf16; }
 inline std::size_t wire_size(const layers::BlockConfig& c) { return bf16_wire(c) ? 2 : 4; }
+
+// The one place the wire type is chosen: calls fn(W{}) with W = bf16 when activations travel
+// as bf16, float otherwise (WirePair below keeps a buffer pair of that type).
+template <class F>
+decltype(auto) with_wire(bool bf16_wire, F&& fn) {
+  return bf16_wire ? fn(bf16{}) : fn(float{});
+}
+template <class F>
+decltype(auto) with_wire(const layers::BlockConfig& c, F&& fn) {
+  return with_wire(bf16_wire(c), std::forward<F>(fn));
+}
 
 // dst[0..n) = src converted (float -> float is a copy; -> bf16 rounds to nearest even).
 inline void convert_n(const float* src, std::int64_t n, float* dst) { std::copy_n(src, n, dst); }
@@ -52,7 +65,12 @@ class WirePair {
   explicit WirePair(layers::Precision p = layers::Precision::f32) : bf16_(p == layers::Precision::bf16) {}
   template <class F>
   decltype(auto) visit(F&& fn) {
-    return bf16_ ? fn(sh_, rh_) : fn(sf_, rf_);
+    return with_wire(bf16_, [&](auto wire) -> decltype(auto) {
+      if constexpr (std::is_same_v<decltype(wire), bf16>)
+        return fn(sh_, rh_);
+      else
+        return fn(sf_, rf_);
+    });
   }
   // Frees both buffers (exchange buffers live only while an exchange is in flight).
   void release() {

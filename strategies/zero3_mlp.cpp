@@ -4,7 +4,7 @@
 #include "layers/linear.hpp"
 #include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"
-#include "strategies/chunked_mlp.hpp"
+#include "layers/row_blocked_mlp.hpp"
 #include "strategies/wire.hpp"
 
 namespace ody::strategies {
@@ -88,15 +88,15 @@ void Zero3Mlp::forward(float* y, const float* h) {
   up_ = Array2(uninit("up"), T, i);
   await(wg_, gate_h_, gate_full_);
   await(wu_, up_h_, up_full_);
-  // Row blocks (chunked_mlp.hpp): the normed input is not kept (backward recomputes it).
-  detail::mlp_up_forward(gate_.data(), up_.data(), rstd_.data(), h_.data(), T, d, i, mlp_norm_,
+  // Row blocks (layers/row_blocked_mlp.hpp): the normed input is not kept (backward recomputes it).
+  layers::mlp_up_forward(gate_.data(), up_.data(), rstd_.data(), h_.data(), T, d, i, mlp_norm_,
                          make_mat<const float>(gate_full_.data(), i, d, d),
                          make_mat<const float>(up_full_.data(), i, d, d));
   release(gate_full_);  // each gathered weight is dropped as soon as it is used
   release(up_full_);
   std::copy_n(h_.data(), T * d, y);
   await(wd_, down_h_, down_full_);
-  detail::mlp_down_forward(Mat<float>(Span2<float>(y, T, d)), gate_.data(), up_.data(), T, i,
+  layers::mlp_down_forward(Mat<float>(Span2<float>(y, T, d)), gate_.data(), up_.data(), T, i,
                            make_mat<const float>(down_full_.data(), d, i, i), Accum::kAdd);
   release(down_full_);
   saved_ = true;
@@ -107,12 +107,12 @@ void Zero3Mlp::backward(float* dh, const float* dy) {
   ODY_REQUIRE(saved_, "Zero3Mlp::backward", "a forward before each backward (backward consumes what it saved)",
               "no forward since the last backward");
   saved_ = false;
-  // Row blocks (chunked_mlp.hpp): dW_down = dyᵀ act and dgate, dup over the saved gate, up;
+  // Row blocks (layers/row_blocked_mlp.hpp): dW_down = dyᵀ act and dgate, dup over the saved gate, up;
   // the dW_down reduce-scatter runs while the next GEMMs compute. Each full weight is
   // dropped once used and each full gradient allocated only when computed.
   await(wd_, down_h_, down_full_);
   ddown_full_.resize(down_full_.size());
-  detail::mlp_down_backward(make_mat<float>(ddown_full_.data(), d, i, i), gate_.data(), up_.data(), T, i,
+  layers::mlp_down_backward(make_mat<float>(ddown_full_.data(), d, i, i), gate_.data(), up_.data(), T, i,
                             Mat<const float>(Span2<const float>(dy, T, d)),
                             make_mat<const float>(down_full_.data(), d, i, i));
   rd_ = comm_->reduce_scatter_async(comm::cbuf(ddown_full_), comm::buf(dw_down_), comm::ReduceOp::sum, 1);
@@ -122,7 +122,7 @@ void Zero3Mlp::backward(float* dh, const float* dy) {
   await(wu_, up_h_, up_full_);
   dgate_full_.resize(gate_full_.size());
   dup_full_.resize(up_full_.size());
-  detail::mlp_up_backward(dh, make_mat<float>(dgate_full_.data(), i, d, d), make_mat<float>(dup_full_.data(), i, d, d),
+  layers::mlp_up_backward(dh, make_mat<float>(dgate_full_.data(), i, d, d), make_mat<float>(dup_full_.data(), i, d, d),
                           dmlp_norm_, gate_.data(), up_.data(), h_.data(), rstd_.data(), T, d, i, mlp_norm_,
                           make_mat<const float>(gate_full_.data(), i, d, d),
                           make_mat<const float>(up_full_.data(), i, d, d));
@@ -185,10 +185,10 @@ void Zero3Mlp::walk_forward(MemoryWalk& m, const BlockConfig& c, Z T) {
   m.alloc(F::floats(2 * T * i));  // gate_, up_
   walk_await(m, c, i * d);
   walk_await(m, c, i * d);
-  m.transient(detail::mlp_up_forward_scratch_bytes(T, d, i));
+  m.transient(layers::mlp_up_forward_scratch_bytes(T, d, i));
   m.release(F::floats(2 * i * d));  // gate_full_, up_full_
   walk_await(m, c, d * i);
-  m.transient(detail::mlp_down_scratch_bytes(T, i));
+  m.transient(layers::mlp_down_scratch_bytes(T, i));
   m.release(F::floats(d * i));  // down_full_
 }
 
@@ -196,12 +196,12 @@ void Zero3Mlp::walk_backward(MemoryWalk& m, const BlockConfig& c, Z T) {
   const Z d = c.d, i = c.ffn;
   walk_await(m, c, d * i);
   m.alloc(F::floats(d * i));  // ddown_full_
-  m.transient(detail::mlp_down_scratch_bytes(T, i));
+  m.transient(layers::mlp_down_scratch_bytes(T, i));
   m.release(F::floats(d * i));  // down_full_
   walk_await(m, c, i * d);
   walk_await(m, c, i * d);
   m.alloc(F::floats(2 * i * d));  // dgate_full_, dup_full_
-  m.transient(detail::mlp_up_backward_scratch_bytes(T, d, i));
+  m.transient(layers::mlp_up_backward_scratch_bytes(T, d, i));
   m.release(F::floats(2 * i * d + 2 * T * i + T * d));  // gate_full_, up_full_, gate_, up_, h_
 }
 

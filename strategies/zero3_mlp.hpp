@@ -12,7 +12,7 @@
 // reduce-scatters (sum) each full weight gradient as soon as it is computed (dW_down
 // first, then dW_gate and dW_up, which the row blocks finish together); finish()
 // waits for those, so the owner's attention backward runs while they travel.
-// Memory: the MLP's [T, i] work runs in row blocks (chunked_mlp.hpp), backward writes
+// Memory: the MLP's [T, i] work runs in row blocks (layers/row_blocked_mlp.hpp), backward writes
 // dgate/dup over the saved gate/up and releases everything forward saved once dead (so the
 // owner's attention backward runs without it); the normed input is recomputed, not kept.
 // Needs i % N == 0 and d % N == 0.

@@ -39,7 +39,7 @@ TEST(MemoryWalk, PeakIsTheLargestLiveTotal) {
 // The hand-count shape: n = 2, B = 1, L = 2048, d = 128, H = G = 4 (Dh = 32), i = 352, causal,
 // f32. Per rank T = 1024 tokens; H·Dh = d, so a local q (o, dq, dO) is T·d floats, as is a
 // local k or v; a [T, i] buffer is T·i. The chunked MLP's row block is min(T, 2^20 / i) = T
-// rows (chunked_mlp.hpp), so its scratch is T·d (up forward), 2·T·d (up backward), T·i
+// rows (layers/row_blocked_mlp.hpp), so its scratch is T·d (up forward), 2·T·d (up backward), T·i
 // (down).
 struct Shape {
   BlockConfig c{1, 2048, 128, 4, 4, 352, true};

@@ -1,6 +1,6 @@
 #pragma once
 // The MLP branch h -> RMSNorm -> SwiGLU MLP done a few hundred tokens at a time, so that a
-// strategy holds no [T, i] buffer beyond the saved gate and up (the single-rank Block keeps
+// caller (the sequence-parallel strategies) holds no [T, i] buffer beyond the saved gate and up (the single-rank Block keeps
 // two more, layers/block.cpp) and no [T, d] normed input or its gradient (recomputed per
 // block from h and the saved rstd). Same operations as layers/mlp.hpp and rmsnorm.hpp, in
 // row blocks: rows are independent; the weight gradients are summed over the blocks (kAdd
@@ -13,7 +13,7 @@
 #include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"
 
-namespace ody::strategies::detail {
+namespace ody::layers {
 
 // Tokens per block: about 4 MiB of fp32 scratch per [rows, i] block.
 inline std::int64_t mlp_block_rows(std::int64_t i) { return std::max<std::int64_t>(64, (std::int64_t(1) << 20) / i); }
@@ -108,4 +108,4 @@ inline void mlp_down_backward(layers::Mat<float> dw_down, float* gate, float* up
   }
 }
 
-}  // namespace ody::strategies::detail
+}  // namespace ody::layers
