@@ -99,4 +99,23 @@ void head_to_seq_finish(const std::vector<W>& recv, float* dst, int n, Z B, Z Ll
   }
 }
 
+// Exchange buffers that live only while the exchange is in flight: wait, free send, unpack,
+// free recv (Ulysses' memory plan; USP keeps its buffers between passes instead).
+template <class W>
+void seq_to_head_finish_free(const comm::WorkPtr& w, float* dst, std::vector<W>& send, std::vector<W>& recv, int n,
+                             Z B, Z Ll, Z heads, Z Dh) {
+  w->wait();
+  std::vector<W>().swap(send);
+  seq_to_head_finish(recv, dst, n, B, Ll, heads, Dh);
+  std::vector<W>().swap(recv);
+}
+template <class W>
+void head_to_seq_finish_free(const comm::WorkPtr& w, float* dst, std::vector<W>& send, std::vector<W>& recv, int n,
+                             Z B, Z Ll, Z heads, Z Dh, bool accumulate) {
+  w->wait();
+  std::vector<W>().swap(send);
+  head_to_seq_finish(recv, dst, n, B, Ll, heads, Dh, accumulate);
+  std::vector<W>().swap(recv);
+}
+
 }  // namespace ody::strategies::detail

@@ -35,25 +35,6 @@ void release(std::vector<T>& v) {
 }
 Kokkos::ViewAllocateWithoutInitializing uninit(const char* name) { return Kokkos::ViewAllocateWithoutInitializing(name); }
 
-// One exchange's buffers live only while it is in flight (detail::seq_to_head_post et al.:
-// with a float wire and B = 1 the head-sharded side is received into / sent from in place).
-template <class W>
-void finish_to_heads(const comm::WorkPtr& w, float* dst, std::vector<W>& send, std::vector<W>& recv, int n, Z B,
-                     Z Ll, Z heads, Z Dh) {
-  w->wait();
-  release(send);
-  detail::seq_to_head_finish(recv, dst, n, B, Ll, heads, Dh);
-  release(recv);
-}
-template <class W>
-void finish_to_seq(const comm::WorkPtr& w, float* dst, std::vector<W>& send, std::vector<W>& recv, int n, Z B, Z Ll,
-                   Z heads, Z Dh, bool accumulate) {
-  w->wait();
-  release(send);
-  detail::head_to_seq_finish(recv, dst, n, B, Ll, heads, Dh, accumulate);
-  release(recv);
-}
-
 }  // namespace
 
 Ulysses::Ulysses(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)
@@ -108,9 +89,9 @@ void Ulysses::do_forward(Span3<float> y, Span3<const float> x) {
     release(k);
     auto wv = detail::seq_to_head_post(*comm_, v.data(), sv, rv, c.B, Ll, G, Dh, 2, vh_.data());
     release(v);
-    finish_to_heads(wq, qh_.data(), sq, rq, n, c.B, Ll, H, Dh);
-    finish_to_heads(wk, kh_.data(), sk, rk, n, c.B, Ll, G, Dh);
-    finish_to_heads(wv, vh_.data(), sv, rv, n, c.B, Ll, G, Dh);
+    detail::seq_to_head_finish_free(wq, qh_.data(), sq, rq, n, c.B, Ll, H, Dh);
+    detail::seq_to_head_finish_free(wk, kh_.data(), sk, rk, n, c.B, Ll, G, Dh);
+    detail::seq_to_head_finish_free(wv, vh_.data(), sv, rv, n, c.B, Ll, G, Dh);
   });
   oh_.resize(qh_.size());
   lse_.resize(c.B * hq * c.L);
@@ -124,7 +105,7 @@ void Ulysses::do_forward(Span3<float> y, Span3<const float> x) {
   detail::with_wire(c, [&](auto wire) {
     std::vector<decltype(wire)> so, ro;
     auto wo = detail::head_to_seq_post(*comm_, oh_.data(), so, ro, c.B, Ll, H, Dh, 0, nullptr, true);
-    finish_to_seq(wo, o_.data(), so, ro, n, c.B, Ll, H, Dh, false);
+    detail::head_to_seq_finish_free(wo, o_.data(), so, ro, n, c.B, Ll, H, Dh, false);
   });
   h_ = Array2(uninit("h"), T, d);
   parts::out_proj_forward(c, w_, o_.data(), x_, h_);
@@ -163,7 +144,7 @@ void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
     o_ = Array2();
     auto w = detail::seq_to_head_post(*comm_, dO.data(), s, r, c.B, Ll, H, Dh, 0, doh.data());
     release(dO);
-    finish_to_heads(w, doh.data(), s, r, n, c.B, Ll, H, Dh);
+    detail::seq_to_head_finish_free(w, doh.data(), s, r, n, c.B, Ll, H, Dh);
   });
   std::vector<float> dqh(qh_.size()), dkh(kh_.size()), dvh(vh_.size());
   kernels::AttentionOptions opt;
@@ -181,11 +162,11 @@ void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
     auto wq = detail::head_to_seq_post(*comm_, dqh.data(), s1, r1, c.B, Ll, H, Dh, 0, nullptr, true);
     auto wk = detail::head_to_seq_post(*comm_, dkh.data(), s2, r2, c.B, Ll, G, Dh, 1, nullptr, true);
     auto wv = detail::head_to_seq_post(*comm_, dvh.data(), s3, r3, c.B, Ll, G, Dh, 2, nullptr, true);
-    finish_to_seq(wq, dq.data(), s1, r1, n, c.B, Ll, H, Dh, false);
+    detail::head_to_seq_finish_free(wq, dq.data(), s1, r1, n, c.B, Ll, H, Dh, false);
     release(dqh);  // (the send buffer of its exchange when B = 1: only now dead)
-    finish_to_seq(wk, dk.data(), s2, r2, n, c.B, Ll, G, Dh, true);
+    detail::head_to_seq_finish_free(wk, dk.data(), s2, r2, n, c.B, Ll, G, Dh, true);
     release(dkh);
-    finish_to_seq(wv, dv.data(), s3, r3, n, c.B, Ll, G, Dh, true);
+    detail::head_to_seq_finish_free(wv, dv.data(), s3, r3, n, c.B, Ll, G, Dh, true);
     release(dvh);
   });
   {
@@ -210,100 +191,6 @@ void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
 void Ulysses::gather_grads(const BlockGrads& full) {
   if (zero3_) return zero3_->gather_grads(full);
   detail::copy_grads(g_, full);
-}
-
-namespace {
-// Expected peak memory per rank (Cost::peak_bytes, strategies/README.md): the constructor,
-// set_weights, the first forward and a backward above, allocation by allocation.
-std::uint64_t ulysses_peak(const BlockConfig& c, int n, WeightMode mode) {
-  using F = MemoryWalk;
-  MemoryWalk m;
-  const Z Ll = c.L / n, T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
-  const Z hq = H / n, hk = heads_per_rank(G, n);
-  const Z nq = T * H * Dh, nkv = T * G * Dh;           // local q (o, dq, dO) and k (v, dk, dv)
-  const Z nqh = c.B * c.L * hq * Dh, nkh = c.B * c.L * hk * Dh;  // head-sharded q and k (= the exchanges' sizes)
-  const Z nlse = c.B * hq * c.L;
-  const bool z3 = mode == WeightMode::zero3;
-  // Exchange buffers (wire type): send and receive, or one of them when a float wire with
-  // B = 1 receives / sends in place.
-  const std::uint64_t wire = detail::wire_size(c) * ((!detail::bf16_wire(c) && c.B == 1) ? 1 : 2);
-  const kernels::AttentionShape shape{c.B, c.L, c.L, hq, hk, Dh};
-  // Constructor: positions, weights and packed gradients (or ZeRO-3 shards), x_, rstd1_, rstd2_, pos_full_.
-  m.alloc(Ll * sizeof(Pos));
-  if (z3)
-    Zero3Weights::walk_construct(m, c, n);
-  else
-    m.alloc(2 * Block::parameter_bytes(c));
-  m.alloc(F::floats(T * d + 2 * T) + c.L * sizeof(Pos));
-  if (z3) Zero3Weights::walk_load(m, c, n);
-  // Forward.
-  if (z3) Zero3Weights::walk_gather(m, c, n, true);
-  m.alloc(F::floats(nq + 2 * nkv));  // q, k, v
-  m.transient(F::floats(T * d));     // u
-  m.alloc(F::floats(nqh + 2 * nkh)); // qh_, kh_, vh_
-  m.alloc(nq * wire);                // q's exchange posted, then q freed
-  m.release(F::floats(nq));
-  for (int kv = 0; kv < 2; ++kv) {
-    m.alloc(nkh * wire);
-    m.release(F::floats(nkv));
-  }
-  m.release((nq + 2 * nkh) * wire);
-  m.alloc(F::floats(nqh + nlse));  // oh_, lse_
-  m.transient(kernels::attention_forward_workspace_bytes<float>(shape));
-  m.alloc(F::floats(nq));  // o_
-  m.transient(nq * wire);
-  m.alloc(F::floats(T * d + 2 * T * i));  // h_, gate_, up_
-  m.transient(layers::mlp_up_forward_scratch_bytes(T, d, i));
-  m.transient(layers::mlp_down_scratch_bytes(T, i));
-  if (z3) m.release(Zero3Weights::gathered_bytes(c, n, true));
-  // Backward.
-  if (z3) {
-    Zero3Weights::walk_gather(m, c, n, true);
-    m.alloc(F::floats(Zero3Weights::padded_count(c, n)));  // grad_flat_
-  }
-  m.transient(layers::mlp_down_scratch_bytes(T, i));
-  m.transient(layers::mlp_up_backward_scratch_bytes(T, d, i));
-  m.release(F::floats(2 * T * i + T * d));  // gate_, up_, h_
-  m.alloc(F::floats(nqh + nq));             // doh, dO
-  m.release(F::floats(nq));                 // o_
-  m.alloc(nq * wire);
-  m.release(F::floats(nq));  // dO
-  m.release(nq * wire);
-  m.alloc(F::floats(nqh + 2 * nkh));  // dqh, dkh, dvh
-  m.transient(kernels::attention_backward_workspace_bytes<float>(shape));
-  m.release(F::floats(2 * nqh + 2 * nkh + nqh + nlse));  // doh, qh_, kh_, vh_, oh_, lse_
-  m.alloc(F::floats(nq + 2 * nkv));                      // dq, dk, dv
-  m.alloc((nq + 2 * nkh) * wire);                        // the three exchanges back
-  m.release((nq + 2 * nkh) * wire + F::floats(nqh + 2 * nkh));
-  m.alloc(F::floats(2 * T * d));  // du, u
-  m.release(F::floats(nq + 2 * nkv + 2 * T * d));
-  return m.peak();  // (zero3 then frees grad_flat_ and the gathered weights)
-}
-}  // namespace
-
-Cost Ulysses::cost(const BlockConfig& c, int n, int rank, WeightMode mode) {
-  check(c, n);
-  namespace tm = comm::traffic_model;
-  const Z Ll = c.L / n, Dh = c.head_dim();
-  const Z hk = heads_per_rank(c.G, n);
-  const Z cq = c.B * Ll * c.H * Dh;  // all-to-all buffer of q / o / dq / dout (n blocks)
-  const Z ckv = c.B * Ll * hk * Dh * n;
-  Cost cost;
-  const std::size_t e = detail::wire_size(c);  // activations: 4, or 2 under bf16
-  for (auto* s : {&cost.forward, &cost.backward}) {
-    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, e, n));
-    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, e, n));
-    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, e, n));
-    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, e, n));
-  }
-  cost.peak_bytes = ulysses_peak(c, n, mode);
-  if (mode == WeightMode::zero3) {
-    Zero3Weights::add_cost(cost, c, n);
-    return cost;
-  }
-  const Z weights = 2 * c.d + (2 * c.H + 2 * c.G) * Dh * c.d + 3 * c.ffn * c.d;
-  add_op(cost.backward, comm::OpKind::allreduce, tm::all_reduce(weights, 4, n, rank));
-  return cost;
 }
 
 }  // namespace ody::strategies

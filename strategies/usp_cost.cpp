@@ -1,0 +1,94 @@
+// The cost model of usp.cpp: exact traffic per op kind and the expected peak memory per
+// rank, walked allocation by allocation in usp.cpp's program order (Cost, strategy.hpp).
+#include "strategies/usp.hpp"
+
+#include "base/error.hpp"
+#include "layers/linear.hpp"
+#include "layers/mlp.hpp"
+#include "layers/rmsnorm.hpp"
+#include "layers/rope.hpp"
+#include "strategies/block_parts.hpp"
+#include "strategies/head_exchange.hpp"
+#include "strategies/layout.hpp"
+#include "strategies/replicated.hpp"
+
+namespace ody::strategies {
+
+using namespace layers;
+using Z = std::int64_t;
+
+namespace {
+// Expected peak memory per rank (Cost::peak_bytes, strategies/README.md): the constructor,
+// set_weights, the first forward and a backward above, allocation by allocation.
+std::uint64_t usp_peak(const BlockConfig& c, int n, int U, WeightMode mode) {
+  using F = MemoryWalk;
+  MemoryWalk m;
+  const int R = n / U;
+  const Z Ll = c.L / n, T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
+  const Z Lb = U * Ll, hq = H / U, hk = heads_per_rank(G, U);
+  const Z nq = T * H * Dh, nkv = T * G * Dh;                              // local q and k
+  const Z nqh = c.B * Lb * hq * Dh, nkvh = 2 * c.B * Lb * hk * Dh;        // group block q and k+v
+  const Z bkv = c.B * Ll * hk * Dh * U;                                   // a k (v) exchange
+  const std::uint64_t wfull = Block::parameter_bytes(c);
+  const bool z3 = mode == WeightMode::zero3;
+  const RingAttention::Shape rs{c.B, Lb, hq, hk, Dh, detail::bf16_wire(c)};
+  // Constructor: positions, w_ and g_ (full), ZeRO-3 shards, group rows and blocks' positions,
+  // x_, u1_, h_, u2_, gate_, up_, o_, rstd1_, rstd2_.
+  m.alloc(Ll * sizeof(Pos));
+  m.alloc(2 * wfull);
+  if (z3) Zero3Weights::walk_construct(m, c, n);
+  m.alloc(U * Ll * sizeof(Pos) + RingAttention::block_pos_bytes(rs, R));
+  m.alloc(F::floats(4 * T * d + 2 * T * i + nq + 2 * T));
+  if (z3) {  // set_weights: load the shard, drop the full w_
+    Zero3Weights::walk_load(m, c, n);
+    m.release(wfull);
+  }
+  // Forward.
+  if (z3) Zero3Weights::walk_gather(m, c, n, false);
+  m.alloc(F::floats(nq + 2 * nkv));                          // q, k, v (freed at the end of forward)
+  m.alloc(2 * (nq + 2 * bkv) * detail::wire_size(c));      // x1_, x2_, x3_ send + receive (kept)
+  m.alloc(F::floats(2 * nqh + nkvh + c.B * hq * Lb));        // qh_, kvh_, oh_, lse_ (kept)
+  RingAttention::walk_forward(m, rs);
+  m.alloc(F::floats(T * i));  // act
+  m.release(F::floats(T * i + nq + 2 * nkv));
+  if (z3) m.release(wfull);
+  // Backward.
+  if (z3) Zero3Weights::walk_gather(m, c, n, false);
+  m.alloc(F::floats(T * d + 2 * T * i + nq));  // du, s1, s2, dO
+  m.alloc(F::floats(2 * nqh + nkvh));          // doh, dqh, dkvh
+  RingAttention::walk_backward(m, rs);
+  m.alloc(F::floats(nq + 2 * nkv));  // dq, dk, dv
+  if (z3)
+    Zero3Weights::walk_reduce(m, c, n);
+  else
+    m.transient(wfull);  // all_reduce_replicated_grads packs the nine gradients
+  return m.peak();
+}
+}  // namespace
+
+Cost Usp::cost(const BlockConfig& c, int n, int rank, int U, TokenLayout layout, WeightMode mode) {
+  check(c, n, U, layout);
+  namespace tm = comm::traffic_model;
+  const Z Ll = c.L / n, Dh = c.head_dim(), hk = heads_per_rank(c.G, U);
+  const Z cq = c.B * Ll * c.H * Dh;       // all-to-all buffer of q / o / dq / dout (U blocks)
+  const Z ckv = c.B * Ll * hk * Dh * U;   // of k / v / dk / dv
+  Cost cost;
+  const std::size_t e = detail::wire_size(c);  // activations: 4, or 2 under bf16
+  for (auto* s : {&cost.forward, &cost.backward}) {
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, e, U));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, e, U));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, e, U));
+    add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, e, U));
+  }
+  RingAttention::add_cost(cost, c.B, U * Ll, hk, Dh, n / U, e);
+  cost.peak_bytes = usp_peak(c, n, U, mode);
+  if (mode == WeightMode::zero3) {
+    Zero3Weights::add_cost(cost, c, n);
+    return cost;
+  }
+  const Z weights = 2 * c.d + (2 * c.H + 2 * c.G) * Dh * c.d + 3 * c.ffn * c.d;
+  add_op(cost.backward, comm::OpKind::allreduce, tm::all_reduce(weights, 4, n, rank));
+  return cost;
+}
+
+}  // namespace ody::strategies
