@@ -25,16 +25,13 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--layout", o.layout, "zigzag, contiguous or stripe (default: zigzag for rings when causal)");
   app.add_option("--virtual-nodes", o.virtual_nodes,
                  "pretend the ranks form K nodes (contiguous blocks) for placement and hierarchical collectives");
-  app.add_option("--backend", o.backend, "communication backend");
   app.add_option("--host-memory", o.host_memory,
                  "retain (freed buffers stay in the heap, default) or release (the C library's allocator as "
                  "configured: glibc defaults or your MALLOC_* settings); layers/host_memory.hpp");
-  app.add_option("-n,--iters", o.iters, "timed iterations");
-  app.add_option("-w,--warmup", o.warmup, "warm-up iterations");
+  add_run_flags(app, o.run);
   app.add_flag("--check,!--no-check", o.check, "compare with the single-rank block on rank 0 (default on)");
   app.add_flag("--baseline", o.baseline, "time the single-rank block on rank 0 even without --check");
   app.add_option("--seed", o.seed, "seed of weights and inputs");
-  app.add_option("--json", o.json, "write JSON lines to this file (rank 0)");
   app.add_option("--trace", o.trace, "write a Chrome/Perfetto trace of the timed iterations to this file");
   app.add_option("--load", o.load, "read x, dy and the weights from DIR/*.npy (full shapes) instead of seeding");
   app.add_option("--dump", o.dump, "write inputs, y, dx and every weight gradient (full shapes) under DIR");
@@ -70,8 +67,7 @@ Plan make_plan(const Options& o, int world_size) {
     throw UsageError("--dtype: expected f32 or bf16, found '" + o.dtype + "'");
   if (o.host_memory != "retain" && o.host_memory != "release")
     throw UsageError("--host-memory: expected retain or release, found '" + o.host_memory + "'");
-  if (o.iters < 1) throw UsageError("-n: expected at least 1 iteration, found " + std::to_string(o.iters));
-  if (o.warmup < 0) throw UsageError("-w: expected >= 0, found " + std::to_string(o.warmup));
+  check_run_flags(o.run);
   if (o.virtual_nodes < 0 || (o.virtual_nodes > 0 && world_size % o.virtual_nodes != 0))
     throw UsageError("--virtual-nodes: expected K >= 1 dividing the world size " + std::to_string(world_size) +
                      ", found " + std::to_string(o.virtual_nodes));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "experiments/common/harness.hpp"
 #include "layers/block.hpp"
 #include "strategies/factory.hpp"
 
@@ -17,11 +18,11 @@ struct Options {
   std::string seq_len = "2K", hidden = "512", ffn = "1408";
   std::int64_t heads = 8, kv_heads = 8, batch = 1;
   bool causal = true;
-  std::string dtype = "f32", backend = "mpi", json, trace;
+  std::string dtype = "f32", trace;
   std::string host_memory = "retain";
   std::string mesh, weights, layout;
   int virtual_nodes = 0;
-  int iters = 3, warmup = 1;
+  RunFlags run;  // -n, -w, --json, --backend (experiments/common/harness.hpp)
   bool check = true, baseline = false;
   std::uint64_t seed = 1234;
   std::string load, dump;
