@@ -1,0 +1,28 @@
+#pragma once
+// One collective over ody-commbench's size sweep: per size, warm-up, then ours and raw MPI
+// (and the hierarchical communicator with --hier) alternating iteration by iteration, each
+// timed between barriers; the slowest rank's median; the check; a table row and a JSON
+// record per size.
+#include <cstdint>
+#include <string>
+
+#include "experiments/commbench/collectives.hpp"
+#include "experiments/common/harness.hpp"
+
+namespace ody::experiments::commbench {
+
+struct Sweep {
+  std::int64_t min_bytes, max_bytes;
+  double factor;
+  comm::DType dtype;
+  std::string dtype_name;
+  comm::ReduceOp op;
+  bool check;
+  int hier_nodes;                   // 0: no hierarchical run
+  comm::Communicator* hier;         // the two-level communicator when hier_nodes > 0
+};
+
+// Returns the number of wrong output elements over every rank and size. Collective.
+std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s);
+
+}  // namespace ody::experiments::commbench
