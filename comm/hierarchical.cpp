@@ -122,13 +122,7 @@ class HierWork final : public Work {
       HierarchicalCommunicator::drive(op_.get());
       return;
     }
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!test()) {
-      if (std::chrono::steady_clock::now() >= deadline)
-        throw TimeoutError("wait", "completion within " + std::to_string(timeout.count()) + " ms",
-                           "the operation still in flight");
-      std::this_thread::yield();
-    }
+    poll_until_done([this] { return test(); }, timeout, IdlePolicy::yield, "hierarchical");
   }
 
  private:
@@ -463,7 +457,7 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
   o->tag = tag;
   const DType t = send.dtype;
   const std::size_t es = dtype_size(t);
-  const int me_n = node_index(), me_l = local_index();
+  const int me_l = local_index();
   // counts_a: the inter step (this local index, by node); counts_b: the intra step (each
   // local index's total over nodes).
   o->counts_a.resize(static_cast<std::size_t>(nodes_));

@@ -54,13 +54,7 @@ class MpiWork final : public comm::Work {
       complete();
       return;
     }
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!test()) {
-      if (std::chrono::steady_clock::now() >= deadline)
-        throw TimeoutError("wait", "completion within " + std::to_string(timeout.count()) + " ms",
-                           "the operation still in flight");
-      std::this_thread::yield();
-    }
+    comm::poll_until_done([this] { return test(); }, timeout, comm::IdlePolicy::yield, "mpi");
   }
 
   std::vector<MPI_Request> requests;

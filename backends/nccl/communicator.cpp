@@ -50,14 +50,7 @@ class EventWork final : public comm::Work {
     return false;
   }
   void wait(std::chrono::milliseconds timeout) override {
-    const auto start = std::chrono::steady_clock::now();
-    while (!test()) {
-      if (timeout >= std::chrono::milliseconds::zero() &&
-          std::chrono::steady_clock::now() - start >= timeout)
-        throw TimeoutError("wait", "completion within " + std::to_string(timeout.count()) + " ms",
-                           "the operation still in flight (backend nccl)");
-      std::this_thread::yield();
-    }
+    comm::poll_until_done([this] { return test(); }, timeout, comm::IdlePolicy::yield, "nccl");
   }
 
  private:

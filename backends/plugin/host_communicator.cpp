@@ -19,21 +19,11 @@ constexpr std::uint32_t kSequenceWindow = 1u << 16;
 static_assert(kTagBase + std::int64_t{kSequenceWindow} * comm::kCollectiveTags - 1 <=
               HostCommunicator::kMaxTagNeeded);
 
-// Polls w.test() until it is true (the policy of host_communicator.hpp). The clock (~27 ns
-// a read here) is read only every 64 polls, the first time after 64 failed polls, so a
-// short wait never reads it; the timeout counts from that first read (a few µs late).
+// Polls w.test() until it is true (the policy of host_communicator.hpp).
 void poll_until_done(comm::Work& w, const HostCommunicator& c, std::chrono::milliseconds timeout) {
-  std::chrono::steady_clock::time_point start;
-  for (std::uint64_t polls = 1; !w.test(); ++polls) {
-    if (polls % 64 != 0) continue;
-    const auto now = std::chrono::steady_clock::now();
-    if (polls == 64) start = now;
-    const auto waited = now - start;
-    if (timeout >= std::chrono::milliseconds::zero() && waited >= timeout)
-      throw TimeoutError("wait", "completion within " + std::to_string(timeout.count()) + " ms",
-                         "the operation still in flight (backend " + c.info().name + ")");
-    if (c.yield_when_idle() && waited > std::chrono::milliseconds(1)) std::this_thread::yield();
-  }
+  comm::poll_until_done([&w] { return w.test(); }, timeout,
+                        c.yield_when_idle() ? comm::IdlePolicy::yield_after_1ms : comm::IdlePolicy::spin,
+                        c.info().name.c_str());
 }
 
 // Work objects come from a small per-thread free list: the point-to-point path allocates

@@ -22,10 +22,10 @@ char* bytes_of(void* p) { return static_cast<char*>(p); }
 char* bytes_of(const void* p) { return const_cast<char*>(static_cast<const char*>(p)); }
 
 Xfer send_x(const void* data, std::size_t bytes, int peer, std::uint32_t tag) {
-  return {true, bytes_of(data), bytes, peer, tag};
+  return {true, bytes_of(data), bytes, peer, tag, {}};
 }
 Xfer recv_x(void* data, std::size_t bytes, int peer, std::uint32_t tag) {
-  return {false, data, bytes, peer, tag};
+  return {false, data, bytes, peer, tag, {}};
 }
 
 // Blocks of a buffer, in elements.
@@ -313,7 +313,7 @@ Schedule point_to_point(std::span<const comm::P2POp> ops) {
   for (const auto& op : ops)
     st.xfers.push_back({op.kind == comm::P2POp::Kind::send, op.buffer.data,
                         static_cast<std::size_t>(op.buffer.bytes()), op.peer,
-                        static_cast<std::uint32_t>(op.tag)});
+                        static_cast<std::uint32_t>(op.tag), {}});
   if (!st.xfers.empty()) s.steps.push_back(std::move(st));
   return s;
 }

@@ -43,17 +43,7 @@ class UcxWork final : public comm::Work {
   void wait(std::chrono::milliseconds timeout) override {
     // Busy polling, as OpenMPI does when ranks do not outnumber cores: yielding the core
     // between polls cost 10-50 us per small collective on this loaded machine.
-    if (timeout < std::chrono::milliseconds::zero()) {
-      while (!test()) {
-      }
-      return;
-    }
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!test()) {
-      if (std::chrono::steady_clock::now() >= deadline)
-        throw TimeoutError("wait", "completion within " + std::to_string(timeout.count()) + " ms",
-                           "the operation still in flight");
-    }
+    comm::poll_until_done([this] { return test(); }, timeout, comm::IdlePolicy::spin, "ucx");
   }
 
  private:
