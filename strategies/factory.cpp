@@ -6,95 +6,18 @@
 
 #include "base/error.hpp"
 #include "comm/hierarchical.hpp"
-#include "strategies/odysseus.hpp"
-#include "strategies/odysseus_ring.hpp"
-#include "strategies/ring.hpp"
-#include "strategies/tpsp.hpp"
-#include "strategies/ulysses.hpp"
-#include "strategies/usp.hpp"
+#include "strategies/catalog.hpp"
 
 namespace ody::strategies {
 
 namespace {
 
-// Options resolved against one strategy: every field filled in.
-struct Resolved {
-  std::vector<MeshDim> mesh;  // inner first
-  WeightMode mode;
-  TokenLayout layout;
-  std::vector<int> placement;
-  std::vector<int> node_of_rank;
-};
-
-struct Entry {
-  const char* name;
-  std::vector<WeightMode> modes;  // modes[0] = native
-  std::vector<TokenLayout> layouts;
-  const char* inner = nullptr;  // hybrids: the inner dimension's name ("ulysses", "tp"); null: 1-D
-  const char* kind = nullptr;   // 1-D: the dimension name of mesh_dims()
-  std::function<std::unique_ptr<Strategy>(const BlockConfig&, comm::Communicator&, const Resolved&)> make;
-  std::function<void(const BlockConfig&, int, const Resolved&)> check;
-  std::function<Cost(const BlockConfig&, int, int, const Resolved&)> cost;
-};
+using catalog::entries;
+using catalog::Entry;
+using catalog::Resolved;
 
 TokenLayout causal_zigzag(const BlockConfig& cfg) {
   return cfg.causal ? TokenLayout::zigzag : TokenLayout::contiguous;
-}
-
-const std::vector<Entry>& entries() {
-  static const std::vector<Entry> table = [] {
-    const std::vector<TokenLayout> contiguous{TokenLayout::contiguous};
-    const std::vector<TokenLayout> any{TokenLayout::contiguous, TokenLayout::zigzag, TokenLayout::stripe};
-    std::vector<Entry> t;
-    t.push_back({"ulysses", {WeightMode::replicated, WeightMode::zero3}, contiguous, nullptr, "ulysses",
-                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
-                   return std::unique_ptr<Strategy>(std::make_unique<Ulysses>(c, w, r.mode));
-                 },
-                 [](const BlockConfig& c, int n, const Resolved&) { Ulysses::check(c, n); },
-                 [](const BlockConfig& c, int n, int rank, const Resolved& r) { return Ulysses::cost(c, n, rank, r.mode); }});
-    t.push_back({"ring", {WeightMode::replicated, WeightMode::zero3}, any, nullptr, "ring",
-                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
-                   return std::unique_ptr<Strategy>(std::make_unique<Ring>(c, w, r.mode, r.layout));
-                 },
-                 [](const BlockConfig& c, int n, const Resolved& r) { Ring::check(c, n, r.layout); },
-                 [](const BlockConfig& c, int n, int rank, const Resolved& r) {
-                   return Ring::cost(c, n, rank, r.layout, r.mode);
-                 }});
-    t.push_back({"tpsp", {WeightMode::tensor_parallel}, contiguous, nullptr, "tp",
-                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
-                   return std::unique_ptr<Strategy>(std::make_unique<TpSp>(c, w, r.mode));
-                 },
-                 [](const BlockConfig& c, int n, const Resolved&) { TpSp::check(c, n); },
-                 [](const BlockConfig& c, int n, int rank, const Resolved&) { return TpSp::cost(c, n, rank); }});
-    t.push_back({"odysseus", {WeightMode::zero3_mlp}, contiguous, nullptr, "tp",
-                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
-                   return std::unique_ptr<Strategy>(std::make_unique<Odysseus>(c, w, r.mode));
-                 },
-                 [](const BlockConfig& c, int n, const Resolved&) { Odysseus::check(c, n); },
-                 [](const BlockConfig& c, int n, int rank, const Resolved&) { return Odysseus::cost(c, n, rank); }});
-    t.push_back({"usp", {WeightMode::replicated, WeightMode::zero3}, any, "ulysses", nullptr,
-                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
-                   return std::unique_ptr<Strategy>(std::make_unique<Usp>(c, w, r.mesh[0].size, r.mode, r.layout,
-                                                                          r.placement, r.node_of_rank));
-                 },
-                 [](const BlockConfig& c, int n, const Resolved& r) { Usp::check(c, n, r.mesh[0].size, r.layout); },
-                 [](const BlockConfig& c, int n, int rank, const Resolved& r) {
-                   return Usp::cost(c, n, rank, r.mesh[0].size, r.layout, r.mode);
-                 }});
-    t.push_back({"odysseus-ring", {WeightMode::zero3_mlp}, any, "tp", nullptr,
-                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
-                   return std::unique_ptr<Strategy>(std::make_unique<OdysseusRing>(
-                       c, w, r.mesh[0].size, r.mode, r.layout, r.placement, r.node_of_rank));
-                 },
-                 [](const BlockConfig& c, int n, const Resolved& r) {
-                   OdysseusRing::check(c, n, r.mesh[0].size, r.layout);
-                 },
-                 [](const BlockConfig& c, int n, int rank, const Resolved& r) {
-                   return OdysseusRing::cost(c, n, rank, r.mesh[0].size, r.layout);
-                 }});
-    return t;
-  }();
-  return table;
 }
 
 std::string join_names() {
@@ -137,22 +60,26 @@ Resolved resolve(const Entry& e, const BlockConfig& cfg, int n, const StrategyOp
   Resolved r;
   r.mode = o.weights.value_or(e.modes.front());
   if (std::find(e.modes.begin(), e.modes.end(), r.mode) == e.modes.end())
-    throw Error(std::string(e.name) + ": weight mode", "one of " + list(e.modes), std::string(to_string(r.mode)));
+    throw Error(std::string(e.name) + ": weight mode", "one of " + list(e.modes),
+                std::string(to_string(r.mode)));
   r.layout = o.layout.value_or(e.layouts.size() > 1 ? causal_zigzag(cfg) : e.layouts.front());
   if (std::find(e.layouts.begin(), e.layouts.end(), r.layout) == e.layouts.end())
-    throw Error(std::string(e.name) + ": layout", "one of " + list(e.layouts), std::string(to_string(r.layout)));
+    throw Error(std::string(e.name) + ": layout", "one of " + list(e.layouts),
+                std::string(to_string(r.layout)));
   r.placement = o.placement;
   r.node_of_rank = o.node_of_rank;
   if (!o.placement.empty())
     ODY_REQUIRE(static_cast<int>(o.placement.size()) == n, std::string(e.name) + ": placement",
-                "one world rank per logical mesh index (" + std::to_string(n) + " entries)", o.placement.size(),
-                " entries");
+                "one world rank per logical mesh index (" + std::to_string(n) + " entries)",
+                o.placement.size(), " entries");
   if (!o.node_of_rank.empty())
-    ODY_REQUIRE(static_cast<int>(o.node_of_rank.size()) == n, std::string(e.name) + ": node_of_rank",
-                "empty or one node id per world rank (" + std::to_string(n) + " entries)", o.node_of_rank.size(),
-                " entries");
+    ODY_REQUIRE(static_cast<int>(o.node_of_rank.size()) == n,
+                std::string(e.name) + ": node_of_rank",
+                "empty or one node id per world rank (" + std::to_string(n) + " entries)",
+                o.node_of_rank.size(), " entries");
   if (!e.inner) {  // one-dimensional
-    ODY_REQUIRE(o.mesh.empty() || (o.mesh.size() == 1 && o.mesh[0].size == n), std::string(e.name) + ": mesh",
+    ODY_REQUIRE(o.mesh.empty() || (o.mesh.size() == 1 && o.mesh[0].size == n),
+                std::string(e.name) + ": mesh",
                 std::string("one dimension of size N = ") + std::to_string(n) +
                     " (2-D meshes: usp = ulysses x ring, odysseus-ring = tp x ring)",
                 format_mesh(o.mesh));
@@ -161,11 +88,13 @@ Resolved resolve(const Entry& e, const BlockConfig& cfg, int n, const StrategyOp
   }
   if (!o.mesh.empty()) {
     const bool ok = o.mesh.size() == 2 && o.mesh[0].name == e.inner && o.mesh[1].name == "ring" &&
-                    o.mesh[0].size >= 1 && o.mesh[1].size >= 1 && o.mesh[0].size * o.mesh[1].size == n;
+                    o.mesh[0].size >= 1 && o.mesh[1].size >= 1 &&
+                    o.mesh[0].size * o.mesh[1].size == n;
     ODY_REQUIRE(ok, std::string(e.name) + ": mesh",
-                std::string(e.inner) + "=I,ring=R (inner first) with I·R = N = " + std::to_string(n) +
-                    ", e.g. " + e.inner + "=" + std::to_string(inner_preference(n).front()) + ",ring=" +
-                    std::to_string(n / inner_preference(n).front()),
+                std::string(e.inner) +
+                    "=I,ring=R (inner first) with I·R = N = " + std::to_string(n) + ", e.g. " +
+                    e.inner + "=" + std::to_string(inner_preference(n).front()) +
+                    ",ring=" + std::to_string(n / inner_preference(n).front()),
                 format_mesh(o.mesh));
     r.mesh = o.mesh;
     return r;
@@ -179,7 +108,8 @@ Resolved resolve(const Entry& e, const BlockConfig& cfg, int n, const StrategyOp
     } catch (const Error&) {
     }
   }
-  r.mesh = {{e.inner, prefs.front()}, {"ring", n / prefs.front()}};  // invalid: check() names the rule
+  r.mesh = {{e.inner, prefs.front()},
+            {"ring", n / prefs.front()}};  // invalid: check() names the rule
   return r;
 }
 
@@ -202,32 +132,37 @@ std::vector<std::string> strategy_names() {
 std::vector<WeightMode> allowed_weight_modes(std::string_view name) { return find(name).modes; }
 std::vector<TokenLayout> allowed_layouts(std::string_view name) { return find(name).layouts; }
 
-std::unique_ptr<Strategy> make_strategy(std::string_view name, const BlockConfig& cfg, comm::Communicator& comm,
-                                        const StrategyOptions& options) {
+std::unique_ptr<Strategy> make_strategy(std::string_view name, const BlockConfig& cfg,
+                                        comm::Communicator& comm, const StrategyOptions& options) {
   const Entry& e = find(name);
   const Resolved r = resolve(e, cfg, comm.size(), options);
   e.check(cfg, comm.size(), r);
-  if (e.inner) return e.make(cfg, comm, r);  // hybrids order the world and build their mesh themselves
+  if (e.inner)
+    return e.make(cfg, comm, r);  // hybrids order the world and build their mesh themselves
   // One-dimensional: the world ordered by logical index, made hierarchical when it spans
   // nodes (the same rule as a Mesh dimension). Every rank computes the same node map, so
   // all take the same branch (make_hierarchical is collective).
   std::unique_ptr<comm::Communicator> run_on = ordered_world(comm, r.placement);
   const std::vector<int> nodes = node_of_index(r.node_of_rank, r.placement);
   if (!nodes.empty() && two_level(nodes)) {
-    if (run_on) run_on = comm::make_hierarchical(std::move(run_on), nodes);
-    else run_on = comm::make_hierarchical(comm, nodes);
+    if (run_on)
+      run_on = comm::make_hierarchical(std::move(run_on), nodes);
+    else
+      run_on = comm::make_hierarchical(comm, nodes);
   }
   auto s = e.make(cfg, run_on ? *run_on : comm, r);
   if (run_on) s->adopt(std::move(run_on));  // destroyed after the strategy's own members
   return s;
 }
 
-void check_strategy(std::string_view name, const BlockConfig& cfg, int n, const StrategyOptions& options) {
+void check_strategy(std::string_view name, const BlockConfig& cfg, int n,
+                    const StrategyOptions& options) {
   const Entry& e = find(name);
   e.check(cfg, n, resolve(e, cfg, n, options));
 }
 
-Cost strategy_cost(std::string_view name, const BlockConfig& cfg, int n, int rank, const StrategyOptions& options) {
+Cost strategy_cost(std::string_view name, const BlockConfig& cfg, int n, int rank,
+                   const StrategyOptions& options) {
   const Entry& e = find(name);
   const Resolved r = resolve(e, cfg, n, options);
   return e.cost(cfg, n, logical_index(r.placement, rank), r);
@@ -238,7 +173,8 @@ std::vector<MeshDim> default_mesh(std::string_view name, const BlockConfig& cfg,
   return resolve(find(name), cfg, n, options).mesh;
 }
 
-std::string describe_mesh(std::string_view name, const BlockConfig& cfg, int n, const StrategyOptions& options) {
+std::string describe_mesh(std::string_view name, const BlockConfig& cfg, int n,
+                          const StrategyOptions& options) {
   return format_mesh(default_mesh(name, cfg, n, options));
 }
 
