@@ -26,12 +26,12 @@ struct Entry {
 // under its ODY_HAVE_* guard).
 const std::vector<Entry>& builtins() {
   static const std::vector<Entry> entries = {
-      {"mpi", [] { return mpi::MpiCommunicator::duplicate(MPI_COMM_WORLD); }},
+    {"mpi", [] { return mpi::MpiCommunicator::duplicate(MPI_COMM_WORLD); }},
 #if ODY_HAVE_NCCL
-      {"nccl", [] { return nccl::create(MPI_COMM_WORLD); }},
+    {"nccl", [] { return nccl::create(MPI_COMM_WORLD); }},
 #endif
 #if ODY_HAVE_UCX
-      {"ucx", [] { return ucx::UcxCommunicator::create(MPI_COMM_WORLD); }},
+    {"ucx", [] { return ucx::UcxCommunicator::create(MPI_COMM_WORLD); }},
 #endif
   };
   return entries;

@@ -51,8 +51,8 @@ std::string cat(Args&&... args) {
 
 // ODY_REQUIRE(cond, where, expected, found...): throws ody::Error when cond is false.
 // `expected` and the found values may be anything printable with operator<<.
-#define ODY_REQUIRE(cond, where, expected, ...)                                        \
-  do {                                                                                 \
-    if (!(cond))                                                                       \
+#define ODY_REQUIRE(cond, where, expected, ...)                                                   \
+  do {                                                                                            \
+    if (!(cond))                                                                                  \
       throw ::ody::Error((where), ::ody::detail::cat(expected), ::ody::detail::cat(__VA_ARGS__)); \
   } while (0)

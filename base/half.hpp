@@ -23,8 +23,9 @@ struct bf16 {
   static std::uint16_t from_float(float f) {
     std::uint32_t u;
     std::memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);  // quiet NaN
-    u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+      return static_cast<std::uint16_t>((u >> 16) | 0x40u);  // quiet NaN
+    u += 0x7fffu + ((u >> 16) & 1u);                         // round to nearest even
     return static_cast<std::uint16_t>(u >> 16);
   }
 };
@@ -65,20 +66,20 @@ struct f16 {
     std::memcpy(&u, &f, sizeof u);
     std::uint16_t sign = static_cast<std::uint16_t>((u >> 16) & 0x8000u);
     std::uint32_t a = u & 0x7fffffffu;
-    if (a > 0x7f800000u) return sign | 0x7e00u;              // NaN
-    if (a >= 0x477ff000u) return sign | 0x7c00u;             // overflow (>= 65520) -> inf
-    if (a < 0x38800000u) {                                   // subnormal or zero in f16
-      if (a < 0x33000000u) return sign;                      // below half the smallest subnormal
+    if (a > 0x7f800000u) return sign | 0x7e00u;   // NaN
+    if (a >= 0x477ff000u) return sign | 0x7c00u;  // overflow (>= 65520) -> inf
+    if (a < 0x38800000u) {                        // subnormal or zero in f16
+      if (a < 0x33000000u) return sign;           // below half the smallest subnormal
       std::uint32_t man = (a & 0x7fffffu) | 0x800000u;
-      int shift = 126 - static_cast<int>(a >> 23);           // 14..24
+      int shift = 126 - static_cast<int>(a >> 23);  // 14..24
       std::uint32_t half = man >> shift;
       std::uint32_t rem = man & ((1u << shift) - 1u);
       std::uint32_t mid = 1u << (shift - 1);
       if (rem > mid || (rem == mid && (half & 1u))) ++half;
       return sign | static_cast<std::uint16_t>(half);
     }
-    std::uint32_t r = a - 0x38000000u;                       // rebias exponent 127 -> 15
-    r += 0xfffu + ((r >> 13) & 1u);                          // round to nearest even
+    std::uint32_t r = a - 0x38000000u;  // rebias exponent 127 -> 15
+    r += 0xfffu + ((r >> 13) & 1u);     // round to nearest even
     return sign | static_cast<std::uint16_t>(r >> 13);
   }
 };

@@ -30,7 +30,10 @@ std::int64_t sum(std::span<const std::int64_t> v) {
 class TrackedWork final : public Work {
  public:
   TrackedWork(WorkPtr inner, OpKind kind, std::int64_t bytes, int peer)
-      : inner_(std::move(inner)), kind_(kind), bytes_(bytes), peer_(peer),
+      : inner_(std::move(inner)),
+        kind_(kind),
+        bytes_(bytes),
+        peer_(peer),
         id_(trace::begin_op(to_string(kind), bytes, peer)) {}
   ~TrackedWork() override { finish(); }
   bool test() override {
@@ -105,8 +108,7 @@ void Communicator::check_counts(const char* where, const char* name,
   ODY_REQUIRE(static_cast<int>(counts.size()) == size_, w(where, name),
               "one count per rank (" + std::to_string(size_) + ")", counts.size(), " counts");
   for (std::size_t j = 0; j < counts.size(); ++j)
-    ODY_REQUIRE(counts[j] >= 0, w(where, name), "counts >= 0",
-                "counts[", j, "] = ", counts[j]);
+    ODY_REQUIRE(counts[j] >= 0, w(where, name), "counts >= 0", "counts[", j, "] = ", counts[j]);
 }
 
 // ---- operations ----------------------------------------------------------------------
@@ -125,8 +127,8 @@ void Communicator::prepare_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag 
               "a reduction defined for " + std::string(to_string(send.dtype)) +
                   " (avg needs a floating type)",
               to_string(op));
-  ODY_REQUIRE(recv.count == send.count, w(kWhere, "recv.count"), "send.count = " +
-              std::to_string(send.count), recv.count);
+  ODY_REQUIRE(recv.count == send.count, w(kWhere, "recv.count"),
+              "send.count = " + std::to_string(send.count), recv.count);
   ODY_REQUIRE(send.data == recv.data || !overlaps(send.data, send.bytes(), recv.data, recv.bytes()),
               w(kWhere, "recv"), "identical (in place) or disjoint buffers", "partial overlap");
   if (!info_.counts_own_traffic) {
@@ -311,7 +313,8 @@ WorkPtr Communicator::all_to_all_v_async(ConstBuf send, std::span<const std::int
                                          Buf recv, std::span<const std::int64_t> recv_counts,
                                          Tag tag) {
   prepare_all_to_all_v(send, send_counts, recv, recv_counts, tag);
-  return track(do_all_to_all_v(send, send_counts, recv, recv_counts, tag), OpKind::alltoallv, send.bytes());
+  return track(do_all_to_all_v(send, send_counts, recv, recv_counts, tag), OpKind::alltoallv,
+               send.bytes());
 }
 void Communicator::all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts, Buf recv,
                                 std::span<const std::int64_t> recv_counts, Tag tag) {

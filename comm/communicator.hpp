@@ -36,8 +36,8 @@ inline constexpr Tag kMaxP2PTag = (1 << 20) - 1;
 struct BackendInfo {
   std::string name;
   bool host_memory = true;
-  bool device_memory = false;        // accepts MemoryKind::cuda buffers
-  bool counts_own_traffic = false;   // true: the backend records what its algorithms send
+  bool device_memory = false;       // accepts MemoryKind::cuda buffers
+  bool counts_own_traffic = false;  // true: the backend records what its algorithms send
 };
 
 // One operation of a batched point-to-point exchange.
@@ -97,7 +97,8 @@ class Communicator {
   // (MPI: the tuned blocking collectives beat libnbc's non-blocking ones at mid sizes).
   void all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag = 0);
   void all_gather(ConstBuf send, Buf recv, Tag tag = 0);
-  void all_gather_v(ConstBuf send, Buf recv, std::span<const std::int64_t> recv_counts, Tag tag = 0);
+  void all_gather_v(ConstBuf send, Buf recv, std::span<const std::int64_t> recv_counts,
+                    Tag tag = 0);
   void reduce_scatter(ConstBuf send, Buf recv, ReduceOp op, Tag tag = 0);
   void all_to_all(ConstBuf send, Buf recv, Tag tag = 0);
   void all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts, Buf recv,
@@ -151,7 +152,8 @@ class Communicator {
     do_all_to_all(send, recv, tag)->wait();
   }
   virtual void do_all_to_all_v_blocking(ConstBuf send, std::span<const std::int64_t> send_counts,
-                                        Buf recv, std::span<const std::int64_t> recv_counts, Tag tag) {
+                                        Buf recv, std::span<const std::int64_t> recv_counts,
+                                        Tag tag) {
     do_all_to_all_v(send, send_counts, recv, recv_counts, tag)->wait();
   }
   virtual void do_broadcast_blocking(Buf buffer, int root, Tag tag) {
@@ -166,7 +168,8 @@ class Communicator {
   void check_same_dtype(const char* where, ConstBuf send, ConstBuf recv) const;
   void check_tag(const char* where, Tag tag, bool collective) const;
   void check_peer(const char* where, const char* name, int peer) const;
-  void check_counts(const char* where, const char* name, std::span<const std::int64_t> counts) const;
+  void check_counts(const char* where, const char* name,
+                    std::span<const std::int64_t> counts) const;
   // Validation and traffic accounting of each operation, shared by both forms.
   void prepare_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag);
   void prepare_all_gather(ConstBuf send, Buf recv, Tag tag);

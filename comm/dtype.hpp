@@ -22,12 +22,16 @@ enum class MemoryKind : std::uint8_t { host, cuda };
 constexpr std::size_t dtype_size(DType t) {
   switch (t) {
     case DType::f64:
-    case DType::i64: return 8;
+    case DType::i64:
+      return 8;
     case DType::f32:
-    case DType::i32: return 4;
+    case DType::i32:
+      return 4;
     case DType::bf16:
-    case DType::f16: return 2;
-    case DType::u8: return 1;
+    case DType::f16:
+      return 2;
+    case DType::u8:
+      return 1;
   }
   return 0;
 }
@@ -52,14 +56,22 @@ ReduceOp parse_reduce_op(std::string_view s, std::string_view where = "op");
 template <class T>
 constexpr DType dtype_of() {
   using U = std::remove_cv_t<T>;
-  if constexpr (std::is_same_v<U, float>) return DType::f32;
-  else if constexpr (std::is_same_v<U, double>) return DType::f64;
-  else if constexpr (std::is_same_v<U, ody::bf16>) return DType::bf16;
-  else if constexpr (std::is_same_v<U, ody::f16>) return DType::f16;
-  else if constexpr (std::is_same_v<U, std::int32_t>) return DType::i32;
-  else if constexpr (std::is_same_v<U, std::int64_t>) return DType::i64;
-  else if constexpr (std::is_same_v<U, std::uint8_t>) return DType::u8;
-  else static_assert(sizeof(T) == 0, "type has no ody::comm::DType");
+  if constexpr (std::is_same_v<U, float>)
+    return DType::f32;
+  else if constexpr (std::is_same_v<U, double>)
+    return DType::f64;
+  else if constexpr (std::is_same_v<U, ody::bf16>)
+    return DType::bf16;
+  else if constexpr (std::is_same_v<U, ody::f16>)
+    return DType::f16;
+  else if constexpr (std::is_same_v<U, std::int32_t>)
+    return DType::i32;
+  else if constexpr (std::is_same_v<U, std::int64_t>)
+    return DType::i64;
+  else if constexpr (std::is_same_v<U, std::uint8_t>)
+    return DType::u8;
+  else
+    static_assert(sizeof(T) == 0, "type has no ody::comm::DType");
 }
 
 }  // namespace ody::comm

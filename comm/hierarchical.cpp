@@ -64,13 +64,14 @@ std::string describe_counts(std::span<const int> node_of_rank) {
 
 BackendInfo hier_info(const CommHandle& flat, const CommHandle& intra, const CommHandle& inter,
                       std::string name) {
-  ODY_REQUIRE(flat && intra && inter, "HierarchicalCommunicator", "flat, intra and inter communicators",
-              "a null communicator");
+  ODY_REQUIRE(flat && intra && inter, "HierarchicalCommunicator",
+              "flat, intra and inter communicators", "a null communicator");
   if (name.empty()) name = "hier(" + flat->info().name + ")";
   // Scratch buffers live in host memory, so only host buffers are accepted. Traffic: the
   // base class records the algorithm-independent volume of the logical operation, as for
   // MPI (counts_own_traffic false); the levels' communicators count the steps really run.
-  const bool host = flat->info().host_memory && intra->info().host_memory && inter->info().host_memory;
+  const bool host =
+      flat->info().host_memory && intra->info().host_memory && inter->info().host_memory;
   return BackendInfo{std::move(name), host, false, false};
 }
 
@@ -139,18 +140,21 @@ bool uniform_nodes(std::span<const int> node_of_rank) {
 std::unique_ptr<HierarchicalCommunicator> make_hierarchical(Communicator& flat,
                                                             std::span<const int> node_of_rank,
                                                             std::string name) {
-  ODY_REQUIRE(static_cast<int>(node_of_rank.size()) == flat.size(), "make_hierarchical: node_of_rank",
-              "one node id per rank (" + std::to_string(flat.size()) + ")", node_of_rank.size(), " entries");
+  ODY_REQUIRE(static_cast<int>(node_of_rank.size()) == flat.size(),
+              "make_hierarchical: node_of_rank",
+              "one node id per rank (" + std::to_string(flat.size()) + ")", node_of_rank.size(),
+              " entries");
   const Structure s = structure(node_of_rank);
   ODY_REQUIRE(s.q > 0, "make_hierarchical: node_of_rank", "the same number of ranks on every node",
               describe_counts(node_of_rank));
   const int r = flat.rank();
   // Both splits are collective over flat, in the same order on every rank.
-  auto intra = flat.split(s.node_index[r], r);             // rank = local index
+  auto intra = flat.split(s.node_index[r], r);                 // rank = local index
   auto inter = flat.split(s.local_index[r], s.node_index[r]);  // rank = node index
   return std::make_unique<HierarchicalCommunicator>(
-      CommHandle::borrow(flat), CommHandle::own(std::move(intra)), CommHandle::own(std::move(inter)),
-      std::vector<int>(node_of_rank.begin(), node_of_rank.end()), std::move(name));
+      CommHandle::borrow(flat), CommHandle::own(std::move(intra)),
+      CommHandle::own(std::move(inter)), std::vector<int>(node_of_rank.begin(), node_of_rank.end()),
+      std::move(name));
 }
 
 std::unique_ptr<HierarchicalCommunicator> make_hierarchical(std::unique_ptr<Communicator> flat,
@@ -162,8 +166,9 @@ std::unique_ptr<HierarchicalCommunicator> make_hierarchical(std::unique_ptr<Comm
   return h;
 }
 
-HierarchicalCommunicator::HierarchicalCommunicator(CommHandle flat, CommHandle intra, CommHandle inter,
-                                                   std::vector<int> node_of_rank, std::string name)
+HierarchicalCommunicator::HierarchicalCommunicator(CommHandle flat, CommHandle intra,
+                                                   CommHandle inter, std::vector<int> node_of_rank,
+                                                   std::string name)
     : Communicator(flat ? flat->rank() : 0, flat ? flat->size() : 0,
                    hier_info(flat, intra, inter, std::move(name))),
       flat_(std::move(flat)),
@@ -175,21 +180,24 @@ HierarchicalCommunicator::HierarchicalCommunicator(CommHandle flat, CommHandle i
   ODY_REQUIRE(static_cast<int>(node_of_rank_.size()) == p, "HierarchicalCommunicator: node_of_rank",
               "one node id per rank (" + std::to_string(p) + ")", node_of_rank_.size(), " entries");
   const Structure s = structure(node_of_rank_);
-  ODY_REQUIRE(s.q > 0, "HierarchicalCommunicator: node_of_rank", "the same number of ranks on every node",
-              describe_counts(node_of_rank_));
+  ODY_REQUIRE(s.q > 0, "HierarchicalCommunicator: node_of_rank",
+              "the same number of ranks on every node", describe_counts(node_of_rank_));
   nodes_ = s.nodes;
   q_ = s.q;
   node_index_of_rank_ = s.node_index;
   local_of_rank_ = s.local_index;
   rank_of_.assign(static_cast<std::size_t>(p), 0);
-  for (int r = 0; r < p; ++r) rank_of_[static_cast<std::size_t>(s.node_index[r]) * q_ + s.local_index[r]] = r;
+  for (int r = 0; r < p; ++r)
+    rank_of_[static_cast<std::size_t>(s.node_index[r]) * q_ + s.local_index[r]] = r;
   ODY_REQUIRE(intra_a_->size() == q_ && intra_a_->rank() == s.local_index[rank()],
-              "HierarchicalCommunicator: intra", "size " + std::to_string(q_) + " and rank " +
-              std::to_string(s.local_index[rank()]) + " (the local index)",
+              "HierarchicalCommunicator: intra",
+              "size " + std::to_string(q_) + " and rank " + std::to_string(s.local_index[rank()]) +
+                  " (the local index)",
               "size ", intra_a_->size(), " rank ", intra_a_->rank());
   ODY_REQUIRE(inter_->size() == nodes_ && inter_->rank() == s.node_index[rank()],
-              "HierarchicalCommunicator: inter", "size " + std::to_string(nodes_) + " and rank " +
-              std::to_string(s.node_index[rank()]) + " (the node index)",
+              "HierarchicalCommunicator: inter",
+              "size " + std::to_string(nodes_) + " and rank " +
+                  std::to_string(s.node_index[rank()]) + " (the node index)",
               "size ", inter_->size(), " rank ", inter_->rank());
   // The last intra steps run on a duplicate, so that a later operation's first steps and an
   // earlier operation's last steps never share a (communicator, tag) queue.
@@ -346,23 +354,30 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
   Communicator* ia = intra_a_.get();
   Communicator* ie = inter_.get();
   Communicator* ic = intra_c_.get();
-  o->steps.push_back({kIntraFirst, [=](bool async) -> WorkPtr {
+  o->steps.push_back({kIntraFirst,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ia->reduce_scatter_async(in, chunk, rop, tag);
                         ia->reduce_scatter(in, chunk, rop, tag);
                         return nullptr;
-                      }, {}});
+                      },
+                      {}});
   const int p = size();
-  o->steps.push_back({kInter, [=](bool async) -> WorkPtr {
+  o->steps.push_back({kInter,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ie->all_reduce_async(chunk, chunk, rop, tag);
                         ie->all_reduce(chunk, chunk, rop, tag);
                         return nullptr;
                       },
-                      [=] { if (op == ReduceOp::avg) divide_in_place(chunk.data, chunk.count, t, p); }});
-  o->steps.push_back({kIntraLast, [=](bool async) -> WorkPtr {
+                      [=] {
+                        if (op == ReduceOp::avg) divide_in_place(chunk.data, chunk.count, t, p);
+                      }});
+  o->steps.push_back({kIntraLast,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ic->all_gather_async(chunk, out, tag);
                         ic->all_gather(chunk, out, tag);
                         return nullptr;
-                      }, {}});
+                      },
+                      {}});
   if (padded)
     o->finish = [=] { std::memcpy(recv.data, out.data, static_cast<std::size_t>(n) * es); };
   return o;
@@ -387,25 +402,31 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_re
     const std::size_t bb = static_cast<std::size_t>(m) * es;
     for (int l = 0; l < q_; ++l)
       for (int n = 0; n < nodes_; ++n)
-        std::memcpy(static_cast<char*>(p.data) + (static_cast<std::size_t>(l) * nodes_ + n) * bb,
-                    static_cast<const char*>(send.data) + static_cast<std::size_t>(rank_of(n, l)) * bb, bb);
+        std::memcpy(
+            static_cast<char*>(p.data) + (static_cast<std::size_t>(l) * nodes_ + n) * bb,
+            static_cast<const char*>(send.data) + static_cast<std::size_t>(rank_of(n, l)) * bb, bb);
     in = p;
   }
   Buf mid = o->scratch(o->s1, nodes_ * m, t);
   Communicator* ia = intra_a_.get();
   Communicator* ie = inter_.get();
   const int p = size();
-  o->steps.push_back({kIntraFirst, [=](bool async) -> WorkPtr {
+  o->steps.push_back({kIntraFirst,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ia->reduce_scatter_async(in, mid, rop, tag);
                         ia->reduce_scatter(in, mid, rop, tag);
                         return nullptr;
-                      }, {}});
-  o->steps.push_back({kInter, [=](bool async) -> WorkPtr {
+                      },
+                      {}});
+  o->steps.push_back({kInter,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ie->reduce_scatter_async(mid, recv, rop, tag);
                         ie->reduce_scatter(mid, recv, rop, tag);
                         return nullptr;
                       },
-                      [=] { if (op == ReduceOp::avg) divide_in_place(recv.data, recv.count, t, p); }});
+                      [=] {
+                        if (op == ReduceOp::avg) divide_in_place(recv.data, recv.count, t, p);
+                      }});
   return o;
 }
 
@@ -427,16 +448,20 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
   if (!identity) full = o->scratch(o->s1, full.count, t);
   Communicator* ie = inter_.get();
   Communicator* ic = intra_c_.get();
-  o->steps.push_back({kInter, [=](bool async) -> WorkPtr {
+  o->steps.push_back({kInter,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ie->all_gather_async(send, mid, tag);
                         ie->all_gather(send, mid, tag);
                         return nullptr;
-                      }, {}});
-  o->steps.push_back({kIntraLast, [=](bool async) -> WorkPtr {
+                      },
+                      {}});
+  o->steps.push_back({kIntraLast,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ic->all_gather_async(mid, full, tag);
                         ic->all_gather(mid, full, tag);
                         return nullptr;
-                      }, {}});
+                      },
+                      {}});
   if (!identity) {
     const int nn = nodes_, q = q_;
     std::vector<int> ro = rank_of_;
@@ -444,8 +469,11 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
       const std::size_t bb = static_cast<std::size_t>(m) * es;
       for (int l = 0; l < q; ++l)
         for (int n = 0; n < nn; ++n)
-          std::memcpy(static_cast<char*>(recv.data) + static_cast<std::size_t>(ro[static_cast<std::size_t>(n) * q + l]) * bb,
-                      static_cast<const char*>(full.data) + (static_cast<std::size_t>(l) * nn + n) * bb, bb);
+          std::memcpy(
+              static_cast<char*>(recv.data) +
+                  static_cast<std::size_t>(ro[static_cast<std::size_t>(n) * q + l]) * bb,
+              static_cast<const char*>(full.data) + (static_cast<std::size_t>(l) * nn + n) * bb,
+              bb);
     };
   }
   return o;
@@ -473,16 +501,20 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
   Communicator* ie = inter_.get();
   Communicator* ic = intra_c_.get();
   std::span<const std::int64_t> ca(o->counts_a), cb(o->counts_b);
-  o->steps.push_back({kInter, [=](bool async) -> WorkPtr {
+  o->steps.push_back({kInter,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ie->all_gather_v_async(send, mid, ca, tag);
                         ie->all_gather_v(send, mid, ca, tag);
                         return nullptr;
-                      }, {}});
-  o->steps.push_back({kIntraLast, [=](bool async) -> WorkPtr {
+                      },
+                      {}});
+  o->steps.push_back({kIntraLast,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ic->all_gather_v_async(mid, full, cb, tag);
                         ic->all_gather_v(mid, full, cb, tag);
                         return nullptr;
-                      }, {}});
+                      },
+                      {}});
   std::vector<std::int64_t> cnt(counts.begin(), counts.end());
   const int nn = nodes_, q = q_;
   std::vector<int> ro = rank_of_;
@@ -515,11 +547,13 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
   Buf a = o->scratch(o->s0, total, t);
   for (int l = 0; l < q; ++l)
     for (int n = 0; n < nn; ++n)
-      std::memcpy(static_cast<char*>(a.data) + (static_cast<std::size_t>(l) * nn + n) * bb,
-                  static_cast<const char*>(send.data) + static_cast<std::size_t>(rank_of(n, l)) * bb, bb);
+      std::memcpy(
+          static_cast<char*>(a.data) + (static_cast<std::size_t>(l) * nn + n) * bb,
+          static_cast<const char*>(send.data) + static_cast<std::size_t>(rank_of(n, l)) * bb, bb);
   Buf b1 = o->scratch(o->s1, total, t);
   bool node_major = true;
-  for (int r = 0; r < size() && node_major; ++r) node_major = rank_of_[static_cast<std::size_t>(r)] == r;
+  for (int r = 0; r < size() && node_major; ++r)
+    node_major = rank_of_[static_cast<std::size_t>(r)] == r;
   Buf out = node_major ? recv : b1;
   Communicator* ia = intra_a_.get();
   Communicator* ie = inter_.get();
@@ -528,19 +562,24 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
   auto regroup = [=] {
     for (int lp = 0; lp < q; ++lp)
       for (int n = 0; n < nn; ++n)
-        std::memcpy(static_cast<char*>(a.data) + (static_cast<std::size_t>(n) * q + lp) * bb,
-                    static_cast<const char*>(b1.data) + (static_cast<std::size_t>(lp) * nn + n) * bb, bb);
+        std::memcpy(
+            static_cast<char*>(a.data) + (static_cast<std::size_t>(n) * q + lp) * bb,
+            static_cast<const char*>(b1.data) + (static_cast<std::size_t>(lp) * nn + n) * bb, bb);
   };
-  o->steps.push_back({kIntraFirst, [=](bool async) -> WorkPtr {
+  o->steps.push_back({kIntraFirst,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ia->all_to_all_async(a, b1, tag);
                         ia->all_to_all(a, b1, tag);
                         return nullptr;
-                      }, regroup});
-  o->steps.push_back({kInter, [=](bool async) -> WorkPtr {
+                      },
+                      regroup});
+  o->steps.push_back({kInter,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ie->all_to_all_async(a, out, tag);
                         ie->all_to_all(a, out, tag);
                         return nullptr;
-                      }, {}});
+                      },
+                      {}});
   if (!node_major) {
     std::vector<int> ro = rank_of_;
     o->finish = [=] {  // b1[(n', l')] = the block from rank (n', l')
@@ -552,8 +591,9 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_al
   return o;
 }
 
-std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_broadcast(
-    Buf buffer, int root, Tag tag) {
+std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_broadcast(Buf buffer,
+                                                                                        int root,
+                                                                                        Tag tag) {
   auto o = new_op();
   o->tag = tag;
   const int rn = node_index_of_rank_[static_cast<std::size_t>(root)];
@@ -561,17 +601,21 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_br
   Communicator* ie = inter_.get();
   Communicator* ic = intra_c_.get();
   if (local_index() == rl) {  // the root's local index: across nodes first
-    o->steps.push_back({kInter, [=](bool async) -> WorkPtr {
+    o->steps.push_back({kInter,
+                        [=](bool async) -> WorkPtr {
                           if (async) return ie->broadcast_async(buffer, rn, tag);
                           ie->broadcast(buffer, rn, tag);
                           return nullptr;
-                        }, {}});
+                        },
+                        {}});
   }
-  o->steps.push_back({kIntraLast, [=](bool async) -> WorkPtr {
+  o->steps.push_back({kIntraLast,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ic->broadcast_async(buffer, rl, tag);
                         ic->broadcast(buffer, rl, tag);
                         return nullptr;
-                      }, {}});
+                      },
+                      {}});
   return o;
 }
 
@@ -582,16 +626,20 @@ std::shared_ptr<HierarchicalCommunicator::Op> HierarchicalCommunicator::build_ba
   Communicator* ie = inter_.get();
   // After the intra barrier every rank of this node has entered; after the inter one,
   // every node's rank of this local index has passed its intra barrier.
-  o->steps.push_back({kIntraFirst, [=](bool async) -> WorkPtr {
+  o->steps.push_back({kIntraFirst,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ia->barrier_async(tag);
                         ia->barrier(tag);
                         return nullptr;
-                      }, {}});
-  o->steps.push_back({kInter, [=](bool async) -> WorkPtr {
+                      },
+                      {}});
+  o->steps.push_back({kInter,
+                      [=](bool async) -> WorkPtr {
                         if (async) return ie->barrier_async(tag);
                         ie->barrier(tag);
                         return nullptr;
-                      }, {}});
+                      },
+                      {}});
   return o;
 }
 
@@ -618,17 +666,20 @@ WorkPtr HierarchicalCommunicator::do_broadcast(Buf buffer, int root, Tag tag) {
 }
 WorkPtr HierarchicalCommunicator::do_barrier(Tag tag) { return start(build_barrier(tag)); }
 
-void HierarchicalCommunicator::do_all_reduce_blocking(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+void HierarchicalCommunicator::do_all_reduce_blocking(ConstBuf send, Buf recv, ReduceOp op,
+                                                      Tag tag) {
   run(build_all_reduce(send, recv, op, tag));
 }
 void HierarchicalCommunicator::do_all_gather_blocking(ConstBuf send, Buf recv, Tag tag) {
   run(build_all_gather(send, recv, tag));
 }
 void HierarchicalCommunicator::do_all_gather_v_blocking(ConstBuf send, Buf recv,
-                                                        std::span<const std::int64_t> counts, Tag tag) {
+                                                        std::span<const std::int64_t> counts,
+                                                        Tag tag) {
   run(build_all_gather_v(send, recv, counts, tag));
 }
-void HierarchicalCommunicator::do_reduce_scatter_blocking(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+void HierarchicalCommunicator::do_reduce_scatter_blocking(ConstBuf send, Buf recv, ReduceOp op,
+                                                          Tag tag) {
   run(build_reduce_scatter(send, recv, op, tag));
 }
 void HierarchicalCommunicator::do_all_to_all_blocking(ConstBuf send, Buf recv, Tag tag) {
@@ -641,8 +692,10 @@ void HierarchicalCommunicator::do_barrier_blocking(Tag tag) { run(build_barrier(
 
 // all_to_all_v: one step on the flat communicator (its counts are not known to the
 // intermediate ranks of a two-level algorithm without an extra exchange).
-WorkPtr HierarchicalCommunicator::do_all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts,
-                                                  Buf recv, std::span<const std::int64_t> recv_counts,
+WorkPtr HierarchicalCommunicator::do_all_to_all_v(ConstBuf send,
+                                                  std::span<const std::int64_t> send_counts,
+                                                  Buf recv,
+                                                  std::span<const std::int64_t> recv_counts,
                                                   Tag tag) {
   return flat_->all_to_all_v_async(send, send_counts, recv, recv_counts, tag);
 }
@@ -670,7 +723,8 @@ std::unique_ptr<Communicator> HierarchicalCommunicator::do_split(int color, int 
     }
     std::sort(colors.begin(), colors.end());
     colors.erase(std::unique(colors.begin(), colors.end()), colors.end());
-    color_index = static_cast<int>(std::lower_bound(colors.begin(), colors.end(), color) - colors.begin());
+    color_index =
+        static_cast<int>(std::lower_bound(colors.begin(), colors.end(), color) - colors.begin());
     std::stable_sort(members.begin(), members.end(),
                      [&](int a, int b) { return all[2 * a + 1] < all[2 * b + 1]; });
   }
@@ -680,7 +734,8 @@ std::unique_ptr<Communicator> HierarchicalCommunicator::do_split(int color, int 
   int sub_rank = 0, sub_local = 0, sub_node = 0;
   if (two_level) {
     const Structure s = structure(sub_nodes);
-    sub_rank = static_cast<int>(std::find(members.begin(), members.end(), rank()) - members.begin());
+    sub_rank =
+        static_cast<int>(std::find(members.begin(), members.end(), rank()) - members.begin());
     sub_local = s.local_index[static_cast<std::size_t>(sub_rank)];
     sub_node = s.node_index[static_cast<std::size_t>(sub_rank)];
   }
@@ -704,10 +759,9 @@ std::unique_ptr<Communicator> HierarchicalCommunicator::do_split(int color, int 
   auto sub_inter = inter_->split(aligned ? color_index * p + sub_local : -1, sub_node);
   if (!two_level) return sub;
   if (!aligned) sub_inter = sub->split(sub_local, sub_node);
-  return std::make_unique<HierarchicalCommunicator>(CommHandle::own(std::move(sub)),
-                                                    CommHandle::own(std::move(sub_intra)),
-                                                    CommHandle::own(std::move(sub_inter)),
-                                                    std::move(sub_nodes), info().name);
+  return std::make_unique<HierarchicalCommunicator>(
+      CommHandle::own(std::move(sub)), CommHandle::own(std::move(sub_intra)),
+      CommHandle::own(std::move(sub_inter)), std::move(sub_nodes), info().name);
 }
 
 }  // namespace ody::comm

@@ -159,7 +159,8 @@ class HierarchicalCommunicator final : public Communicator {
  private:
   friend class HierWork;
   friend std::unique_ptr<HierarchicalCommunicator> make_hierarchical(std::unique_ptr<Communicator>,
-                                                                     std::span<const int>, std::string);
+                                                                     std::span<const int>,
+                                                                     std::string);
   // Builders: the steps of each algorithm (shared by both forms).
   std::shared_ptr<Op> build_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag);
   std::shared_ptr<Op> build_all_gather(ConstBuf send, Buf recv, Tag tag);
@@ -177,10 +178,9 @@ class HierarchicalCommunicator final : public Communicator {
  public:
   // Progress of every hierarchical communicator of the process (internal).
   static void advance_all();
-  static bool all_issued();  // every step of every operation in flight has been issued
-  static void drive(const Op* until);     // advances all until `until` completes
+  static bool all_issued();            // every step of every operation in flight has been issued
+  static void drive(const Op* until);  // advances all until `until` completes
  private:
-
   CommHandle flat_, intra_a_, intra_c_, inter_;  // intra_c: a duplicate of intra (last steps)
   std::vector<int> node_of_rank_, rank_of_, node_index_of_rank_, local_of_rank_;
   int nodes_ = 1, q_ = 1;

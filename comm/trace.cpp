@@ -49,10 +49,13 @@ std::string escaped(const std::string& s) {
 }  // namespace
 
 double now_us() {
-  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - kStart).count();
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - kStart)
+      .count();
 }
 
-double blocked_seconds() { return static_cast<double>(g_blocked_ns.load(std::memory_order_relaxed)) * 1e-9; }
+double blocked_seconds() {
+  return static_cast<double>(g_blocked_ns.load(std::memory_order_relaxed)) * 1e-9;
+}
 
 void enable(bool on) { g_enabled.store(on, std::memory_order_relaxed); }
 bool enabled() { return g_enabled.load(std::memory_order_relaxed); }
@@ -108,7 +111,8 @@ Blocked::~Blocked() {
   if (!outer_) return;
   const double t1 = now_us();
   g_blocked_ns.fetch_add(static_cast<std::int64_t>((t1 - t0_) * 1e3), std::memory_order_relaxed);
-  if (enabled()) push({"wait " + std::string(what_), 'X', kWaitTrack, t0_, t1 - t0_, 0, op_args(bytes_, peer_)});
+  if (enabled())
+    push({"wait " + std::string(what_), 'X', kWaitTrack, t0_, t1 - t0_, 0, op_args(bytes_, peer_)});
 }
 
 std::uint64_t begin_op(std::string_view what, std::int64_t bytes, int peer) {

@@ -40,11 +40,11 @@ bool enabled();
 
 struct Event {
   std::string name;
-  char phase = 'X';       // 'X' complete, 'b'/'e' async begin/end
-  int track = 0;          // tid
+  char phase = 'X';  // 'X' complete, 'b'/'e' async begin/end
+  int track = 0;     // tid
   double ts_us = 0, dur_us = 0;
-  std::uint64_t id = 0;   // async events
-  std::string args;       // a JSON object's members, e.g. "\"bytes\":1024,\"peer\":1"
+  std::uint64_t id = 0;  // async events
+  std::string args;      // a JSON object's members, e.g. "\"bytes\":1024,\"peer\":1"
 };
 
 // Removes and returns the events recorded so far (in recording order).

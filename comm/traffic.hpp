@@ -13,8 +13,16 @@
 namespace ody::comm {
 
 enum class OpKind : std::uint8_t {
-  allreduce, allgather, allgatherv, reducescatter, alltoall, alltoallv,
-  broadcast, barrier, send, recv
+  allreduce,
+  allgather,
+  allgatherv,
+  reducescatter,
+  alltoall,
+  alltoallv,
+  broadcast,
+  barrier,
+  send,
+  recv
 };
 inline constexpr int kNumOpKinds = 10;
 std::string_view to_string(OpKind k);

@@ -46,7 +46,8 @@ enum class IdlePolicy { spin, yield, yield_after_1ms };
 // On expiry: ody::TimeoutError "wait: expected completion within T ms, found the
 // operation still in flight (backend NAME)"; the operation stays in flight.
 template <class Test>
-void poll_until_done(Test&& test, std::chrono::milliseconds timeout, IdlePolicy idle, const char* backend) {
+void poll_until_done(Test&& test, std::chrono::milliseconds timeout, IdlePolicy idle,
+                     const char* backend) {
   std::chrono::steady_clock::time_point start;
   for (std::uint64_t polls = 1; !test(); ++polls) {
     if (idle == IdlePolicy::yield) std::this_thread::yield();
@@ -57,7 +58,8 @@ void poll_until_done(Test&& test, std::chrono::milliseconds timeout, IdlePolicy 
     if (timeout >= std::chrono::milliseconds::zero() && waited >= timeout)
       throw TimeoutError("wait", "completion within " + std::to_string(timeout.count()) + " ms",
                          std::string("the operation still in flight (backend ") + backend + ")");
-    if (idle == IdlePolicy::yield_after_1ms && waited > std::chrono::milliseconds(1)) std::this_thread::yield();
+    if (idle == IdlePolicy::yield_after_1ms && waited > std::chrono::milliseconds(1))
+      std::this_thread::yield();
   }
 }
 

@@ -116,11 +116,11 @@ void attention_forward(TOut* out, float* lse, const T* q, const T* k, const T* v
 // dq [B, Lq, Hq, Dh], dk, dv [B, Lk, Hk, Dh]: fp32, overwritten or (accumulate) added to.
 // dout, out [B, Lq, Hq, Dh] (TOut), lse [B, Hq, Lq] fp32: the final forward results.
 template <class T, class TOut>
-void attention_backward(float* dq, float* dk, float* dv, const TOut* dout, const T* q,
-                        const T* k, const T* v, const TOut* out, const float* lse,
-                        const std::int64_t* pos_q, const std::int64_t* pos_k,
-                        const AttentionShape& shape, const AttentionOptions& options,
-                        const BackwardLayout& layout = {}, Workspace* workspace = nullptr);
+void attention_backward(float* dq, float* dk, float* dv, const TOut* dout, const T* q, const T* k,
+                        const T* v, const TOut* out, const float* lse, const std::int64_t* pos_q,
+                        const std::int64_t* pos_k, const AttentionShape& shape,
+                        const AttentionOptions& options, const BackwardLayout& layout = {},
+                        Workspace* workspace = nullptr);
 
 // Scratch bytes forward/backward use for this shape and input type (what they allocate
 // when no Workspace is passed). O((Lq + Lk) * Dh): independent of Lq * Lk.

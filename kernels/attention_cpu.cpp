@@ -133,15 +133,22 @@ struct FwdBuffers {
   int64_t k_ranges, kf, vf, qf, s, o, m, l, f;
   std::size_t bytes() const {
     return bytes_of<Range>(k_ranges) + bytes_of<float>(kf) + bytes_of<float>(vf) +
-           bytes_of<float>(qf) + bytes_of<float>(s) + bytes_of<float>(o) +
-           bytes_of<float>(m) + bytes_of<float>(l) + bytes_of<float>(f);
+           bytes_of<float>(qf) + bytes_of<float>(s) + bytes_of<float>(o) + bytes_of<float>(m) +
+           bytes_of<float>(l) + bytes_of<float>(f);
   }
 };
 FwdBuffers forward_buffers(const AttentionShape& s, bool widen) {
   const int64_t tq = std::min(kFwdTileQ, std::max<int64_t>(s.len_q, 1));
   const int64_t tk = kFwdTileK, dh = s.head_dim;
-  return {ceil_div(s.len_k, tk), widen ? s.len_k * dh : 0, widen ? s.len_k * dh : 0,
-          widen ? tq * dh : 0, tq * tk, tq * dh, tq, tq, tq};
+  return {ceil_div(s.len_k, tk),
+          widen ? s.len_k * dh : 0,
+          widen ? s.len_k * dh : 0,
+          widen ? tq * dh : 0,
+          tq * tk,
+          tq * dh,
+          tq,
+          tq,
+          tq};
 }
 
 struct BwdBuffers {
@@ -155,10 +162,16 @@ struct BwdBuffers {
 };
 BwdBuffers backward_buffers(const AttentionShape& s, bool widen) {
   const int64_t tq = kBwdTileQ, tk = kBwdTileK, dh = s.head_dim;
-  return {ceil_div(s.len_q, tq), ceil_div(s.len_k, tk),
-          widen ? s.len_k * dh : 0, widen ? s.len_k * dh : 0,
-          widen ? s.len_q * dh : 0, widen ? s.len_q * dh : 0,
-          s.len_q, s.len_q, tq * tk, tq * tk};
+  return {ceil_div(s.len_q, tq),
+          ceil_div(s.len_k, tk),
+          widen ? s.len_k * dh : 0,
+          widen ? s.len_k * dh : 0,
+          widen ? s.len_q * dh : 0,
+          widen ? s.len_q * dh : 0,
+          s.len_q,
+          s.len_q,
+          tq * tk,
+          tq * tk};
 }
 
 // A [rows, dh] block of a bf16 or float tensor as fp32 with a leading dimension: float
@@ -178,8 +191,10 @@ const float* as_f32(const X* src, int64_t ld_src, int64_t rows, int64_t dh, floa
 
 template <class X>
 float to_f32(X x) {
-  if constexpr (std::is_same_v<X, float>) return x;
-  else return static_cast<float>(x);
+  if constexpr (std::is_same_v<X, float>)
+    return x;
+  else
+    return static_cast<float>(x);
 }
 
 void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
@@ -189,8 +204,7 @@ void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const
               static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }
 
-void zero_rows(float* p, const Strides& st, int64_t batch, int64_t len, int64_t heads,
-               int64_t dh) {
+void zero_rows(float* p, const Strides& st, int64_t batch, int64_t len, int64_t heads, int64_t dh) {
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t i = 0; i < len; ++i)
       for (int64_t h = 0; h < heads; ++h)
@@ -240,8 +254,10 @@ void attention_forward(TOut* out, float* lse, const T* q, const T* k, const T* v
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t hk = 0; hk < Hk; ++hk) {
       int64_t ldk = 0, ldv = 0;
-      const float* kp = Lk ? as_f32(k + b * sk.batch + hk * sk.head, sk.seq, Lk, Dh, kf, &ldk) : nullptr;
-      const float* vp = Lk ? as_f32(v + b * sv.batch + hk * sv.head, sv.seq, Lk, Dh, vf, &ldv) : nullptr;
+      const float* kp =
+          Lk ? as_f32(k + b * sk.batch + hk * sk.head, sk.seq, Lk, Dh, kf, &ldk) : nullptr;
+      const float* vp =
+          Lk ? as_f32(v + b * sv.batch + hk * sv.head, sv.seq, Lk, Dh, vf, &ldv) : nullptr;
       for (int64_t h = hk * G; h < (hk + 1) * G; ++h) {
         for (int64_t r0 = 0; r0 < Lq; r0 += TQ) {
           const int64_t rows = std::min(TQ, Lq - r0);
@@ -258,7 +274,8 @@ void attention_forward(TOut* out, float* lse, const T* q, const T* k, const T* v
           for (int64_t c0 = 0, t = 0; c0 < Lk; c0 += TK, ++t) {
             const TileMask tm = classify(options.causal, qr, k_ranges[t]);
             if (tm == TileMask::kSkip) continue;
-            if (qp == nullptr) qp = as_f32(q + b * sq.batch + r0 * sq.seq + h * sq.head, sq.seq, rows, Dh, qf, &ldq);
+            if (qp == nullptr)
+              qp = as_f32(q + b * sq.batch + r0 * sq.seq + h * sq.head, sq.seq, rows, Dh, qf, &ldq);
             const int64_t cols = std::min(TK, Lk - c0);
             sgemm(false, true, rows, cols, Dh, scale2, qp, ldq, kp + c0 * ldk, ldk, 0.f, sbuf, TK);
             detail::softmax_forward_tile(sbuf, TK, obuf, Dh, Dh, rows, cols, pos_q + r0, pos_k + c0,
@@ -292,9 +309,9 @@ void attention_forward(TOut* out, float* lse, const T* q, const T* k, const T* v
 }
 
 template <class T, class TOut>
-void attention_backward(float* dq, float* dk, float* dv, const TOut* dout, const T* q,
-                        const T* k, const T* v, const TOut* out, const float* lse,
-                        const int64_t* pos_q, const int64_t* pos_k, const AttentionShape& shape,
+void attention_backward(float* dq, float* dk, float* dv, const TOut* dout, const T* q, const T* k,
+                        const T* v, const TOut* out, const float* lse, const int64_t* pos_q,
+                        const int64_t* pos_k, const AttentionShape& shape,
                         const AttentionOptions& options, const BackwardLayout& layout,
                         Workspace* workspace) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, ody::bf16>);
@@ -383,7 +400,8 @@ void attention_backward(float* dq, float* dk, float* dv, const TOut* dout, const
           detail::softmax_backward_tile(sbuf, dpbuf, TK, rows, cols, pos_q + r0, pos_k + c0,
                                         tm == TileMask::kPartial, lse2 + r0, delta + r0);
           sgemm(true, false, cols, Dh, rows, 1.f, sbuf, TK, doi, lddo, 1.f, dvj, sdv.seq);
-          sgemm(false, false, rows, Dh, cols, scale, dpbuf, TK, kj, ldk, 1.f, dqh + r0 * sdq.seq, sdq.seq);
+          sgemm(false, false, rows, Dh, cols, scale, dpbuf, TK, kj, ldk, 1.f, dqh + r0 * sdq.seq,
+                sdq.seq);
           sgemm(true, false, cols, Dh, rows, scale, dpbuf, TK, qi, ldq, 1.f, dkj, sdk.seq);
         }
       }
@@ -410,16 +428,14 @@ double attention_backward_flops(const AttentionShape& s, bool causal) {
   return 2.5 * attention_forward_flops(s, causal);
 }
 
-#define ODY_INSTANTIATE(T, TO)                                                                 \
-  template void attention_forward<T, TO>(TO*, float*, const T*, const T*, const T*,           \
-                                         const int64_t*, const int64_t*, const AttentionShape&, \
-                                         const AttentionOptions&, const ForwardLayout&,         \
-                                         Workspace*);                                           \
-  template void attention_backward<T, TO>(float*, float*, float*, const TO*, const T*,        \
-                                          const T*, const T*, const TO*, const float*,         \
-                                          const int64_t*, const int64_t*,                      \
-                                          const AttentionShape&, const AttentionOptions&,      \
-                                          const BackwardLayout&, Workspace*);
+#define ODY_INSTANTIATE(T, TO)                                                                  \
+  template void attention_forward<T, TO>(                                                       \
+      TO*, float*, const T*, const T*, const T*, const int64_t*, const int64_t*,                \
+      const AttentionShape&, const AttentionOptions&, const ForwardLayout&, Workspace*);        \
+  template void attention_backward<T, TO>(                                                      \
+      float*, float*, float*, const TO*, const T*, const T*, const T*, const TO*, const float*, \
+      const int64_t*, const int64_t*, const AttentionShape&, const AttentionOptions&,           \
+      const BackwardLayout&, Workspace*);
 ODY_INSTANTIATE(float, float)
 ODY_INSTANTIATE(ody::bf16, ody::bf16)
 ODY_INSTANTIATE(ody::bf16, float)

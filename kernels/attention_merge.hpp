@@ -24,8 +24,7 @@ void attention_merge(float* out, float* lse, const float* out_b, const float* ls
 
 namespace detail {
 // One row of Dh values; the rule above. Inline: the forward kernel merges with it too.
-inline void merge_row(float* out, float& lse, const float* out_b, float lse_b,
-                      std::int64_t dh) {
+inline void merge_row(float* out, float& lse, const float* out_b, float lse_b, std::int64_t dh) {
   if (lse_b == -INFINITY) return;  // b saw nothing: no-op (also when both are empty)
   if (lse == -INFINITY) {          // a saw nothing: take b
     for (std::int64_t d = 0; d < dh; ++d) out[d] = out_b[d];
@@ -34,8 +33,8 @@ inline void merge_row(float* out, float& lse, const float* out_b, float lse_b,
   }
   const float diff = lse_b - lse;
   // sigmoid(diff) without overflow for either sign.
-  const float w = diff >= 0.f ? 1.f / (1.f + std::exp(-diff))
-                              : std::exp(diff) / (1.f + std::exp(diff));
+  const float w =
+      diff >= 0.f ? 1.f / (1.f + std::exp(-diff)) : std::exp(diff) / (1.f + std::exp(diff));
   const float hi = diff >= 0.f ? lse_b : lse;
   lse = hi + std::log1p(std::exp(-std::fabs(diff)));
   for (std::int64_t d = 0; d < dh; ++d) out[d] = out[d] - w * (out[d] - out_b[d]);

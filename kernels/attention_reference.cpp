@@ -68,7 +68,8 @@ void reference_attention_forward(Acc* out, Acc* lse, const Acc* q, const Acc* k,
         lse[(b * s.heads_q + h) * s.len_q + i] = row_lse[static_cast<size_t>(i)];
         for (int64_t d = 0; d < s.head_dim; ++d) {
           Acc acc = 0;
-          for (int64_t j = 0; j < s.len_k; ++j) acc += p[static_cast<size_t>(i * s.len_k + j)] * v[ik(b, j, hk) + d];
+          for (int64_t j = 0; j < s.len_k; ++j)
+            acc += p[static_cast<size_t>(i * s.len_k + j)] * v[ik(b, j, hk) + d];
           out[iq(b, i, h) + d] = acc;
         }
       }

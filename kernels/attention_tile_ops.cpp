@@ -10,7 +10,8 @@
 // reductions, no libm calls inside loops), so no intrinsics are needed and the code
 // stays portable: other compilers/architectures get the plain version.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define ODY_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define ODY_SIMD_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define ODY_SIMD_CLONES
 #endif
@@ -29,8 +30,8 @@ constexpr int kLanes = 16;  // one AVX-512 register of floats; two AVX2, four SS
   const float t = xc + kMagic;
   const float n = t - kMagic;  // round(xc)
   const float f = xc - n;      // in [-0.5, 0.5]
-  const std::uint32_t ni =
-      static_cast<std::uint32_t>(std::bit_cast<std::int32_t>(t) - std::bit_cast<std::int32_t>(kMagic));
+  const std::uint32_t ni = static_cast<std::uint32_t>(std::bit_cast<std::int32_t>(t) -
+                                                      std::bit_cast<std::int32_t>(kMagic));
   // Taylor coefficients of 2^f = exp(f ln 2): (ln 2)^k / k!
   float p = 1.5252734e-5f;
   p = p * f + 1.5403530e-4f;
@@ -47,10 +48,9 @@ constexpr int kLanes = 16;  // one AVX-512 register of floats; two AVX2, four SS
 }  // namespace
 
 ODY_SIMD_CLONES
-void softmax_forward_tile(float* s, std::int64_t lds, float* o, std::int64_t ldo,
-                          std::int64_t dh, std::int64_t rows, std::int64_t cols,
-                          const std::int64_t* pos_q, const std::int64_t* pos_k, bool mask,
-                          float* m, float* l) {
+void softmax_forward_tile(float* s, std::int64_t lds, float* o, std::int64_t ldo, std::int64_t dh,
+                          std::int64_t rows, std::int64_t cols, const std::int64_t* pos_q,
+                          const std::int64_t* pos_k, bool mask, float* m, float* l) {
   const std::int64_t vec_end = cols - cols % kLanes;
   for (std::int64_t r = 0; r < rows; ++r) {
     float* sr = s + r * lds;
@@ -61,7 +61,8 @@ void softmax_forward_tile(float* s, std::int64_t lds, float* o, std::int64_t ldo
     float lane_max[kLanes];
     for (int j = 0; j < kLanes; ++j) lane_max[j] = -INFINITY;
     for (std::int64_t c = 0; c < vec_end; c += kLanes)
-      for (int j = 0; j < kLanes; ++j) lane_max[j] = sr[c + j] > lane_max[j] ? sr[c + j] : lane_max[j];
+      for (int j = 0; j < kLanes; ++j)
+        lane_max[j] = sr[c + j] > lane_max[j] ? sr[c + j] : lane_max[j];
     float mx = -INFINITY;
     for (int j = 0; j < kLanes; ++j) mx = lane_max[j] > mx ? lane_max[j] : mx;
     for (std::int64_t c = vec_end; c < cols; ++c) mx = sr[c] > mx ? sr[c] : mx;
@@ -96,9 +97,8 @@ void softmax_forward_tile(float* s, std::int64_t lds, float* o, std::int64_t ldo
 
 ODY_SIMD_CLONES
 void softmax_backward_tile(float* s, float* dp, std::int64_t ld, std::int64_t rows,
-                           std::int64_t cols, const std::int64_t* pos_q,
-                           const std::int64_t* pos_k, bool mask, const float* lse2,
-                           const float* delta) {
+                           std::int64_t cols, const std::int64_t* pos_q, const std::int64_t* pos_k,
+                           bool mask, const float* lse2, const float* delta) {
   for (std::int64_t r = 0; r < rows; ++r) {
     float* sr = s + r * ld;
     float* dr = dp + r * ld;
@@ -132,9 +132,8 @@ void widen_rows(float* dst, std::int64_t ld_dst, const ody::bf16* src, std::int6
 }
 
 ODY_SIMD_CLONES
-void narrow_rows_scaled(ody::bf16* dst, std::int64_t ld_dst, const float* src,
-                        std::int64_t ld_src, const float* factor, std::int64_t rows,
-                        std::int64_t cols) {
+void narrow_rows_scaled(ody::bf16* dst, std::int64_t ld_dst, const float* src, std::int64_t ld_src,
+                        const float* factor, std::int64_t rows, std::int64_t cols) {
   for (std::int64_t r = 0; r < rows; ++r) {
     std::uint16_t* outp = reinterpret_cast<std::uint16_t*>(dst + r * ld_dst);
     const float* in = src + r * ld_src;

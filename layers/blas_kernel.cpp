@@ -60,10 +60,14 @@ std::string env_or_empty(const char* name) {
 
 std::string best_openblas_core_for_cpu() {
   switch (cpu_level()) {
-    case 3: return "SkylakeX";
-    case 2: return "Haswell";
-    case 1: return "Sandybridge";
-    default: return "";
+    case 3:
+      return "SkylakeX";
+    case 2:
+      return "Haswell";
+    case 1:
+      return "Sandybridge";
+    default:
+      return "";
   }
 }
 
@@ -84,7 +88,8 @@ BlasInfo blas_info() {
   words >> first >> info.version;
   info.kernel = corename();
   const std::string forced = env_or_empty("OPENBLAS_CORETYPE");
-  info.chosen_by = forced.empty() ? "openblas" : (forced == env_or_empty(kMarker) ? "odysseus" : "user");
+  info.chosen_by =
+      forced.empty() ? "openblas" : (forced == env_or_empty(kMarker) ? "odysseus" : "user");
   info.generic = kernel_level(info.kernel) < 2 && cpu_level() >= 2;
   return info;
 }
@@ -98,12 +103,15 @@ std::string BlasInfo::description() const {
     s += " (OPENBLAS_CORETYPE set by the user)";
   else
     s += " (OpenBLAS's own CPU detection)";
-  if (generic) s += "; GENERIC KERNEL on a CPU that calls for " + cpu_best + ": GEMMs run several times too slowly";
+  if (generic)
+    s += "; GENERIC KERNEL on a CPU that calls for " + cpu_best +
+         ": GEMMs run several times too slowly";
   return s + ", " + path;
 }
 
 void use_best_blas_kernel(char** argv) {
-  if (!argv || !argv[0] || !env_or_empty("OPENBLAS_CORETYPE").empty()) return;  // the user's choice wins
+  if (!argv || !argv[0] || !env_or_empty("OPENBLAS_CORETYPE").empty())
+    return;  // the user's choice wins
   auto* corename = find_symbol<char*()>("openblas_get_corename");
   if (!corename) return;  // not OpenBLAS
   const std::string best = best_openblas_core_for_cpu();
@@ -117,7 +125,9 @@ void use_best_blas_kernel(char** argv) {
   const int err = errno;
   unsetenv("OPENBLAS_CORETYPE");
   unsetenv(kMarker);
-  std::fprintf(stderr, "odysseus: could not re-execute with OPENBLAS_CORETYPE=%s (%s); GEMMs run on OpenBLAS's %s kernel\n",
+  std::fprintf(stderr,
+               "odysseus: could not re-execute with OPENBLAS_CORETYPE=%s (%s); GEMMs run on "
+               "OpenBLAS's %s kernel\n",
                best.c_str(), std::strerror(err), corename());
 }
 

@@ -22,11 +22,12 @@ void BlockConfig::validate() const {
   ODY_REQUIRE(H > 0, "BlockConfig.H", "a positive number of query heads", H);
   ODY_REQUIRE(G > 0, "BlockConfig.G", "a positive number of kv heads", G);
   ODY_REQUIRE(ffn > 0, "BlockConfig.ffn", "a positive MLP size i", ffn);
-  ODY_REQUIRE(d % H == 0, "BlockConfig.d", "d % H == 0 (head dim Dh = d / H)", "d = ", d, ", H = ", H);
-  ODY_REQUIRE(H % G == 0, "BlockConfig.G", "H % G == 0 (each kv head serves H/G query heads)", "H = ", H,
-              ", G = ", G);
-  ODY_REQUIRE((d / H) % 2 == 0, "BlockConfig.d", "an even head dim d / H (RoPE rotates pairs)", "Dh = ",
-              d / H);
+  ODY_REQUIRE(d % H == 0, "BlockConfig.d", "d % H == 0 (head dim Dh = d / H)", "d = ", d,
+              ", H = ", H);
+  ODY_REQUIRE(H % G == 0, "BlockConfig.G", "H % G == 0 (each kv head serves H/G query heads)",
+              "H = ", H, ", G = ", G);
+  ODY_REQUIRE((d / H) % 2 == 0, "BlockConfig.d", "an even head dim d / H (RoPE rotates pairs)",
+              "Dh = ", d / H);
 }
 
 std::size_t TensorRef::size() const {
@@ -69,9 +70,15 @@ BlockWeights::BlockWeights(const BlockConfig& cfg) {
 }
 
 std::vector<TensorRef> BlockWeights::tensors() const {
-  return {ref("attn_norm", attn_norm), ref("wq", wq),           ref("wk", wk),
-          ref("wv", wv),               ref("wo", wo),           ref("mlp_norm", mlp_norm),
-          ref("w_gate", w_gate),       ref("w_up", w_up),       ref("w_down", w_down)};
+  return {ref("attn_norm", attn_norm),
+          ref("wq", wq),
+          ref("wk", wk),
+          ref("wv", wv),
+          ref("wo", wo),
+          ref("mlp_norm", mlp_norm),
+          ref("w_gate", w_gate),
+          ref("w_up", w_up),
+          ref("w_down", w_down)};
 }
 
 BlockGrads::BlockGrads(const BlockConfig& cfg) {
@@ -89,9 +96,15 @@ BlockGrads::BlockGrads(const BlockConfig& cfg) {
 }
 
 std::vector<TensorRef> BlockGrads::tensors() const {
-  return {ref("dattn_norm", dattn_norm), ref("dwq", dwq),         ref("dwk", dwk),
-          ref("dwv", dwv),               ref("dwo", dwo),         ref("dmlp_norm", dmlp_norm),
-          ref("dw_gate", dw_gate),       ref("dw_up", dw_up),     ref("dw_down", dw_down)};
+  return {ref("dattn_norm", dattn_norm),
+          ref("dwq", dwq),
+          ref("dwk", dwk),
+          ref("dwv", dwv),
+          ref("dwo", dwo),
+          ref("dmlp_norm", dmlp_norm),
+          ref("dw_gate", dw_gate),
+          ref("dw_up", dw_up),
+          ref("dw_down", dw_down)};
 }
 
 void BlockGrads::zero() {
@@ -151,30 +164,36 @@ kernels::AttentionShape attention_shape(const BlockConfig& c) {
 // The weights of a block, checked against the config (a mismatch names the tensor).
 void check_weights(const BlockWeights& w, const BlockConfig& cfg, const char* where) {
   const Dims s(cfg);
-  const std::vector<std::vector<Z>> want = {{s.d},       {s.hq, s.d}, {s.hk, s.d}, {s.hk, s.d}, {s.d, s.hq},
-                                            {s.d},       {s.i, s.d},  {s.i, s.d},  {s.d, s.i}};
+  const std::vector<std::vector<Z>> want = {{s.d},       {s.hq, s.d}, {s.hk, s.d},
+                                            {s.hk, s.d}, {s.d, s.hq}, {s.d},
+                                            {s.i, s.d},  {s.i, s.d},  {s.d, s.i}};
   const auto ts = w.tensors();
   for (std::size_t k = 0; k < ts.size(); ++k) {
-    ODY_REQUIRE(ts[k].data != nullptr && ts[k].shape == want[k], std::string(where) + ": " + ts[k].name,
-                "an allocated tensor of the config's shape", ts[k].data == nullptr ? "unallocated" : "a tensor of ",
-                ts[k].size(), " elements with another shape");
+    ODY_REQUIRE(ts[k].data != nullptr && ts[k].shape == want[k],
+                std::string(where) + ": " + ts[k].name, "an allocated tensor of the config's shape",
+                ts[k].data == nullptr ? "unallocated" : "a tensor of ", ts[k].size(),
+                " elements with another shape");
   }
 }
 
 void check_grads(const BlockGrads& g, const BlockConfig& cfg) {
   const Dims s(cfg);
-  const std::vector<std::vector<Z>> want = {{s.d},       {s.hq, s.d}, {s.hk, s.d}, {s.hk, s.d}, {s.d, s.hq},
-                                            {s.d},       {s.i, s.d},  {s.i, s.d},  {s.d, s.i}};
+  const std::vector<std::vector<Z>> want = {{s.d},       {s.hq, s.d}, {s.hk, s.d},
+                                            {s.hk, s.d}, {s.d, s.hq}, {s.d},
+                                            {s.i, s.d},  {s.i, s.d},  {s.d, s.i}};
   const auto ts = g.tensors();
   for (std::size_t k = 0; k < ts.size(); ++k)
-    ODY_REQUIRE(ts[k].data != nullptr && ts[k].shape == want[k], "Block::backward: grads." + ts[k].name,
-                "an allocated tensor of the config's shape", ts[k].data == nullptr ? "unallocated" : "another shape");
+    ODY_REQUIRE(ts[k].data != nullptr && ts[k].shape == want[k],
+                "Block::backward: grads." + ts[k].name, "an allocated tensor of the config's shape",
+                ts[k].data == nullptr ? "unallocated" : "another shape");
 }
 
 template <class V>
 void check_btd(const V& v, const BlockConfig& c, const char* where) {
-  ODY_REQUIRE(Index(v.extent(0)) == c.B && Index(v.extent(1)) == c.L && Index(v.extent(2)) == c.d, where,
-              "[B, L, d] = [" + std::to_string(c.B) + ", " + std::to_string(c.L) + ", " + std::to_string(c.d) + "]",
+  ODY_REQUIRE(Index(v.extent(0)) == c.B && Index(v.extent(1)) == c.L && Index(v.extent(2)) == c.d,
+              where,
+              "[B, L, d] = [" + std::to_string(c.B) + ", " + std::to_string(c.L) + ", " +
+                  std::to_string(c.d) + "]",
               "[", v.extent(0), ", ", v.extent(1), ", ", v.extent(2), "]");
 }
 
@@ -208,11 +227,11 @@ std::size_t Block::saved_activation_bytes(const BlockConfig& c) {
   c.validate();
   const Dims s(c);
   const Z T = c.tokens();
-  const Z floats = 2 * T * s.d        // x, h
-                   + 2 * T * s.hq     // q, o
-                   + 2 * T * s.hk     // k, v
-                   + 2 * T * s.i      // gate, up
-                   + 2 * T            // rstd1, rstd2
+  const Z floats = 2 * T * s.d            // x, h
+                   + 2 * T * s.hq         // q, o
+                   + 2 * T * s.hk         // k, v
+                   + 2 * T * s.i          // gate, up
+                   + 2 * T                // rstd1, rstd2
                    + Z(c.B * c.H * c.L);  // lse
   return floats * sizeof(float) + Z(c.L) * sizeof(Pos);
 }
@@ -237,14 +256,15 @@ std::size_t Block::parameter_bytes(const BlockConfig& c) {
   return (2 * s.d + 2 * s.hq * s.d + 2 * s.hk * s.d + 3 * s.i * s.d) * sizeof(float);
 }
 
-void Block::forward(Span3<float> y, Span3<const float> x, const BlockWeights& w, Span1<const Pos> positions,
-                    Profile* profile) {
+void Block::forward(Span3<float> y, Span3<const float> x, const BlockWeights& w,
+                    Span1<const Pos> positions, Profile* profile) {
   const BlockConfig& c = cfg_;
   check_btd(x, c, "Block::forward: x");
   check_btd(y, c, "Block::forward: y");
   check_weights(w, c, "Block::forward: weights");
-  ODY_REQUIRE(positions.data() == nullptr || Index(positions.extent(0)) == c.L, "Block::forward: positions",
-              "[L] or empty", "[", positions.extent(0), "] vs L = ", c.L);
+  ODY_REQUIRE(positions.data() == nullptr || Index(positions.extent(0)) == c.L,
+              "Block::forward: positions", "[L] or empty", "[", positions.extent(0),
+              "] vs L = ", c.L);
   const Z T = c.tokens(), d = c.d;
   const Dims s(c);
   const Mat<const float> u(u_);
@@ -273,8 +293,9 @@ void Block::forward(Span3<float> y, Span3<const float> x, const BlockWeights& w,
     ProfileTimer t(profile, &Profile::attention_s);
     kernels::AttentionOptions opt;
     opt.causal = c.causal;
-    kernels::attention_forward<float, float>(o_.data(), lse_.data(), q_.data(), k_.data(), v_.data(),
-                                             pos_.data(), pos_.data(), attention_shape(c), opt);
+    kernels::attention_forward<float, float>(o_.data(), lse_.data(), q_.data(), k_.data(),
+                                             v_.data(), pos_.data(), pos_.data(),
+                                             attention_shape(c), opt);
     round_activations(o_.data(), o_.size());  // the kernel's fp32 output, stored as an activation
   }
   {
@@ -307,8 +328,8 @@ void Block::forward(Span3<float> y, Span3<const float> x, const BlockWeights& w,
   saved_ = true;
 }
 
-void Block::backward(Span3<float> dx, const BlockGrads& g, Span3<const float> dy, const BlockWeights& w,
-                     Accum mode, Profile* profile) {
+void Block::backward(Span3<float> dx, const BlockGrads& g, Span3<const float> dy,
+                     const BlockWeights& w, Accum mode, Profile* profile) {
   const BlockConfig& c = cfg_;
   ODY_REQUIRE(saved_, "Block::backward", "a preceding successful forward", "none");
   check_btd(dy, c, "Block::backward: dy");
@@ -326,7 +347,7 @@ void Block::backward(Span3<float> dx, const BlockGrads& g, Span3<const float> dy
   const Span2<float> s1(big1_.data(), T, s.i), s2(big2_.data(), T, s.i);
   {
     ProfileTimer t(profile, &Profile::other_s);
-    std::copy_n(dy.data(), T * d, dx.data());   // residual: dh = dy + ...
+    std::copy_n(dy.data(), T * d, dx.data());             // residual: dh = dy + ...
     rmsnorm_forward(u_, Span1<float>(), h_, w.mlp_norm);  // recompute u (bitwise as in forward)
     swiglu_forward(s1, gate_, up_);                       // recompute act
   }
@@ -353,16 +374,17 @@ void Block::backward(Span3<float> dx, const BlockGrads& g, Span3<const float> dy
   const Span2<float> do2(big1_.data(), T, s.hq), dq2(big2_.data(), T, s.hq);
   {
     ProfileTimer t(profile, &Profile::gemm_s);
-    linear_backward(do2, g.dwo, dh, Span2<const float>(o_.data(), T, s.hq), w.wo, Accum::kOverwrite, mode);
+    linear_backward(do2, g.dwo, dh, Span2<const float>(o_.data(), T, s.hq), w.wo, Accum::kOverwrite,
+                    mode);
   }
   const Span4<float> dq4(big2_.data(), c.B, c.L, c.H, c.head_dim());
   {
     ProfileTimer t(profile, &Profile::attention_s);
     kernels::AttentionOptions opt;
     opt.causal = c.causal;
-    kernels::attention_backward<float, float>(dq4.data(), dk_.data(), dv_.data(), do2.data(), q_.data(),
-                                              k_.data(), v_.data(), o_.data(), lse_.data(), pos_.data(),
-                                              pos_.data(), attention_shape(c), opt);
+    kernels::attention_backward<float, float>(
+        dq4.data(), dk_.data(), dv_.data(), do2.data(), q_.data(), k_.data(), v_.data(), o_.data(),
+        lse_.data(), pos_.data(), pos_.data(), attention_shape(c), opt);
     round_activations(dq4.data(), dq4.size());  // fp32 kernel gradients -> activation gradients
     round_activations(dk_.data(), dk_.size());
     round_activations(dv_.data(), dv_.size());
@@ -376,8 +398,10 @@ void Block::backward(Span3<float> dx, const BlockGrads& g, Span3<const float> dy
   {
     ProfileTimer t(profile, &Profile::gemm_s);
     linear_backward(du_, g.dwq, dq2, u, w.wq, Accum::kOverwrite, mode);
-    linear_backward(du_, g.dwk, Span2<const float>(dk_.data(), T, s.hk), u, w.wk, Accum::kAdd, mode);
-    linear_backward(du_, g.dwv, Span2<const float>(dv_.data(), T, s.hk), u, w.wv, Accum::kAdd, mode);
+    linear_backward(du_, g.dwk, Span2<const float>(dk_.data(), T, s.hk), u, w.wk, Accum::kAdd,
+                    mode);
+    linear_backward(du_, g.dwv, Span2<const float>(dv_.data(), T, s.hk), u, w.wv, Accum::kAdd,
+                    mode);
   }
   {
     ProfileTimer t(profile, &Profile::other_s);

@@ -47,7 +47,7 @@ struct BlockConfig {
 
 // A named tensor of a weight or gradient set, for file I/O and generic loops.
 struct TensorRef {
-  std::string name;                // e.g. "wq", "dwq"
+  std::string name;  // e.g. "wq", "dwq"
   float* data = nullptr;
   std::vector<std::size_t> shape;  // full shape, row-major
   std::size_t size() const;
@@ -95,8 +95,8 @@ struct BlockGrads {
 // shards can be generated independently.
 void init_block_weights(BlockWeights& w, const BlockConfig& cfg, std::uint64_t seed);
 // Inputs: x uniform in ±1 (stream 100), dy uniform in ±1 (stream 101), by global flat index.
-Array3 make_block_input(const BlockConfig& cfg, std::uint64_t seed);     // x  [B, L, d]
-Array3 make_block_dy(const BlockConfig& cfg, std::uint64_t seed);        // dy [B, L, d]
+Array3 make_block_input(const BlockConfig& cfg, std::uint64_t seed);  // x  [B, L, d]
+Array3 make_block_dy(const BlockConfig& cfg, std::uint64_t seed);     // dy [B, L, d]
 inline constexpr std::uint64_t kStreamX = 100, kStreamDy = 101;
 
 class Block {
@@ -113,8 +113,9 @@ class Block {
 
   // dx [B, L, d] and every weight gradient (grad_mode: kOverwrite or kAdd) from dy
   // [B, L, d], for the x, weights and positions of the last forward. dx must not alias dy.
-  void backward(Span3<float> dx, const BlockGrads& grads, Span3<const float> dy, const BlockWeights& w,
-                Accum grad_mode = Accum::kOverwrite, Profile* profile = nullptr);
+  void backward(Span3<float> dx, const BlockGrads& grads, Span3<const float> dy,
+                const BlockWeights& w, Accum grad_mode = Accum::kOverwrite,
+                Profile* profile = nullptr);
 
   // Bytes forward keeps alive for backward (fp32 activations, int64 positions): what a
   // cost model charges per block and per rank holding B·L tokens.
@@ -135,25 +136,25 @@ class Block {
   BlockConfig cfg_;
   bool saved_ = false;
   // Saved by forward.
-  Array2 x_;       // [T, d] input
-  Array1 rstd1_;   // [T] attention RMSNorm
-  Array4 q_;       // [B, L, H, Dh] after RoPE
-  Array4 k_;       // [B, L, G, Dh] after RoPE
-  Array4 v_;       // [B, L, G, Dh]
-  Array4 o_;       // [B, L, H, Dh] attention output (before wo)
-  Array3 lse_;     // [B, H, L]
-  Array2 h_;       // [T, d] residual stream after attention
-  Array1 rstd2_;   // [T] MLP RMSNorm
-  Array2 gate_;    // [T, i] u W_gateᵀ
-  Array2 up_;      // [T, i] u W_upᵀ
+  Array2 x_;      // [T, d] input
+  Array1 rstd1_;  // [T] attention RMSNorm
+  Array4 q_;      // [B, L, H, Dh] after RoPE
+  Array4 k_;      // [B, L, G, Dh] after RoPE
+  Array4 v_;      // [B, L, G, Dh]
+  Array4 o_;      // [B, L, H, Dh] attention output (before wo)
+  Array3 lse_;    // [B, H, L]
+  Array2 h_;      // [T, d] residual stream after attention
+  Array1 rstd2_;  // [T] MLP RMSNorm
+  Array2 gate_;   // [T, i] u W_gateᵀ
+  Array2 up_;     // [T, i] u W_upᵀ
   Kokkos::View<Pos*, Kokkos::LayoutRight, HostSpace> pos_;  // [L]
   // Workspace.
-  Array2 u_;       // [T, d] normed input (forward, recomputed in backward)
-  Array2 du_;      // [T, d] gradient of a normed input
-  Array1 big1_;    // [T · max(i, H·Dh)]: SwiGLU product / its gradient / d o
-  Array1 big2_;    // [T · max(i, H·Dh)]: d up / dq
-  Array4 dk_;      // [B, L, G, Dh]
-  Array4 dv_;      // [B, L, G, Dh]
+  Array2 u_;     // [T, d] normed input (forward, recomputed in backward)
+  Array2 du_;    // [T, d] gradient of a normed input
+  Array1 big1_;  // [T · max(i, H·Dh)]: SwiGLU product / its gradient / d o
+  Array1 big2_;  // [T · max(i, H·Dh)]: d up / dq
+  Array4 dk_;    // [B, L, G, Dh]
+  Array4 dv_;    // [B, L, G, Dh]
 };
 
 }  // namespace ody::layers

@@ -29,21 +29,22 @@ void load_set(const fs::path& dir, const std::vector<TensorRef>& ts) {
 
 BlockConfig infer_block_config(const fs::path& dir, std::int64_t H, bool causal) {
   const auto x = npy_shape(dir / "x.npy");
-  ODY_REQUIRE(x.size() == 3, (dir / "x.npy").string(), "a [B, L, d] array", x.size(), " dimensions");
+  ODY_REQUIRE(x.size() == 3, (dir / "x.npy").string(), "a [B, L, d] array", x.size(),
+              " dimensions");
   const auto wk = npy_shape(dir / "wk.npy");
   const auto wg = npy_shape(dir / "w_gate.npy");
   ODY_REQUIRE(wk.size() == 2 && wg.size() == 2, dir.string(), "2-D wk.npy and w_gate.npy",
               wk.size(), " and ", wg.size(), " dimensions");
-  ODY_REQUIRE(H > 0 && std::int64_t(x[2]) % H == 0, "infer_block_config: H", "a divisor of d = " +
-              std::to_string(x[2]), H);
+  ODY_REQUIRE(H > 0 && std::int64_t(x[2]) % H == 0, "infer_block_config: H",
+              "a divisor of d = " + std::to_string(x[2]), H);
   BlockConfig c;
   c.B = std::int64_t(x[0]);
   c.L = std::int64_t(x[1]);
   c.d = std::int64_t(x[2]);
   c.H = H;
   const std::int64_t Dh = c.d / H;
-  ODY_REQUIRE(std::int64_t(wk[0]) % Dh == 0, (dir / "wk.npy").string(), "G·Dh rows with Dh = " +
-              std::to_string(Dh), wk[0]);
+  ODY_REQUIRE(std::int64_t(wk[0]) % Dh == 0, (dir / "wk.npy").string(),
+              "G·Dh rows with Dh = " + std::to_string(Dh), wk[0]);
   c.G = std::int64_t(wk[0]) / Dh;
   c.ffn = std::int64_t(wg[0]);
   c.causal = causal;
@@ -81,14 +82,16 @@ BlockOutputs load_block_outputs(const fs::path& dir, const BlockConfig& cfg) {
   return out;
 }
 
-void save_block_inputs(const fs::path& dir, Span3<const float> x, Span3<const float> dy, const BlockWeights& w) {
+void save_block_inputs(const fs::path& dir, Span3<const float> x, Span3<const float> dy,
+                       const BlockWeights& w) {
   fs::create_directories(dir);
   save3(dir / "x.npy", x);
   if (dy.data() != nullptr) save3(dir / "dy.npy", dy);
   save_set(dir, w.tensors());
 }
 
-void save_block_outputs(const fs::path& dir, Span3<const float> y, Span3<const float> dx, const BlockGrads* grads) {
+void save_block_outputs(const fs::path& dir, Span3<const float> y, Span3<const float> dx,
+                        const BlockGrads* grads) {
   fs::create_directories(dir);
   save3(dir / "y.npy", y);
   if (dx.data() != nullptr) save3(dir / "dx.npy", dx);

@@ -23,8 +23,8 @@ enum class HostMemory {
 };
 
 struct HostMemoryPolicy {
-  bool retaining = false;  // true when retain_freed_host_memory changed the allocator
-  std::string description; // one line for logs and JSON headers
+  bool retaining = false;   // true when retain_freed_host_memory changed the allocator
+  std::string description;  // one line for logs and JSON headers
 };
 
 // Applies HostMemory::retain to glibc's malloc (mallopt: mmap and trim thresholds at their

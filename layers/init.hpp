@@ -22,7 +22,8 @@ inline float seeded_uniform(std::uint64_t seed, std::uint64_t stream, std::uint6
 // `first` is the global flat index of data[0] (0 for a whole tensor).
 inline void fill_seeded(float* data, std::size_t n, std::uint64_t seed, std::uint64_t stream,
                         float scale, float offset_add = 0.f, std::uint64_t first = 0) {
-  for (std::size_t j = 0; j < n; ++j) data[j] = offset_add + scale * seeded_uniform(seed, stream, first + j);
+  for (std::size_t j = 0; j < n; ++j)
+    data[j] = offset_add + scale * seeded_uniform(seed, stream, first + j);
 }
 
 }  // namespace ody::layers

@@ -44,9 +44,9 @@ void gemm<Kokkos::HostSpace>(bool trans_a, bool trans_b, Index m, Index n, Index
       for (Index j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.f ? 0.f : beta * c[i * ldc + j];
     return;
   }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c,
-              blasint(ldc));
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, blasint(m), blasint(n), blasint(k), alpha, a,
+              blasint(lda), b, blasint(ldb), beta, c, blasint(ldc));
 }
 
 #if defined(KOKKOS_ENABLE_CUDA)
@@ -66,7 +66,8 @@ template <class Space>
 void linear_forward(Mat<float, Space> y, Mat<const float, Space> x, Mat<const float, Space> w,
                     Accum mode) {
   const std::size_t T = x.extent(0), in = x.extent(1), out = w.extent(0);
-  require_shape("linear_forward: w", w.extent(0), w.extent(1), out, in, "[out, in] with in = x.extent(1)");
+  require_shape("linear_forward: w", w.extent(0), w.extent(1), out, in,
+                "[out, in] with in = x.extent(1)");
   require_shape("linear_forward: y", y.extent(0), y.extent(1), T, out, "[T, out]");
   const Index ldx = leading_dim(x, "linear_forward: x"), ldw = leading_dim(w, "linear_forward: w"),
               ldy = leading_dim(y, "linear_forward: y");
@@ -80,16 +81,19 @@ void linear_backward(Mat<float, Space> dx, Mat<float, Space> dw, Mat<const float
                      Mat<const float, Space> x, Mat<const float, Space> w, Accum dx_mode,
                      Accum dw_mode) {
   const std::size_t T = x.extent(0), in = x.extent(1), out = w.extent(0);
-  require_shape("linear_backward: w", w.extent(0), w.extent(1), out, in, "[out, in] with in = x.extent(1)");
+  require_shape("linear_backward: w", w.extent(0), w.extent(1), out, in,
+                "[out, in] with in = x.extent(1)");
   require_shape("linear_backward: dy", dy.extent(0), dy.extent(1), T, out, "[T, out]");
-  const Index ldx = leading_dim(x, "linear_backward: x"), ldw = leading_dim(w, "linear_backward: w"),
+  const Index ldx = leading_dim(x, "linear_backward: x"),
+              ldw = leading_dim(w, "linear_backward: w"),
               lddy = leading_dim(dy, "linear_backward: dy");
   // dW first: it reads x, so dx may then overwrite x (the MLP reuses one buffer for the
   // SwiGLU product and its gradient).
   if (dw.data() != nullptr) {
     require_shape("linear_backward: dw", dw.extent(0), dw.extent(1), out, in, "[out, in] or empty");
     gemm<Space>(true, false, out, in, T, 1.f, dy.data(), lddy, x.data(), ldx,
-                dw_mode == Accum::kAdd ? 1.f : 0.f, dw.data(), leading_dim(dw, "linear_backward: dw"));
+                dw_mode == Accum::kAdd ? 1.f : 0.f, dw.data(),
+                leading_dim(dw, "linear_backward: dw"));
   }
   if (dx.data() != nullptr) {
     require_shape("linear_backward: dx", dx.extent(0), dx.extent(1), T, in, "[T, in] or empty");
@@ -97,15 +101,16 @@ void linear_backward(Mat<float, Space> dx, Mat<float, Space> dw, Mat<const float
     gemm<Space>(false, false, T, in, out, 1.f, dy.data(), lddy, w.data(), ldw,
                 dx_mode == Accum::kAdd ? 1.f : 0.f, dx.data(), lddx);
     // An activation gradient (bf16 under a bf16 scope); dW is an fp32 master gradient.
-    if constexpr (std::is_same_v<Space, Kokkos::HostSpace>) round_activations(dx.data(), T, in, lddx);
+    if constexpr (std::is_same_v<Space, Kokkos::HostSpace>)
+      round_activations(dx.data(), T, in, lddx);
   }
 }
 
-#define ODY_INSTANTIATE(Space)                                                                  \
-  template void linear_forward<Space>(Mat<float, Space>, Mat<const float, Space>,              \
-                                      Mat<const float, Space>, Accum);                          \
-  template void linear_backward<Space>(Mat<float, Space>, Mat<float, Space>,                   \
-                                       Mat<const float, Space>, Mat<const float, Space>,        \
+#define ODY_INSTANTIATE(Space)                                                           \
+  template void linear_forward<Space>(Mat<float, Space>, Mat<const float, Space>,        \
+                                      Mat<const float, Space>, Accum);                   \
+  template void linear_backward<Space>(Mat<float, Space>, Mat<float, Space>,             \
+                                       Mat<const float, Space>, Mat<const float, Space>, \
                                        Mat<const float, Space>, Accum, Accum);
 ODY_INSTANTIATE(Kokkos::HostSpace)
 #if defined(KOKKOS_ENABLE_CUDA)

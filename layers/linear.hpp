@@ -14,9 +14,9 @@ namespace ody::layers {
 // y [T, out] (mode)= x [T, in] · W [out, in]ᵀ.
 // kAdd lets a residual be fused into the GEMM: copy the residual into y, then add.
 template <class Space = HostSpace>
-void linear_forward(Mat<float, Space> y,          // [T, out]
-                    Mat<const float, Space> x,    // [T, in]
-                    Mat<const float, Space> w,    // [out, in]
+void linear_forward(Mat<float, Space> y,        // [T, out]
+                    Mat<const float, Space> x,  // [T, in]
+                    Mat<const float, Space> w,  // [out, in]
                     Accum mode = Accum::kOverwrite);
 
 // dx [T, in]   (dx_mode)= dy [T, out] · W [out, in]

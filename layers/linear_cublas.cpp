@@ -12,12 +12,12 @@ namespace ody::layers {
 
 namespace {
 
-#define ODY_CUBLAS_CHECK(call)                                                                  \
-  do {                                                                                          \
-    const cublasStatus_t st_ = (call);                                                          \
-    if (st_ != CUBLAS_STATUS_SUCCESS)                                                           \
-      throw ::ody::Error(std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " #call    \
-                         " failed: " + cublasGetStatusString(st_));                             \
+#define ODY_CUBLAS_CHECK(call)                                                    \
+  do {                                                                            \
+    const cublasStatus_t st_ = (call);                                            \
+    if (st_ != CUBLAS_STATUS_SUCCESS)                                             \
+      throw ::ody::Error(std::string(__FILE__) + ":" + std::to_string(__LINE__) + \
+                         ": " #call " failed: " + cublasGetStatusString(st_));    \
   } while (0)
 
 // One cuBLAS handle per (thread, device), created on first use and kept for the life of
@@ -50,8 +50,8 @@ void gemm_cublas(bool trans_a, bool trans_b, Index m, Index n, Index k, float al
   // layers' Kokkos kernels (no fence needed between them).
   ODY_CUBLAS_CHECK(cublasSetStream(h, Kokkos::Cuda().cuda_stream()));
   ODY_CUBLAS_CHECK(cublasSgemm(h, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                               trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k), &alpha, b,
-                               int(ldb < 1 ? 1 : ldb), a, int(lda < 1 ? 1 : lda), &beta, c,
+                               trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k), &alpha,
+                               b, int(ldb < 1 ? 1 : ldb), a, int(lda < 1 ? 1 : lda), &beta, c,
                                int(ldc < 1 ? 1 : ldc)));
 }
 

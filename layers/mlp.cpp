@@ -9,13 +9,15 @@ namespace ody::layers {
 namespace {
 template <class A, class B>
 void require_same_shape(const char* where, const A& a, const B& b) {
-  ODY_REQUIRE(a.extent(0) == b.extent(0) && a.extent(1) == b.extent(1), where, "the shape of the inputs",
-              "[", a.extent(0), ", ", a.extent(1), "] vs [", b.extent(0), ", ", b.extent(1), "]");
+  ODY_REQUIRE(a.extent(0) == b.extent(0) && a.extent(1) == b.extent(1), where,
+              "the shape of the inputs", "[", a.extent(0), ", ", a.extent(1), "] vs [", b.extent(0),
+              ", ", b.extent(1), "]");
 }
 }  // namespace
 
 template <class Space>
-void swiglu_forward(Span2<float, Space> act, Span2<const float, Space> gate, Span2<const float, Space> up) {
+void swiglu_forward(Span2<float, Space> act, Span2<const float, Space> gate,
+                    Span2<const float, Space> up) {
   using Exec = typename Space::execution_space;
   require_same_shape("swiglu_forward: up", up, gate);
   require_same_shape("swiglu_forward: act", act, gate);
@@ -34,8 +36,9 @@ void swiglu_forward(Span2<float, Space> act, Span2<const float, Space> gate, Spa
 }
 
 template <class Space>
-void swiglu_backward(Span2<float, Space> dgate, Span2<float, Space> dup, Span2<const float, Space> dact,
-                     Span2<const float, Space> gate, Span2<const float, Space> up) {
+void swiglu_backward(Span2<float, Space> dgate, Span2<float, Space> dup,
+                     Span2<const float, Space> dact, Span2<const float, Space> gate,
+                     Span2<const float, Space> up) {
   using Exec = typename Space::execution_space;
   require_same_shape("swiglu_backward: up", up, gate);
   require_same_shape("swiglu_backward: dact", dact, gate);
@@ -74,17 +77,18 @@ void mlp_forward(Mat<float, Space> y, Span2<float, Space> gate, Span2<float, Spa
 
 template <class Space>
 void mlp_backward(Mat<float, Space> du, const MlpGrads<Space>& g, Mat<const float, Space> dy,
-                  Mat<const float, Space> u, const MlpWeights<Space>& w, Span2<const float, Space> gate,
-                  Span2<const float, Space> up, Span2<float, Space> scratch1, Span2<float, Space> scratch2,
-                  Accum du_mode, Accum dw_mode) {
+                  Mat<const float, Space> u, const MlpWeights<Space>& w,
+                  Span2<const float, Space> gate, Span2<const float, Space> up,
+                  Span2<float, Space> scratch1, Span2<float, Space> scratch2, Accum du_mode,
+                  Accum dw_mode) {
   require_same_shape("mlp_backward: scratch1", scratch1, gate);
   require_same_shape("mlp_backward: scratch2", scratch2, gate);
   // act is not saved: recompute it (one elementwise pass). dW_down = dyᵀ act, then
   // dact = dy W_down over act in the same call (linear_backward computes dW first), then
   // dgate in place over dact; dup goes to scratch2.
   swiglu_forward<Space>(scratch1, gate, up);
-  linear_backward<Space>(Mat<float, Space>(scratch1), g.dw_down, dy, Mat<const float, Space>(scratch1),
-                         w.w_down, Accum::kOverwrite, dw_mode);
+  linear_backward<Space>(Mat<float, Space>(scratch1), g.dw_down, dy,
+                         Mat<const float, Space>(scratch1), w.w_down, Accum::kOverwrite, dw_mode);
   swiglu_backward<Space>(scratch1, scratch2, scratch1, gate, up);
   const Mat<const float, Space> dgate(scratch1), dup(scratch2);
   linear_backward<Space>(du, g.dw_gate, dgate, u, w.w_gate, du_mode, dw_mode);
@@ -106,21 +110,20 @@ void residual_add(Span2<float, Space> y, Span2<const float, Space> a, Span2<cons
   if constexpr (std::is_same_v<Space, Kokkos::HostSpace>) round_activations(py, std::size_t(n));
 }
 
-#define ODY_INSTANTIATE(Space)                                                                    \
-  template void swiglu_forward<Space>(Span2<float, Space>, Span2<const float, Space>,            \
-                                      Span2<const float, Space>);                                 \
-  template void swiglu_backward<Space>(Span2<float, Space>, Span2<float, Space>,                 \
-                                       Span2<const float, Space>, Span2<const float, Space>,      \
-                                       Span2<const float, Space>);                                \
-  template void mlp_forward<Space>(Mat<float, Space>, Span2<float, Space>, Span2<float, Space>,  \
-                                   Span2<float, Space>, Mat<const float, Space>,                  \
-                                   const MlpWeights<Space>&, Accum);                              \
-  template void mlp_backward<Space>(Mat<float, Space>, const MlpGrads<Space>&,                   \
-                                    Mat<const float, Space>, Mat<const float, Space>,             \
-                                    const MlpWeights<Space>&, Span2<const float, Space>,          \
-                                    Span2<const float, Space>, Span2<float, Space>,               \
-                                    Span2<float, Space>, Accum, Accum);                           \
-  template void residual_add<Space>(Span2<float, Space>, Span2<const float, Space>,              \
+#define ODY_INSTANTIATE(Space)                                                                     \
+  template void swiglu_forward<Space>(Span2<float, Space>, Span2<const float, Space>,              \
+                                      Span2<const float, Space>);                                  \
+  template void swiglu_backward<Space>(Span2<float, Space>, Span2<float, Space>,                   \
+                                       Span2<const float, Space>, Span2<const float, Space>,       \
+                                       Span2<const float, Space>);                                 \
+  template void mlp_forward<Space>(Mat<float, Space>, Span2<float, Space>, Span2<float, Space>,    \
+                                   Span2<float, Space>, Mat<const float, Space>,                   \
+                                   const MlpWeights<Space>&, Accum);                               \
+  template void mlp_backward<Space>(                                                               \
+      Mat<float, Space>, const MlpGrads<Space>&, Mat<const float, Space>, Mat<const float, Space>, \
+      const MlpWeights<Space>&, Span2<const float, Space>, Span2<const float, Space>,              \
+      Span2<float, Space>, Span2<float, Space>, Accum, Accum);                                     \
+  template void residual_add<Space>(Span2<float, Space>, Span2<const float, Space>,                \
                                     Span2<const float, Space>);
 ODY_INSTANTIATE(Kokkos::HostSpace)
 #if defined(KOKKOS_ENABLE_CUDA)

@@ -77,12 +77,14 @@ Header read_header(std::ifstream& in, const fs::path& p, std::uintmax_t file_siz
   std::size_t len = 0, pre_len = 0;
   if (major == 1) {
     if (!in.read(pre + 8, 2)) damaged(p, "truncated in the header length");
-    len = std::size_t(static_cast<unsigned char>(pre[8])) | std::size_t(static_cast<unsigned char>(pre[9])) << 8;
+    len = std::size_t(static_cast<unsigned char>(pre[8])) |
+          std::size_t(static_cast<unsigned char>(pre[9])) << 8;
     pre_len = 10;
   } else if (major == 2 || major == 3) {
     unsigned char b[4];
     if (!in.read(reinterpret_cast<char*>(b), 4)) damaged(p, "truncated in the header length");
-    len = std::size_t(b[0]) | std::size_t(b[1]) << 8 | std::size_t(b[2]) << 16 | std::size_t(b[3]) << 24;
+    len = std::size_t(b[0]) | std::size_t(b[1]) << 8 | std::size_t(b[2]) << 16 |
+          std::size_t(b[3]) << 24;
     pre_len = 12;
   } else {
     damaged(p, "unsupported format version " + std::to_string(major));
@@ -114,8 +116,8 @@ Header read_header(std::ifstream& in, const fs::path& p, std::uintmax_t file_siz
   h.data_offset = pre_len + len;
   const std::uintmax_t want = h.data_offset + count(h.shape) * sizeof(float);
   if (file_size < want)
-    damaged(p, "truncated: " + std::to_string(file_size) + " bytes, the header " + shape_str(h.shape) +
-                   " needs " + std::to_string(want));
+    damaged(p, "truncated: " + std::to_string(file_size) + " bytes, the header " +
+                   shape_str(h.shape) + " needs " + std::to_string(want));
   if (file_size > want)
     damaged(p, "damaged: " + std::to_string(file_size - want) + " bytes after the data of shape " +
                    shape_str(h.shape));
@@ -176,7 +178,8 @@ void read_npy(const fs::path& path, const std::vector<std::size_t>& expected_sha
 }
 
 void write_npy(const fs::path& path, const float* data, const std::vector<std::size_t>& shape) {
-  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_str(shape) + ", }";
+  std::string dict =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_str(shape) + ", }";
   // Pad with spaces and a final newline so that the data starts on a 64-byte boundary.
   const std::size_t pre1 = 10, pre2 = 12;
   std::size_t pre = pre1;

@@ -19,8 +19,10 @@ std::vector<std::size_t> npy_shape(const std::filesystem::path& path);
 // The whole array, any shape.
 NpyArray read_npy(const std::filesystem::path& path);
 // Reads into dst (product(expected_shape) floats) after checking the shape.
-void read_npy(const std::filesystem::path& path, const std::vector<std::size_t>& expected_shape, float* dst);
+void read_npy(const std::filesystem::path& path, const std::vector<std::size_t>& expected_shape,
+              float* dst);
 // Writes data [shape] (version 1.0 header, 2.0 when the header exceeds 64 KiB).
-void write_npy(const std::filesystem::path& path, const float* data, const std::vector<std::size_t>& shape);
+void write_npy(const std::filesystem::path& path, const float* data,
+               const std::vector<std::size_t>& shape);
 
 }  // namespace ody::layers

@@ -26,7 +26,8 @@ class ProfileTimer {
   ~ProfileTimer() {
     if (!profile_) return;
     Kokkos::fence();
-    profile_->*field_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    profile_->*field_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
   ProfileTimer(const ProfileTimer&) = delete;
   ProfileTimer& operator=(const ProfileTimer&) = delete;

@@ -32,7 +32,8 @@ void rmsnorm_forward(Span2<float, Space> y, Span1<float, Space> rstd, Span2<cons
         if (save) rstd(t) = r;
         for (Index j = 0; j < d; ++j) y(t, j) = x(t, j) * r * w(j);
       });
-  if constexpr (std::is_same_v<Space, Kokkos::HostSpace>) round_activations(y.data(), T, d, y.stride(0));
+  if constexpr (std::is_same_v<Space, Kokkos::HostSpace>)
+    round_activations(y.data(), T, d, y.stride(0));
 }
 
 template <class Space>
@@ -42,8 +43,10 @@ void rmsnorm_backward(Span2<float, Space> dx, Span1<float, Space> dw, Span2<cons
   using Exec = typename Space::execution_space;
   const Index T = x.extent(0), d = x.extent(1);
   ODY_REQUIRE(dy.extent(0) == x.extent(0) && dy.extent(1) == x.extent(1), "rmsnorm_backward: dy",
-              "shape of x [T, d]", "[", dy.extent(0), ", ", dy.extent(1), "] vs [", T, ", ", d, "]");
-  ODY_REQUIRE(Index(w.extent(0)) == d, "rmsnorm_backward: w", "[d]", "[", w.extent(0), "] vs d = ", d);
+              "shape of x [T, d]", "[", dy.extent(0), ", ", dy.extent(1), "] vs [", T, ", ", d,
+              "]");
+  ODY_REQUIRE(Index(w.extent(0)) == d, "rmsnorm_backward: w", "[d]", "[", w.extent(0),
+              "] vs d = ", d);
   ODY_REQUIRE(Index(rstd.extent(0)) == T, "rmsnorm_backward: rstd", "[T]", "[", rstd.extent(0),
               "] vs T = ", T);
   if (dx.data() != nullptr) {
@@ -62,7 +65,8 @@ void rmsnorm_backward(Span2<float, Space> dx, Span1<float, Space> dw, Span2<cons
             dx(t, j) = add ? dx(t, j) + g : g;
           }
         });
-    if constexpr (std::is_same_v<Space, Kokkos::HostSpace>) round_activations(dx.data(), T, d, dx.stride(0));
+    if constexpr (std::is_same_v<Space, Kokkos::HostSpace>)
+      round_activations(dx.data(), T, d, dx.stride(0));
   }
   if (dw.data() != nullptr) {
     ODY_REQUIRE(Index(dw.extent(0)) == d, "rmsnorm_backward: dw", "[d] or empty", "[", dw.extent(0),
@@ -77,20 +81,22 @@ void rmsnorm_backward(Span2<float, Space> dx, Span1<float, Space> dw, Span2<cons
           double acc[kColBlock] = {};
           for (Index t = 0; t < T; ++t) {
             const double r = rstd(t);
-            for (Index c = 0; c < n; ++c) acc[c] += double(dy(t, j0 + c)) * double(x(t, j0 + c)) * r;
+            for (Index c = 0; c < n; ++c)
+              acc[c] += double(dy(t, j0 + c)) * double(x(t, j0 + c)) * r;
           }
-          for (Index c = 0; c < n; ++c) dw(j0 + c) = add ? dw(j0 + c) + float(acc[c]) : float(acc[c]);
+          for (Index c = 0; c < n; ++c)
+            dw(j0 + c) = add ? dw(j0 + c) + float(acc[c]) : float(acc[c]);
         });
   }
 }
 
-#define ODY_INSTANTIATE(Space)                                                                    \
-  template void rmsnorm_forward<Space>(Span2<float, Space>, Span1<float, Space>,                 \
-                                       Span2<const float, Space>, Span1<const float, Space>,      \
-                                       float);                                                    \
-  template void rmsnorm_backward<Space>(Span2<float, Space>, Span1<float, Space>,                \
-                                        Span2<const float, Space>, Span2<const float, Space>,     \
-                                        Span1<const float, Space>, Span1<const float, Space>,     \
+#define ODY_INSTANTIATE(Space)                                                                \
+  template void rmsnorm_forward<Space>(Span2<float, Space>, Span1<float, Space>,              \
+                                       Span2<const float, Space>, Span1<const float, Space>,  \
+                                       float);                                                \
+  template void rmsnorm_backward<Space>(Span2<float, Space>, Span1<float, Space>,             \
+                                        Span2<const float, Space>, Span2<const float, Space>, \
+                                        Span1<const float, Space>, Span1<const float, Space>, \
                                         Accum, Accum);
 ODY_INSTANTIATE(Kokkos::HostSpace)
 #if defined(KOKKOS_ENABLE_CUDA)

@@ -12,10 +12,10 @@ inline constexpr float kRmsNormEps = 1e-5f;
 // the only thing backward needs besides x and w; pass an empty span to not save it.
 // y may alias x. Reductions run in double.
 template <class Space = HostSpace>
-void rmsnorm_forward(Span2<float, Space> y,            // [T, d]
-                     Span1<float, Space> rstd,         // [T] (or empty)
-                     Span2<const float, Space> x,      // [T, d]
-                     Span1<const float, Space> w,      // [d]
+void rmsnorm_forward(Span2<float, Space> y,        // [T, d]
+                     Span1<float, Space> rstd,     // [T] (or empty)
+                     Span2<const float, Space> x,  // [T, d]
+                     Span1<const float, Space> w,  // [d]
                      float eps = kRmsNormEps);
 
 // Gradients of y = RMSNorm(x; w) given dy:

@@ -58,15 +58,15 @@ void rope_forward(Span4<float, Space> y, Span4<const float, Space> x, Span1<cons
 }
 
 template <class Space>
-void rope_backward(Span4<float, Space> dx, Span4<const float, Space> dy, Span1<const Pos, Space> pos,
-                   double theta) {
+void rope_backward(Span4<float, Space> dx, Span4<const float, Space> dy,
+                   Span1<const Pos, Space> pos, double theta) {
   rope_apply<Space>("rope_backward", dx, dy, pos, theta, -1.0);
 }
 
-#define ODY_INSTANTIATE(Space)                                                                 \
-  template void rope_forward<Space>(Span4<float, Space>, Span4<const float, Space>,           \
-                                    Span1<const Pos, Space>, double);                          \
-  template void rope_backward<Space>(Span4<float, Space>, Span4<const float, Space>,          \
+#define ODY_INSTANTIATE(Space)                                                       \
+  template void rope_forward<Space>(Span4<float, Space>, Span4<const float, Space>,  \
+                                    Span1<const Pos, Space>, double);                \
+  template void rope_backward<Space>(Span4<float, Space>, Span4<const float, Space>, \
                                      Span1<const Pos, Space>, double);
 ODY_INSTANTIATE(Kokkos::HostSpace)
 #if defined(KOKKOS_ENABLE_CUDA)

@@ -15,9 +15,9 @@ inline constexpr double kRopeTheta = 10000.0;
 // y [B, L, heads, Dh] = RoPE(x) with pos [L] (the same positions for every batch row).
 // y may alias x (in place). Dh must be even.
 template <class Space = HostSpace>
-void rope_forward(Span4<float, Space> y,          // [B, L, heads, Dh]
-                  Span4<const float, Space> x,    // [B, L, heads, Dh]
-                  Span1<const Pos, Space> pos,    // [L]
+void rope_forward(Span4<float, Space> y,        // [B, L, heads, Dh]
+                  Span4<const float, Space> x,  // [B, L, heads, Dh]
+                  Span1<const Pos, Space> pos,  // [L]
                   double theta = kRopeTheta);
 
 // dx = RoPE⁻¹(dy): the rotation is orthogonal, so its adjoint is the rotation by -angle.

@@ -32,19 +32,24 @@ using Pos = std::int64_t;
 
 // Contiguous (C-order) unmanaged views of rank 1..4.
 template <class T, class Space = HostSpace>
-using Span1 = typename std::type_identity<Kokkos::View<T*, Kokkos::LayoutRight, Space, Unmanaged>>::type;
+using Span1 =
+    typename std::type_identity<Kokkos::View<T*, Kokkos::LayoutRight, Space, Unmanaged>>::type;
 template <class T, class Space = HostSpace>
-using Span2 = typename std::type_identity<Kokkos::View<T**, Kokkos::LayoutRight, Space, Unmanaged>>::type;
+using Span2 =
+    typename std::type_identity<Kokkos::View<T**, Kokkos::LayoutRight, Space, Unmanaged>>::type;
 template <class T, class Space = HostSpace>
-using Span3 = typename std::type_identity<Kokkos::View<T***, Kokkos::LayoutRight, Space, Unmanaged>>::type;
+using Span3 =
+    typename std::type_identity<Kokkos::View<T***, Kokkos::LayoutRight, Space, Unmanaged>>::type;
 template <class T, class Space = HostSpace>
-using Span4 = typename std::type_identity<Kokkos::View<T****, Kokkos::LayoutRight, Space, Unmanaged>>::type;
+using Span4 =
+    typename std::type_identity<Kokkos::View<T****, Kokkos::LayoutRight, Space, Unmanaged>>::type;
 
 // A row-strided matrix: element (r, c) at data()[r * stride(0) + c]. stride(1) must be 1
 // (checked by the functions that take one). LayoutRight views and column subviews
 // convert to it implicitly.
 template <class T, class Space = HostSpace>
-using Mat = typename std::type_identity<Kokkos::View<T**, Kokkos::LayoutStride, Space, Unmanaged>>::type;
+using Mat =
+    typename std::type_identity<Kokkos::View<T**, Kokkos::LayoutStride, Space, Unmanaged>>::type;
 
 // A rows x cols matrix at p whose rows are ld elements apart (ld >= cols).
 template <class T, class Space = HostSpace>

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake ninja-build g++ pkg-config git
+  cmake ninja-build g++ pkg-config git clang-format
   libopenmpi-dev openmpi-bin
   libucx-dev ucx-utils
   libhwloc-dev hwloc

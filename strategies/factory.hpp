@@ -62,10 +62,12 @@ std::vector<WeightMode> allowed_weight_modes(std::string_view name);
 std::vector<TokenLayout> allowed_layouts(std::string_view name);
 
 // comm: the world (or a mesh dimension) the strategy runs on; its size is N.
-std::unique_ptr<Strategy> make_strategy(std::string_view name, const BlockConfig& cfg, comm::Communicator& comm,
+std::unique_ptr<Strategy> make_strategy(std::string_view name, const BlockConfig& cfg,
+                                        comm::Communicator& comm,
                                         const StrategyOptions& options = {});
 // Throws ody::Error naming the rule when cfg cannot run on n ranks with these options.
-void check_strategy(std::string_view name, const BlockConfig& cfg, int n, const StrategyOptions& options = {});
+void check_strategy(std::string_view name, const BlockConfig& cfg, int n,
+                    const StrategyOptions& options = {});
 // The strategy's exact traffic on world rank `rank` of n (mapped through
 // options.placement to its logical index), without constructing it.
 Cost strategy_cost(std::string_view name, const BlockConfig& cfg, int n, int rank,
@@ -74,6 +76,7 @@ Cost strategy_cost(std::string_view name, const BlockConfig& cfg, int n, int ran
 std::vector<MeshDim> default_mesh(std::string_view name, const BlockConfig& cfg, int n,
                                   const StrategyOptions& options = {});
 // "ulysses=2,ring=2" for that mesh.
-std::string describe_mesh(std::string_view name, const BlockConfig& cfg, int n, const StrategyOptions& options = {});
+std::string describe_mesh(std::string_view name, const BlockConfig& cfg, int n,
+                          const StrategyOptions& options = {});
 
 }  // namespace ody::strategies

@@ -27,10 +27,12 @@ comm::WorkPtr seq_to_head_post(comm::Communicator& comm, const float* src, std::
   send.resize(blk * n);
   for (int j = 0; j < n; ++j) {
     const Z h0 = head_start(heads, n, j);
-    for (Z t = 0; t < B * Ll; ++t) convert_n(src + (t * heads + h0) * Dh, c * Dh, send.data() + j * blk + t * c * Dh);
+    for (Z t = 0; t < B * Ll; ++t)
+      convert_n(src + (t * heads + h0) * Dh, c * Dh, send.data() + j * blk + t * c * Dh);
   }
   if constexpr (std::is_same_v<W, float>) {
-    if (in_place && B == 1) return comm.all_to_all_async(comm::cbuf(send), comm::buf(in_place, blk * n), tag);
+    if (in_place && B == 1)
+      return comm.all_to_all_async(comm::cbuf(send), comm::buf(in_place, blk * n), tag);
   }
   recv.resize(blk * n);
   return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
@@ -46,12 +48,14 @@ void seq_to_head_finish(const std::vector<W>& recv, float* dst, int n, Z B, Z Ll
     for (int s = 0; s < n; ++s)
       for (Z b = 0; b < B; ++b)
         for (Z j = 0; j < Ll; ++j)
-          convert_n(recv.data() + s * blk + (b * Ll + j) * c * Dh, c * Dh, dst + (b * L + seq_map[s * Ll + j]) * c * Dh);
+          convert_n(recv.data() + s * blk + (b * Ll + j) * c * Dh, c * Dh,
+                    dst + (b * L + seq_map[s * Ll + j]) * c * Dh);
     return;
   }
   for (int s = 0; s < n; ++s)
     for (Z b = 0; b < B; ++b)
-      convert_n(recv.data() + s * blk + b * Ll * c * Dh, Ll * c * Dh, dst + (b * L + s * Ll) * c * Dh);
+      convert_n(recv.data() + s * blk + b * Ll * c * Dh, Ll * c * Dh,
+                dst + (b * L + s * Ll) * c * Dh);
 }
 
 // Inverse: src [B, L, c, Dh] (head-sharded) -> dst [B, Ll, heads, Dh]. accumulate: dst +=
@@ -67,51 +71,58 @@ comm::WorkPtr head_to_seq_post(comm::Communicator& comm, const float* src, std::
   const Z c = heads_per_rank(heads, n), blk = B * Ll * c * Dh, L = Ll * n;
   recv.resize(blk * n);
   if constexpr (std::is_same_v<W, float>) {
-    if (send_from_src && B == 1 && !seq_map) return comm.all_to_all_async(comm::cbuf(src, blk * n), comm::buf(recv), tag);
+    if (send_from_src && B == 1 && !seq_map)
+      return comm.all_to_all_async(comm::cbuf(src, blk * n), comm::buf(recv), tag);
   }
   send.resize(blk * n);
   if (seq_map) {
     for (int s = 0; s < n; ++s)
       for (Z b = 0; b < B; ++b)
         for (Z j = 0; j < Ll; ++j)
-          convert_n(src + (b * L + seq_map[s * Ll + j]) * c * Dh, c * Dh, send.data() + s * blk + (b * Ll + j) * c * Dh);
+          convert_n(src + (b * L + seq_map[s * Ll + j]) * c * Dh, c * Dh,
+                    send.data() + s * blk + (b * Ll + j) * c * Dh);
     return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
   }
   for (int j = 0; j < n; ++j)
     for (Z b = 0; b < B; ++b)
-      convert_n(src + (b * L + j * Ll) * c * Dh, Ll * c * Dh, send.data() + j * blk + b * Ll * c * Dh);
+      convert_n(src + (b * L + j * Ll) * c * Dh, Ll * c * Dh,
+                send.data() + j * blk + b * Ll * c * Dh);
   return comm.all_to_all_async(comm::cbuf(send), comm::buf(recv), tag);
 }
 template <class W>
-void head_to_seq_finish(const std::vector<W>& recv, float* dst, int n, Z B, Z Ll, Z heads, Z Dh, bool accumulate) {
+void head_to_seq_finish(const std::vector<W>& recv, float* dst, int n, Z B, Z Ll, Z heads, Z Dh,
+                        bool accumulate) {
   const Z c = heads_per_rank(heads, n), blk = B * Ll * c * Dh;
   if (accumulate) {
     for (int s = 0; s < n; ++s) {
       const Z h0 = head_start(heads, n, s);
       for (Z t = 0; t < B * Ll; ++t)
-        for (Z e = 0; e < c * Dh; ++e) dst[(t * heads + h0) * Dh + e] += widen(recv[s * blk + t * c * Dh + e]);
+        for (Z e = 0; e < c * Dh; ++e)
+          dst[(t * heads + h0) * Dh + e] += widen(recv[s * blk + t * c * Dh + e]);
     }
     return;
   }
   for (int s = 0; s < n; ++s) {
     const Z h0 = head_start(heads, n, s);
-    for (Z t = 0; t < B * Ll; ++t) convert_n(recv.data() + s * blk + t * c * Dh, c * Dh, dst + (t * heads + h0) * Dh);
+    for (Z t = 0; t < B * Ll; ++t)
+      convert_n(recv.data() + s * blk + t * c * Dh, c * Dh, dst + (t * heads + h0) * Dh);
   }
 }
 
 // Exchange buffers that live only while the exchange is in flight: wait, free send, unpack,
 // free recv (Ulysses' memory plan; USP keeps its buffers between passes instead).
 template <class W>
-void seq_to_head_finish_free(const comm::WorkPtr& w, float* dst, std::vector<W>& send, std::vector<W>& recv, int n,
-                             Z B, Z Ll, Z heads, Z Dh) {
+void seq_to_head_finish_free(const comm::WorkPtr& w, float* dst, std::vector<W>& send,
+                             std::vector<W>& recv, int n, Z B, Z Ll, Z heads, Z Dh) {
   w->wait();
   std::vector<W>().swap(send);
   seq_to_head_finish(recv, dst, n, B, Ll, heads, Dh);
   std::vector<W>().swap(recv);
 }
 template <class W>
-void head_to_seq_finish_free(const comm::WorkPtr& w, float* dst, std::vector<W>& send, std::vector<W>& recv, int n,
-                             Z B, Z Ll, Z heads, Z Dh, bool accumulate) {
+void head_to_seq_finish_free(const comm::WorkPtr& w, float* dst, std::vector<W>& send,
+                             std::vector<W>& recv, int n, Z B, Z Ll, Z heads, Z Dh,
+                             bool accumulate) {
   w->wait();
   std::vector<W>().swap(send);
   head_to_seq_finish(recv, dst, n, B, Ll, heads, Dh, accumulate);

@@ -9,9 +9,12 @@ namespace ody::strategies {
 
 std::string_view to_string(TokenLayout layout) {
   switch (layout) {
-    case TokenLayout::contiguous: return "contiguous";
-    case TokenLayout::zigzag: return "zigzag";
-    case TokenLayout::stripe: return "stripe";
+    case TokenLayout::contiguous:
+      return "contiguous";
+    case TokenLayout::zigzag:
+      return "zigzag";
+    case TokenLayout::stripe:
+      return "stripe";
   }
   return "?";
 }
@@ -30,15 +33,17 @@ std::string nearest(std::int64_t value, std::int64_t m) {
 void check_layout(TokenLayout layout, std::int64_t L, int n, const char* where) {
   ODY_REQUIRE(n >= 1, where, "a group size N >= 1", "N = ", n);
   const std::int64_t m = layout_divisor(layout, n);
-  const std::string rule = layout == TokenLayout::zigzag ? "L % (2N) == 0 (zigzag: 2N chunks)"
-                                                         : "L % N == 0 (" + std::string(to_string(layout)) + ")";
+  const std::string rule = layout == TokenLayout::zigzag
+                               ? "L % (2N) == 0 (zigzag: 2N chunks)"
+                               : "L % N == 0 (" + std::string(to_string(layout)) + ")";
   ODY_REQUIRE(L > 0 && L % m == 0, where,
-              rule + ", N = " + std::to_string(n) + ", nearest valid L: " + nearest(std::max<std::int64_t>(L, 0), m),
+              rule + ", N = " + std::to_string(n) +
+                  ", nearest valid L: " + nearest(std::max<std::int64_t>(L, 0), m),
               "L = ", L);
 }
 
-void check_divisible(const char* where, const char* name, std::int64_t value, const char* divisor_name,
-                     std::int64_t divisor) {
+void check_divisible(const char* where, const char* name, std::int64_t value,
+                     const char* divisor_name, std::int64_t divisor) {
   ODY_REQUIRE(divisor >= 1 && value > 0 && value % divisor == 0, where,
               std::string(name) + " % " + divisor_name + " == 0, " + divisor_name + " = " +
                   std::to_string(divisor) + ", nearest valid " + name + ": " +
@@ -52,8 +57,12 @@ std::vector<std::int64_t> local_positions(TokenLayout layout, std::int64_t L, in
   std::vector<std::int64_t> pos(ll);
   for (std::int64_t j = 0; j < ll; ++j) {
     switch (layout) {
-      case TokenLayout::contiguous: pos[j] = r * ll + j; break;
-      case TokenLayout::stripe: pos[j] = j * n + r; break;
+      case TokenLayout::contiguous:
+        pos[j] = r * ll + j;
+        break;
+      case TokenLayout::stripe:
+        pos[j] = j * n + r;
+        break;
       case TokenLayout::zigzag: {
         const std::int64_t c = L / (2 * n);
         pos[j] = j < c ? r * c + j : (2 * n - 1 - r) * c + (j - c);

@@ -30,8 +30,8 @@ std::int64_t layout_divisor(TokenLayout layout, int n);
 void check_layout(TokenLayout layout, std::int64_t L, int n, const char* where);
 // Throws ody::Error at `where` when `value` % n != 0, naming the rule and the nearest
 // valid values of `name` (e.g. heads when sharding heads over N ranks).
-void check_divisible(const char* where, const char* name, std::int64_t value, const char* divisor_name,
-                     std::int64_t divisor);
+void check_divisible(const char* where, const char* name, std::int64_t value,
+                     const char* divisor_name, std::int64_t divisor);
 
 // Global positions [L/N] of rank r's local tokens, in local order.
 std::vector<std::int64_t> local_positions(TokenLayout layout, std::int64_t L, int n, int r);
@@ -47,8 +47,12 @@ void unshard(TokenLayout layout, const float* local, float* full, std::int64_t B
 // Heads sharded over n ranks: rank j gets [head_start(j), head_start(j) + heads_per_rank).
 // With heads < n (kv heads under GQA, n % heads == 0) each rank gets the one kv head its
 // query heads read, so kv heads are replicated n / heads times.
-inline std::int64_t heads_per_rank(std::int64_t heads, int n) { return std::max<std::int64_t>(heads / n, 1); }
-inline std::int64_t head_start(std::int64_t heads, int n, int j) { return std::int64_t(j) * heads / n; }
+inline std::int64_t heads_per_rank(std::int64_t heads, int n) {
+  return std::max<std::int64_t>(heads / n, 1);
+}
+inline std::int64_t head_start(std::int64_t heads, int n, int j) {
+  return std::int64_t(j) * heads / n;
+}
 
 // A ring of n ranks passing blocks to the next rank: rank r sends to ring_next, receives
 // from ring_prev, and at step s (0 = its own) holds the block that started on ring_source.

@@ -15,11 +15,13 @@ bool two_level(std::span<const int> group_nodes) {
   return n_nodes > 1 && n_nodes < group_nodes.size() && comm::uniform_nodes(group_nodes);
 }
 
-std::vector<int> node_of_index(const std::vector<int>& node_of_rank, const std::vector<int>& placement) {
+std::vector<int> node_of_index(const std::vector<int>& node_of_rank,
+                               const std::vector<int>& placement) {
   if (node_of_rank.empty() || placement.empty()) return node_of_rank;
-  ODY_REQUIRE(node_of_rank.size() == placement.size(), "node_of_rank",
-              "empty or one node id per world rank (" + std::to_string(placement.size()) + " entries)",
-              node_of_rank.size(), " entries");
+  ODY_REQUIRE(
+      node_of_rank.size() == placement.size(), "node_of_rank",
+      "empty or one node id per world rank (" + std::to_string(placement.size()) + " entries)",
+      node_of_rank.size(), " entries");
   std::vector<int> out(placement.size());
   for (std::size_t m = 0; m < placement.size(); ++m) {
     const int r = placement[m];
@@ -46,22 +48,25 @@ Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int
     prod *= dims_[k].size;
     listing += (k ? " x " : "") + dims_[k].name + "=" + std::to_string(dims_[k].size);
   }
-  ODY_REQUIRE(prod == p, "Mesh: dims", "the product of the dimension sizes to equal the world size " +
-                                           std::to_string(p),
+  ODY_REQUIRE(prod == p, "Mesh: dims",
+              "the product of the dimension sizes to equal the world size " + std::to_string(p),
               listing, " = ", prod);
   if (placement.empty()) {
     index_ = world.rank();
   } else {
     ODY_REQUIRE(static_cast<int>(placement.size()) == p, "Mesh: placement",
-                "one world rank per logical index (" + std::to_string(p) + " entries)", placement.size());
+                "one world rank per logical index (" + std::to_string(p) + " entries)",
+                placement.size());
     std::vector<int> sorted = placement;
     std::sort(sorted.begin(), sorted.end());
     for (int m = 0; m < p; ++m)
       ODY_REQUIRE(sorted[m] == m, "Mesh: placement", "a permutation of 0.." + std::to_string(p - 1),
                   "a missing or repeated rank near ", m);
-    index_ = static_cast<int>(std::find(placement.begin(), placement.end(), world.rank()) - placement.begin());
+    index_ = static_cast<int>(std::find(placement.begin(), placement.end(), world.rank()) -
+                              placement.begin());
   }
-  ODY_REQUIRE(node_of_rank.empty() || static_cast<int>(node_of_rank.size()) == p, "Mesh: node_of_rank",
+  ODY_REQUIRE(node_of_rank.empty() || static_cast<int>(node_of_rank.size()) == p,
+              "Mesh: node_of_rank",
               "empty or one node id per world rank (" + std::to_string(p) + " entries)",
               node_of_rank.size(), " entries");
   coords_.resize(dims_.size());

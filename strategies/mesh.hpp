@@ -47,7 +47,8 @@ bool two_level(std::span<const int> group_nodes);
 // when placement is empty; empty when node_of_rank is). What a communicator ordered by
 // logical index (strategies::ordered_world) needs. Throws ody::Error naming node_of_rank
 // when it is neither empty nor one entry per placement entry.
-std::vector<int> node_of_index(const std::vector<int>& node_of_rank, const std::vector<int>& placement);
+std::vector<int> node_of_index(const std::vector<int>& node_of_rank,
+                               const std::vector<int>& placement);
 
 class Mesh {
  public:

@@ -2,7 +2,6 @@
 
 #include "base/error.hpp"
 
-
 namespace ody::strategies {
 
 using namespace layers;
@@ -26,7 +25,7 @@ void Odysseus::set_weights(const BlockWeights& full) {
 }
 
 void Odysseus::do_forward(Span3<float> y, Span3<const float> x) {
-  mlp_.post_gathers();  // prefetch: in flight while attention runs
+  mlp_.post_gathers();      // prefetch: in flight while attention runs
   float* h = mlp_.input();  // h straight into the buffer the MLP saves it in
   attn_.forward(h, x.data());
   mlp_.forward(y.data(), h);
@@ -35,7 +34,9 @@ void Odysseus::do_forward(Span3<float> y, Span3<const float> x) {
 void Odysseus::do_backward(Span3<float> dx, Span3<const float> dy) {
   const Z d = cfg_.d;
   mlp_.post_gathers();
-  mlp_.backward(dx.data(), dy.data());  // dh, in dx; its gradient reduce-scatters travel during attention backward
+  mlp_.backward(
+      dx.data(),
+      dy.data());  // dh, in dx; its gradient reduce-scatters travel during attention backward
   attn_.backward(dx.data(), dx.data());  // dx = dh + the attention branch's input gradient
   std::vector<float> norms(2 * d);
   std::copy_n(attn_.dattn_norm_.data(), d, norms.begin());

@@ -23,7 +23,8 @@ namespace ody::strategies {
 
 class Odysseus final : public Strategy {
  public:
-  Odysseus(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode = WeightMode::zero3_mlp);
+  Odysseus(const BlockConfig& cfg, comm::Communicator& comm,
+           WeightMode mode = WeightMode::zero3_mlp);
   std::string_view name() const override { return "odysseus"; }
   TokenLayout layout() const override { return TokenLayout::contiguous; }
   WeightMode weight_mode() const override { return WeightMode::zero3_mlp; }

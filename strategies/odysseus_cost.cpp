@@ -4,7 +4,6 @@
 
 #include "base/error.hpp"
 
-
 namespace ody::strategies {
 
 using namespace layers;

@@ -2,7 +2,6 @@
 
 #include "base/error.hpp"
 
-
 namespace ody::strategies {
 
 using namespace layers;
@@ -14,39 +13,46 @@ std::string valid_meshes(const BlockConfig& cfg, int n) {
   std::string v;
   for (int t = 1; t <= n; ++t)
     if (n % t == 0 && cfg.H % t == 0 && cfg.G % t == 0)
-      v += (v.empty() ? "" : ", ") + std::string("tp=") + std::to_string(t) + ",ring=" + std::to_string(n / t);
-  return "valid meshes for N = " + std::to_string(n) + ", H = " + std::to_string(cfg.H) + ", G = " +
-         std::to_string(cfg.G) + ": " + (v.empty() ? "none" : v);
+      v += (v.empty() ? "" : ", ") + std::string("tp=") + std::to_string(t) +
+           ",ring=" + std::to_string(n / t);
+  return "valid meshes for N = " + std::to_string(n) + ", H = " + std::to_string(cfg.H) +
+         ", G = " + std::to_string(cfg.G) + ": " + (v.empty() ? "none" : v);
 }
 }  // namespace
 
 void OdysseusRing::check(const BlockConfig& cfg, int n, int T, TokenLayout layout) {
   cfg.validate();
   ODY_REQUIRE(T >= 1 && n % T == 0, "odysseus-ring: mesh",
-              "tp size T dividing N = " + std::to_string(n) + " (mesh tp=T,ring=N/T; " + valid_meshes(cfg, n) + ")",
+              "tp size T dividing N = " + std::to_string(n) + " (mesh tp=T,ring=N/T; " +
+                  valid_meshes(cfg, n) + ")",
               "T = ", T);
   check_layout(layout, cfg.L, n, "odysseus-ring: L");
   check_divisible(
-      ("odysseus-ring: H (query heads are sharded over the tp group; " + valid_meshes(cfg, n) + ")").c_str(), "H",
-      cfg.H, "T", T);
-  check_divisible(("odysseus-ring: G (kv heads are sharded over the tp group; " + valid_meshes(cfg, n) + ")").c_str(),
-                  "G", cfg.G, "T", T);
+      ("odysseus-ring: H (query heads are sharded over the tp group; " + valid_meshes(cfg, n) + ")")
+          .c_str(),
+      "H", cfg.H, "T", T);
+  check_divisible(
+      ("odysseus-ring: G (kv heads are sharded over the tp group; " + valid_meshes(cfg, n) + ")")
+          .c_str(),
+      "G", cfg.G, "T", T);
   Zero3Mlp::check(cfg, n, "odysseus-ring");
 }
 
-OdysseusRing::OdysseusRing(const BlockConfig& cfg, comm::Communicator& world, int tp, WeightMode mode,
-                           std::optional<TokenLayout> layout, const std::vector<int>& placement,
-                           const std::vector<int>& node_of_rank)
+OdysseusRing::OdysseusRing(const BlockConfig& cfg, comm::Communicator& world, int tp,
+                           WeightMode mode, std::optional<TokenLayout> layout,
+                           const std::vector<int>& placement, const std::vector<int>& node_of_rank)
     : Strategy((check(cfg, world.size(), tp, layout.value_or(layout_for(cfg))), cfg), world,
-               ordered_world(world, placement), layout.value_or(layout_for(cfg)), "odysseus-ring: L"),
+               ordered_world(world, placement), layout.value_or(layout_for(cfg)),
+               "odysseus-ring: L"),
       T_(tp),
       layout_(layout.value_or(layout_for(cfg))) {
-  ODY_REQUIRE(mode == WeightMode::zero3_mlp, "odysseus-ring: weight mode", "zero3_mlp", to_string(mode));
+  ODY_REQUIRE(mode == WeightMode::zero3_mlp, "odysseus-ring: weight mode", "zero3_mlp",
+              to_string(mode));
   const int n = comm_->size();
   // comm_ is ordered by logical index, so the mesh needs no placement of its own, and
   // its node map is by logical index. Dimensions spanning nodes become hierarchical.
-  mesh_ = std::make_unique<Mesh>(*comm_, std::vector<MeshDim>{{"tp", T_}, {"ring", n / T_}}, std::vector<int>{},
-                                 node_of_index(node_of_rank, placement));
+  mesh_ = std::make_unique<Mesh>(*comm_, std::vector<MeshDim>{{"tp", T_}, {"ring", n / T_}},
+                                 std::vector<int>{}, node_of_index(node_of_rank, placement));
   comm::Communicator& tpc = mesh_->comm("tp");
   ring_ = &mesh_->comm("ring");
   extra_comms_ = {&tpc, ring_};
@@ -73,7 +79,8 @@ void OdysseusRing::do_backward(Span3<float> dx, Span3<const float> dy) {
   const Z Ll = local_len(), T = c.B * Ll, d = c.d;
   mlp_->post_gathers();
   std::vector<float> dh(T * d);
-  mlp_->backward(dh.data(), dy.data());  // its gradient reduce-scatters travel during attention backward
+  mlp_->backward(dh.data(),
+                 dy.data());  // its gradient reduce-scatters travel during attention backward
   std::copy_n(dh.data(), T * d, dx.data());
   attn_->backward(dx.data(), dh.data());
   // Attention weight shards are replicated over the ring: sum their gradients over it.

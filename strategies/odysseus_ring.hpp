@@ -35,9 +35,9 @@ class OdysseusRing final : public Strategy {
  public:
   // world: N ranks; tp: T (N % T == 0). placement: logical index -> world rank (empty:
   // identity); node_of_rank: world rank -> node (for Mesh; empty: none).
-  OdysseusRing(const BlockConfig& cfg, comm::Communicator& world, int tp, WeightMode mode = WeightMode::zero3_mlp,
-               std::optional<TokenLayout> layout = {}, const std::vector<int>& placement = {},
-               const std::vector<int>& node_of_rank = {});
+  OdysseusRing(const BlockConfig& cfg, comm::Communicator& world, int tp,
+               WeightMode mode = WeightMode::zero3_mlp, std::optional<TokenLayout> layout = {},
+               const std::vector<int>& placement = {}, const std::vector<int>& node_of_rank = {});
   std::string_view name() const override { return "odysseus-ring"; }
   TokenLayout layout() const override { return layout_; }
   WeightMode weight_mode() const override { return WeightMode::zero3_mlp; }

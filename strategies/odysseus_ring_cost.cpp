@@ -4,7 +4,6 @@
 
 #include "base/error.hpp"
 
-
 namespace ody::strategies {
 
 using namespace layers;
@@ -37,7 +36,8 @@ std::uint64_t odysseus_ring_peak(const BlockConfig& c, int n, int tp) {
   // The attention gradient shards packed by successive inserts (std::vector grows to
   // size + max(size, added) when full: the old and the new buffer coexist while copying).
   std::uint64_t size = 0, cap = 0;
-  for (Z e : {c.H / tp * Dh * c.d, c.G / tp * Dh * c.d, c.G / tp * Dh * c.d, c.d * (c.H / tp) * Dh}) {
+  for (Z e :
+       {c.H / tp * Dh * c.d, c.G / tp * Dh * c.d, c.G / tp * Dh * c.d, c.d * (c.H / tp) * Dh}) {
     if (size + e > cap) {
       const std::uint64_t grown = size + std::max<std::uint64_t>(size, e);
       m.alloc(F::floats(grown));

@@ -17,7 +17,8 @@ inline void all_reduce_replicated_grads(comm::Communicator& comm, const layers::
   for (const auto& t : gs) total += t.size();
   std::vector<float> packed(total);
   std::size_t off = 0;
-  for (const auto& t : gs) off = std::copy_n(t.data, t.size(), packed.begin() + off) - packed.begin();
+  for (const auto& t : gs)
+    off = std::copy_n(t.data, t.size(), packed.begin() + off) - packed.begin();
   comm.all_reduce(comm::cbuf(packed), comm::buf(packed), comm::ReduceOp::sum);
   off = 0;
   for (const auto& t : gs) {

@@ -42,7 +42,9 @@ class Ring final : public Strategy {
   void gather_grads(const layers::BlockGrads& full) override;
   Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), layout_, mode_); }
   // The same bytes for every layout (blocks of L/N tokens); layout only decides validity.
-  static Cost cost(const BlockConfig& cfg, int n, int rank) { return cost(cfg, n, rank, layout_for(cfg)); }
+  static Cost cost(const BlockConfig& cfg, int n, int rank) {
+    return cost(cfg, n, rank, layout_for(cfg));
+  }
   static Cost cost(const BlockConfig& cfg, int n, int rank, TokenLayout layout,
                    WeightMode mode = WeightMode::replicated);
   static void check(const BlockConfig& cfg, int n) { check(cfg, n, layout_for(cfg)); }
@@ -57,11 +59,11 @@ class Ring final : public Strategy {
   TokenLayout layout_;
   WeightMode mode_;
   std::unique_ptr<Zero3Weights> zero3_;  // WeightMode::zero3 only
-  layers::BlockWeights w_;  // zero3: gathered for one forward/backward, then released
+  layers::BlockWeights w_;               // zero3: gathered for one forward/backward, then released
   layers::BlockGrads g_;
   layers::Array2 x_, u1_, h_, gate_, up_;  // [T, d] / [T, i]; backward overwrites gate_, up_
-  layers::Array1 rstd1_, rstd2_;                // [T]
-  std::vector<float> q_, kv_, o_, lse_;         // q, o [B, L/N, H, Dh]; kv: k then v [B, L/N, G, Dh]
+  layers::Array1 rstd1_, rstd2_;           // [T]
+  std::vector<float> q_, kv_, o_, lse_;    // q, o [B, L/N, H, Dh]; kv: k then v [B, L/N, G, Dh]
   std::unique_ptr<RingAttention> ring_;
 };
 

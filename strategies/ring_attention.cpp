@@ -33,8 +33,8 @@ GroupRows group_rows(TokenLayout layout, Z L, int inner, int ring, bool balanced
       const Z rc = L / (2 * ring), half = inner * c;
       for (Z k = 0; k < 2 * half; ++k) {
         const Z want = k < half ? rho : 2 * ring - 1 - rho;
-        ODY_REQUIRE(pos[k] / rc == want, "group_rows: zigzag block", "ring chunk " + std::to_string(want),
-                    "position ", pos[k], " in group ", rho);
+        ODY_REQUIRE(pos[k] / rc == want, "group_rows: zigzag block",
+                    "ring chunk " + std::to_string(want), "position ", pos[k], " in group ", rho);
       }
     }
     g.block_pos.push_back(std::move(pos));
@@ -44,13 +44,17 @@ GroupRows group_rows(TokenLayout layout, Z L, int inner, int ring, bool balanced
 
 RingAttention::RingAttention(comm::Communicator& ring, Shape shape, bool causal,
                              std::vector<std::vector<Pos>> block_pos, bool balanced)
-    : ring_(&ring), sh_(shape), causal_(causal), balanced_(balanced && causal), block_pos_(std::move(block_pos)) {}
+    : ring_(&ring),
+      sh_(shape),
+      causal_(causal),
+      balanced_(balanced && causal),
+      block_pos_(std::move(block_pos)) {}
 
 RingAttention::Part RingAttention::part(int src) const {
   const Z Lb = sh_.Lb, c = Lb / 2;
   if (!balanced_ || src == ring_->rank()) return {0, Lb, 0, Lb};
   if (src < ring_->rank()) return {0, Lb, 0, c};  // block's first half precedes both local halves
-  return {c, c, 0, Lb};                            // only the local second half sees the block
+  return {c, c, 0, Lb};                           // only the local second half sees the block
 }
 
 namespace {
@@ -72,8 +76,8 @@ void RingAttention::forward(float* o, float* lse, const float* q, const float* k
   forward_impl<float>(o, lse, q, kv);
 }
 
-void RingAttention::backward(float* dq, float* dkv, const float* dout, const float* q, const float* kv,
-                             const float* o, const float* lse) {
+void RingAttention::backward(float* dq, float* dkv, const float* dout, const float* q,
+                             const float* kv, const float* o, const float* lse) {
   if (sh_.bf16_wire) return backward_impl<bf16>(dq, dkv, dout, q, kv, o, lse);
   backward_impl<float>(dq, dkv, dout, q, kv, o, lse);
 }
@@ -105,7 +109,8 @@ void RingAttention::forward_impl(float* o, float* lse, const float* q_in, const 
     kernels::attention_forward<W, float>(
         o + p.q0 * hq * Dh, lse + p.q0, q + p.q0 * hq * Dh, cur.data() + p.k0 * hk * Dh,
         cur.data() + nkv + p.k0 * hk * Dh, qpos.data() + p.q0, block_pos_[src].data() + p.k0,
-        kernels::AttentionShape{B, p.lq, p.lk, hq, hk, Dh}, opt, kernels::ForwardLayout{sq, skv, skv, sq, sl});
+        kernels::AttentionShape{B, p.lq, p.lk, hq, hk, Dh}, opt,
+        kernels::ForwardLayout{sq, skv, skv, sq, sl});
     if (work) {
       work->wait();
       cur.swap(next);
@@ -114,8 +119,8 @@ void RingAttention::forward_impl(float* o, float* lse, const float* q_in, const 
 }
 
 template <class W>
-void RingAttention::backward_impl(float* dq, float* dkv, const float* dout, const float* q_in, const float* kv,
-                                  const float* o, const float* lse) {
+void RingAttention::backward_impl(float* dq, float* dkv, const float* dout, const float* q_in,
+                                  const float* kv, const float* o, const float* lse) {
   const int n = ring_->size(), r = ring_->rank();
   const Z B = sh_.B, Lb = sh_.Lb, hq = sh_.hq, hk = sh_.hk, Dh = sh_.Dh, nkv = B * Lb * hk * Dh;
   // The two rings: k/v (R-1 hops) and the fp32 dk/dv accumulators (R hops, back home).
@@ -141,13 +146,14 @@ void RingAttention::backward_impl(float* dq, float* dkv, const float* dout, cons
     const Part p = part(src);
     const Z qo = p.q0 * hq * Dh, ko = p.k0 * hk * Dh;
     kernels::attention_backward<W, float>(
-        dq + qo, acc.data() + ko, acc.data() + nkv + ko, dout + qo, q + qo, cur.data() + ko, cur.data() + nkv + ko,
-        o + qo, lse + p.q0, qpos.data() + p.q0, block_pos_[src].data() + p.k0,
-        kernels::AttentionShape{B, p.lq, p.lk, hq, hk, Dh}, opt,
+        dq + qo, acc.data() + ko, acc.data() + nkv + ko, dout + qo, q + qo, cur.data() + ko,
+        cur.data() + nkv + ko, o + qo, lse + p.q0, qpos.data() + p.q0,
+        block_pos_[src].data() + p.k0, kernels::AttentionShape{B, p.lq, p.lk, hq, hk, Dh}, opt,
         kernels::BackwardLayout{sq, skv, skv, sq, sq, sq, skv, skv, sl});
     if (n > 1) {  // the accumulator moves on with its block (the last hop returns it home)
-      const comm::P2POp ops[2] = {comm::P2POp::isend(comm::cbuf(acc), ring_next(r, n), kAccTag),
-                                  comm::P2POp::irecv(comm::buf(acc_next), ring_prev(r, n), kAccTag)};
+      const comm::P2POp ops[2] = {
+          comm::P2POp::isend(comm::cbuf(acc), ring_next(r, n), kAccTag),
+          comm::P2POp::irecv(comm::buf(acc_next), ring_prev(r, n), kAccTag)};
       ring_->batch_p2p_async(ops)->wait();
       acc.swap(acc_next);
     }

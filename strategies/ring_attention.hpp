@@ -58,33 +58,35 @@ class RingAttention {
     std::int64_t B, Lb, hq, hk, Dh;
     bool bf16_wire = false;
   };
-  RingAttention(comm::Communicator& ring, Shape shape, bool causal, std::vector<std::vector<Pos>> block_pos,
-                bool balanced);
+  RingAttention(comm::Communicator& ring, Shape shape, bool causal,
+                std::vector<std::vector<Pos>> block_pos, bool balanced);
   // o [B, Lb, hq, Dh], lse [B, hq, Lb] (fp32, overwritten); kv: k then v [B, Lb, hk, Dh].
   void forward(float* o, float* lse, const float* q, const float* kv);
   // dq [B, Lb, hq, Dh] and dkv (dk then dv, [B, Lb, hk, Dh] each) of this rank's own rows,
   // both overwritten, from dout and the forward's q, kv, o, lse.
-  void backward(float* dq, float* dkv, const float* dout, const float* q, const float* kv, const float* o,
-                const float* lse);
+  void backward(float* dq, float* dkv, const float* dout, const float* q, const float* kv,
+                const float* o, const float* lse);
   // One forward: R-1 sends and receives of the k/v block; one backward: the same plus R
   // fp32 dk/dv hops (R > 1). Elements per block: 2·B·Lb·hk·Dh, of kv_esize bytes (2 when
   // bf16_wire) on the k/v ring and 4 on the accumulator ring.
-  static void add_cost(Cost& cost, std::int64_t B, std::int64_t Lb, std::int64_t hk, std::int64_t Dh, int R,
-                       std::size_t kv_esize = 4);
+  static void add_cost(Cost& cost, std::int64_t B, std::int64_t Lb, std::int64_t hk,
+                       std::int64_t Dh, int R, std::size_t kv_esize = 4);
   // The peak model's steps (MemoryWalk): what forward() / backward() allocate and free
   // before returning: the current and next k/v blocks (wire type), the bf16 copy of q
   // (bf16 wire), backward's two fp32 dk/dv accumulators, and the kernel's scratch for a
   // whole block (the largest step). The block_pos the constructor keeps: block_pos_bytes.
   static void walk_forward(MemoryWalk& m, const Shape& s);
   static void walk_backward(MemoryWalk& m, const Shape& s);
-  static std::uint64_t block_pos_bytes(const Shape& s, int R) { return std::uint64_t(R * s.Lb) * sizeof(Pos); }
+  static std::uint64_t block_pos_bytes(const Shape& s, int R) {
+    return std::uint64_t(R * s.Lb) * sizeof(Pos);
+  }
 
  private:
   template <class W>
   void forward_impl(float* o, float* lse, const float* q, const float* kv);
   template <class W>
-  void backward_impl(float* dq, float* dkv, const float* dout, const float* q, const float* kv, const float* o,
-                     const float* lse);
+  void backward_impl(float* dq, float* dkv, const float* dout, const float* q, const float* kv,
+                     const float* o, const float* lse);
   struct Part {  // local q rows [q0, q0 + lq) against block rows [k0, k0 + lk)
     std::int64_t q0, lq, k0, lk;
   };

@@ -14,8 +14,10 @@ namespace ody::strategies {
 using Z = std::int64_t;
 
 void RingAttention::walk_forward(MemoryWalk& m, const Shape& s) {
-  const std::uint64_t e = s.bf16_wire ? sizeof(bf16) : sizeof(float), nkv = std::uint64_t(s.B * s.Lb * s.hk * s.Dh);
-  const std::uint64_t bufs = 2 * (2 * nkv * e) + (s.bf16_wire ? std::uint64_t(s.B * s.Lb * s.hq * s.Dh) * e : 0);
+  const std::uint64_t e = s.bf16_wire ? sizeof(bf16) : sizeof(float),
+                      nkv = std::uint64_t(s.B * s.Lb * s.hk * s.Dh);
+  const std::uint64_t bufs =
+      2 * (2 * nkv * e) + (s.bf16_wire ? std::uint64_t(s.B * s.Lb * s.hq * s.Dh) * e : 0);
   const kernels::AttentionShape whole{s.B, s.Lb, s.Lb, s.hq, s.hk, s.Dh};
   m.alloc(bufs);  // cur, next (and qstore)
   m.transient(s.bf16_wire ? kernels::attention_forward_workspace_bytes<bf16>(whole)
@@ -24,8 +26,10 @@ void RingAttention::walk_forward(MemoryWalk& m, const Shape& s) {
 }
 
 void RingAttention::walk_backward(MemoryWalk& m, const Shape& s) {
-  const std::uint64_t e = s.bf16_wire ? sizeof(bf16) : sizeof(float), nkv = std::uint64_t(s.B * s.Lb * s.hk * s.Dh);
-  const std::uint64_t bufs = 2 * (2 * nkv * e) + (s.bf16_wire ? std::uint64_t(s.B * s.Lb * s.hq * s.Dh) * e : 0) +
+  const std::uint64_t e = s.bf16_wire ? sizeof(bf16) : sizeof(float),
+                      nkv = std::uint64_t(s.B * s.Lb * s.hk * s.Dh);
+  const std::uint64_t bufs = 2 * (2 * nkv * e) +
+                             (s.bf16_wire ? std::uint64_t(s.B * s.Lb * s.hq * s.Dh) * e : 0) +
                              2 * (2 * nkv * sizeof(float));  // + acc, acc_next
   const kernels::AttentionShape whole{s.B, s.Lb, s.Lb, s.hq, s.hk, s.Dh};
   m.alloc(bufs);

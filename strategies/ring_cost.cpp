@@ -25,7 +25,8 @@ std::uint64_t ring_peak(const BlockConfig& c, int n, WeightMode mode) {
   const std::uint64_t wfull = Block::parameter_bytes(c);
   const bool z3 = mode == WeightMode::zero3;
   const RingAttention::Shape rs{c.B, Ll, H, G, Dh, detail::bf16_wire(c)};
-  // Constructor: positions, w_ and g_ (full), ZeRO-3 shards, x_, u1_, h_, rstd1_, rstd2_, blocks' positions.
+  // Constructor: positions, w_ and g_ (full), ZeRO-3 shards, x_, u1_, h_, rstd1_, rstd2_, blocks'
+  // positions.
   m.alloc(Ll * sizeof(Pos));
   m.alloc(2 * wfull);
   if (z3) Zero3Weights::walk_construct(m, c, n);
@@ -47,7 +48,7 @@ std::uint64_t ring_peak(const BlockConfig& c, int n, WeightMode mode) {
   if (z3) Zero3Weights::walk_gather(m, c, n, false);
   m.transient(layers::mlp_down_scratch_bytes(T, i));
   m.transient(layers::mlp_up_backward_scratch_bytes(T, d, i));
-  m.release(F::floats(2 * T * i));              // gate_, up_
+  m.release(F::floats(2 * T * i));               // gate_, up_
   m.alloc(F::floats(T * d + 2 * nq + 2 * nkv));  // du, dO, dq, acc
   RingAttention::walk_backward(m, rs);
   if (z3)

@@ -15,8 +15,9 @@ using Z = std::int64_t;
 // Contiguous layout. local [B, Ll, w] on every rank -> full [B, L, w] (all_gather of
 // B·Ll·w floats; a permutation when B > 1). scratch: B·L·w floats.
 // bf16_wire: the all-gather moves bf16 (wire.hpp) through temporary bf16 buffers.
-inline void gather_seq(comm::Communicator& comm, const float* local, float* full, std::vector<float>& scratch,
-                       Z B, Z Ll, Z w, comm::Tag tag = 0, bool bf16_wire = false) {
+inline void gather_seq(comm::Communicator& comm, const float* local, float* full,
+                       std::vector<float>& scratch, Z B, Z Ll, Z w, comm::Tag tag = 0,
+                       bool bf16_wire = false) {
   const int n = comm.size();
   const Z blk = B * Ll * w;
   if (bf16_wire) {

@@ -10,10 +10,14 @@ namespace ody::strategies {
 
 std::string_view to_string(WeightMode mode) {
   switch (mode) {
-    case WeightMode::replicated: return "replicated";
-    case WeightMode::tensor_parallel: return "tensor_parallel";
-    case WeightMode::zero3_mlp: return "zero3_mlp";
-    case WeightMode::zero3: return "zero3";
+    case WeightMode::replicated:
+      return "replicated";
+    case WeightMode::tensor_parallel:
+      return "tensor_parallel";
+    case WeightMode::zero3_mlp:
+      return "zero3_mlp";
+    case WeightMode::zero3:
+      return "zero3";
   }
   return "?";
 }
@@ -25,34 +29,37 @@ void add_op(comm::TrafficSnapshot& s, comm::OpKind kind, comm::traffic_model::By
   e.bytes_recv += b.recv;
 }
 
-Strategy::Strategy(const BlockConfig& cfg, comm::Communicator& comm, TokenLayout layout, const char* who)
+Strategy::Strategy(const BlockConfig& cfg, comm::Communicator& comm, TokenLayout layout,
+                   const char* who)
     : cfg_(cfg), comm_(&comm) {
   cfg_.validate();
   check_layout(layout, cfg.L, comm.size(), who);
   pos_ = local_positions(layout, cfg.L, comm.size(), comm.rank());
 }
 
-Strategy::Strategy(const BlockConfig& cfg, comm::Communicator& world, std::unique_ptr<comm::Communicator> ordered,
-                   TokenLayout layout, const char* who)
+Strategy::Strategy(const BlockConfig& cfg, comm::Communicator& world,
+                   std::unique_ptr<comm::Communicator> ordered, TokenLayout layout, const char* who)
     : Strategy(cfg, ordered ? *ordered : world, layout, who) {
   if (ordered) owned_comms_.push_back(std::move(ordered));
 }
 
-void Strategy::check_shape(const char* pass, const char* arg, std::size_t b, std::size_t l, std::size_t d,
-                           std::size_t out_b, std::size_t out_l, std::size_t out_d) const {
+void Strategy::check_shape(const char* pass, const char* arg, std::size_t b, std::size_t l,
+                           std::size_t d, std::size_t out_b, std::size_t out_l,
+                           std::size_t out_d) const {
   const std::string where = std::string(name()) + " " + pass;
-  const std::string want = "[B, L/N, d] = [" + std::to_string(cfg_.B) + ", " + std::to_string(local_len()) + ", " +
-                           std::to_string(cfg_.d) + "]";
+  const std::string want = "[B, L/N, d] = [" + std::to_string(cfg_.B) + ", " +
+                           std::to_string(local_len()) + ", " + std::to_string(cfg_.d) + "]";
   auto is = [&](std::size_t x, std::size_t y, std::size_t z) {
     return std::int64_t(x) == cfg_.B && std::int64_t(y) == local_len() && std::int64_t(z) == cfg_.d;
   };
   ODY_REQUIRE(is(b, l, d), where + ": " + arg, want, "[", b, ", ", l, ", ", d, "]");
-  ODY_REQUIRE(is(out_b, out_l, out_d), where + ": " + (arg[0] == 'x' ? "y" : "dx"), want, "[", out_b, ", ", out_l,
-              ", ", out_d, "]");
+  ODY_REQUIRE(is(out_b, out_l, out_d), where + ": " + (arg[0] == 'x' ? "y" : "dx"), want, "[",
+              out_b, ", ", out_l, ", ", out_d, "]");
 }
 
 void Strategy::forward(Span3<float> y, Span3<const float> x) {
-  check_shape("forward", "x", x.extent(0), x.extent(1), x.extent(2), y.extent(0), y.extent(1), y.extent(2));
+  check_shape("forward", "x", x.extent(0), x.extent(1), x.extent(2), y.extent(0), y.extent(1),
+              y.extent(2));
   const layers::PrecisionScope precision(cfg_.precision);
   forwarded_ = false;  // a forward that throws leaves nothing for backward
   do_forward(y, x);
@@ -60,7 +67,8 @@ void Strategy::forward(Span3<float> y, Span3<const float> x) {
 }
 
 void Strategy::backward(Span3<float> dx, Span3<const float> dy) {
-  check_shape("backward", "dy", dy.extent(0), dy.extent(1), dy.extent(2), dx.extent(0), dx.extent(1), dx.extent(2));
+  check_shape("backward", "dy", dy.extent(0), dy.extent(1), dy.extent(2), dx.extent(0),
+              dx.extent(1), dx.extent(2));
   ODY_REQUIRE(forwarded_, std::string(name()) + " backward",
               "a forward before each backward (backward consumes what forward saved)",
               "no forward since the last backward");
@@ -97,12 +105,13 @@ void Strategy::reset_traffic() {
   for (auto* c : extra_comms_) c->reset_traffic();
 }
 
-std::unique_ptr<comm::Communicator> ordered_world(comm::Communicator& world, const std::vector<int>& placement) {
+std::unique_ptr<comm::Communicator> ordered_world(comm::Communicator& world,
+                                                  const std::vector<int>& placement) {
   if (placement.empty()) return nullptr;
   const int p = world.size();
   ODY_REQUIRE(static_cast<int>(placement.size()) == p, "placement",
-              "one world rank per logical mesh index (" + std::to_string(p) + " entries)", placement.size(),
-              " entries");
+              "one world rank per logical mesh index (" + std::to_string(p) + " entries)",
+              placement.size(), " entries");
   std::vector<int> sorted = placement;
   std::sort(sorted.begin(), sorted.end());
   for (int m = 0; m < p; ++m)
@@ -111,7 +120,8 @@ std::unique_ptr<comm::Communicator> ordered_world(comm::Communicator& world, con
   bool identity = true;
   for (int m = 0; m < p; ++m) identity = identity && placement[m] == m;
   if (identity) return nullptr;
-  const int index = static_cast<int>(std::find(placement.begin(), placement.end(), world.rank()) - placement.begin());
+  const int index = static_cast<int>(std::find(placement.begin(), placement.end(), world.rank()) -
+                                     placement.begin());
   return world.split(0, index);
 }
 

@@ -133,8 +133,8 @@ class Strategy {
   // Validates cfg and the layout of L over comm.size() (ody::Error naming the rule).
   Strategy(const BlockConfig& cfg, comm::Communicator& comm, TokenLayout layout, const char* who);
   // Hybrids: runs on `ordered` (the world ordered by logical index; may be null = world).
-  Strategy(const BlockConfig& cfg, comm::Communicator& world, std::unique_ptr<comm::Communicator> ordered,
-           TokenLayout layout, const char* who);
+  Strategy(const BlockConfig& cfg, comm::Communicator& world,
+           std::unique_ptr<comm::Communicator> ordered, TokenLayout layout, const char* who);
   // The algorithm, on validated [B, L/N, d] arguments inside the precision scope.
   virtual void do_forward(Span3<float> y, Span3<const float> x) = 0;
   virtual void do_backward(Span3<float> dx, Span3<const float> dy) = 0;
@@ -155,7 +155,8 @@ class Strategy {
 // The world ordered by logical mesh index (rank m = the world rank placement[m] takes),
 // or null when placement is empty or the identity. Throws ody::Error unless placement is
 // a permutation of 0..P-1. Collective over world when it splits.
-std::unique_ptr<comm::Communicator> ordered_world(comm::Communicator& world, const std::vector<int>& placement);
+std::unique_ptr<comm::Communicator> ordered_world(comm::Communicator& world,
+                                                  const std::vector<int>& placement);
 // "ulysses=2,ring=4".
 std::string format_mesh(const std::vector<MeshDim>& dims);
 

@@ -29,7 +29,8 @@ void release(std::vector<T>& v) {
   std::vector<T>().swap(v);
 }
 // Rows of [B, Lg, w]: member order -> group order (dst[map[j]] = src[j]) or back (inverse).
-void permute_rows(const float* src, float* dst, Z B, Z Lg, Z w, const std::vector<Z>& map, bool inverse) {
+void permute_rows(const float* src, float* dst, Z B, Z Lg, Z w, const std::vector<Z>& map,
+                  bool inverse) {
   for (Z b = 0; b < B; ++b)
     for (Z j = 0; j < Lg; ++j) {
       const Z from = inverse ? map[j] : j, to = inverse ? j : map[j];
@@ -115,13 +116,14 @@ void TpAttention::forward(float* h, const float* x) {
   } else {
     kernels::AttentionOptions opt;
     opt.causal = c.causal;
-    kernels::attention_forward<float, float>(o_.data(), lse_.data(), q_.data(), kv_.data(), kv_.data() + nkv,
-                                             pos_full_.data(), pos_full_.data(),
-                                             kernels::AttentionShape{c.B, Lg_, Lg_, hq_, hk_, Dh}, opt);
+    kernels::attention_forward<float, float>(
+        o_.data(), lse_.data(), q_.data(), kv_.data(), kv_.data() + nkv, pos_full_.data(),
+        pos_full_.data(), kernels::AttentionShape{c.B, Lg_, Lg_, hq_, hk_, Dh}, opt);
   }
   round_activations(o_.data(), o_.size());  // the kernel's fp32 output, stored as an activation
   std::vector<float> partial(TL * d);
-  linear_forward(Span2<float>(partial.data(), TL, d), Span2<const float>(o_.data(), TL, hq_ * Dh), wo_);
+  linear_forward(Span2<float>(partial.data(), TL, d), Span2<const float>(o_.data(), TL, hq_ * Dh),
+                 wo_);
   if (!map_.empty()) {  // back to member order for the reduce-scatter
     std::vector<float> tmp(partial);
     permute_rows(tmp.data(), partial.data(), c.B, Lg_, d, map_, true);
@@ -136,7 +138,8 @@ void TpAttention::forward(float* h, const float* x) {
 void TpAttention::backward(float* dx, const float* dh) {
   const BlockConfig& c = cfg_;
   const Z T = c.B * Ll_, TL = c.B * Lg_, d = c.d, Dh = c.head_dim(), nkv = TL * hk_ * Dh;
-  ODY_REQUIRE(saved_, "TpAttention::backward", "a forward before each backward (backward consumes what it saved)",
+  ODY_REQUIRE(saved_, "TpAttention::backward",
+              "a forward before each backward (backward consumes what it saved)",
               "no forward since the last backward");
   saved_ = false;
   const bool bf16_wire = detail::bf16_wire(c);
@@ -147,19 +150,21 @@ void TpAttention::backward(float* dx, const float* dh) {
     permute_rows(tmp.data(), dh_full.data(), c.B, Lg_, d, map_, false);
   }
   std::vector<float> dO(TL * hq_ * Dh);
-  linear_backward(Mat<float>(Span2<float>(dO.data(), TL, hq_ * Dh)), Mat<float>(dwo_), Mat<const float>(dh_full),
+  linear_backward(Mat<float>(Span2<float>(dO.data(), TL, hq_ * Dh)), Mat<float>(dwo_),
+                  Mat<const float>(dh_full),
                   Mat<const float>(Span2<const float>(o_.data(), TL, hq_ * Dh)), wo_);
   dh_full = Array2();  // dh (which may alias dx) is not read after this point
   std::vector<float> dq(q_.size()), dkv(kv_.size());
   if (ring_) {
-    ring_->backward(dq.data(), dkv.data(), dO.data(), q_.data(), kv_.data(), o_.data(), lse_.data());
+    ring_->backward(dq.data(), dkv.data(), dO.data(), q_.data(), kv_.data(), o_.data(),
+                    lse_.data());
   } else {
     kernels::AttentionOptions opt;
     opt.causal = c.causal;
-    kernels::attention_backward<float, float>(dq.data(), dkv.data(), dkv.data() + nkv, dO.data(), q_.data(),
-                                              kv_.data(), kv_.data() + nkv, o_.data(), lse_.data(),
-                                              pos_full_.data(), pos_full_.data(),
-                                              kernels::AttentionShape{c.B, Lg_, Lg_, hq_, hk_, Dh}, opt);
+    kernels::attention_backward<float, float>(
+        dq.data(), dkv.data(), dkv.data() + nkv, dO.data(), q_.data(), kv_.data(), kv_.data() + nkv,
+        o_.data(), lse_.data(), pos_full_.data(), pos_full_.data(),
+        kernels::AttentionShape{c.B, Lg_, Lg_, hq_, hk_, Dh}, opt);
   }
   round_activations(dq.data(), dq.size());  // fp32 kernel gradients -> activation gradients
   round_activations(dkv.data(), dkv.size());
@@ -175,11 +180,14 @@ void TpAttention::backward(float* dx, const float* dh) {
   std::vector<float> du_full(TL * d);
   const Mat<float> duf(Span2<float>(du_full.data(), TL, d));
   const Mat<const float> uf(u_full_);
-  linear_backward(duf, Mat<float>(dwq_), Mat<const float>(Span2<const float>(dq.data(), TL, hq_ * Dh)), uf, wq_);
-  linear_backward(duf, Mat<float>(dwk_), Mat<const float>(Span2<const float>(dkv.data(), TL, hk_ * Dh)), uf, wk_,
+  linear_backward(duf, Mat<float>(dwq_),
+                  Mat<const float>(Span2<const float>(dq.data(), TL, hq_ * Dh)), uf, wq_);
+  linear_backward(duf, Mat<float>(dwk_),
+                  Mat<const float>(Span2<const float>(dkv.data(), TL, hk_ * Dh)), uf, wk_,
                   Accum::kAdd);
-  linear_backward(duf, Mat<float>(dwv_), Mat<const float>(Span2<const float>(dkv.data() + nkv, TL, hk_ * Dh)), uf,
-                  wv_, Accum::kAdd);
+  linear_backward(duf, Mat<float>(dwv_),
+                  Mat<const float>(Span2<const float>(dkv.data() + nkv, TL, hk_ * Dh)), uf, wv_,
+                  Accum::kAdd);
   release(dq);
   release(dkv);
   u_full_ = Array2();
@@ -189,8 +197,8 @@ void TpAttention::backward(float* dx, const float* dh) {
   }
   std::vector<float> du(T * d);
   detail::reduce_scatter_seq(*comm_, du_full.data(), du.data(), scratch_, c.B, Ll_, d);
-  rmsnorm_backward(Span2<float>(dx, T, d), dattn_norm_, Span2<const float>(du.data(), T, d), x_, attn_norm_, rstd_,
-                   Accum::kAdd, Accum::kOverwrite);
+  rmsnorm_backward(Span2<float>(dx, T, d), dattn_norm_, Span2<const float>(du.data(), T, d), x_,
+                   attn_norm_, rstd_, Accum::kAdd, Accum::kOverwrite);
 }
 
 }  // namespace ody::strategies

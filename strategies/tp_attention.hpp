@@ -70,8 +70,8 @@ class TpAttention {
   std::vector<std::int64_t> map_;      // group_rows().map; empty = member order
   std::unique_ptr<RingAttention> ring_;
   bool saved_ = false;
-  layers::Array2 x_, u_full_;           // [T, d], [B·Lg, d]
-  layers::Array1 rstd_;                 // [T]
+  layers::Array2 x_, u_full_;            // [T, d], [B·Lg, d]
+  layers::Array1 rstd_;                  // [T]
   std::vector<float> q_, kv_, o_, lse_;  // [B, Lg, h/N, Dh] (kv_: k then v), lse [B, H/N, Lg]
   std::vector<float> scratch_;
 };

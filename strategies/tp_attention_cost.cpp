@@ -20,7 +20,8 @@ using Z = std::int64_t;
 void TpAttention::add_cost(Cost& cost, const BlockConfig& c, int n, int ring) {
   namespace tm = comm::traffic_model;
   const Z blk = c.B * (c.L / (n * ring)) * c.d;
-  const std::size_t e = detail::wire_size(c);  // the all-gathers move activations; partial sums stay fp32
+  const std::size_t e =
+      detail::wire_size(c);  // the all-gathers move activations; partial sums stay fp32
   for (auto* s : {&cost.forward, &cost.backward}) {
     add_op(*s, comm::OpKind::allgather, tm::all_gather(blk, e, n));
     add_op(*s, comm::OpKind::reducescatter, tm::reduce_scatter(blk, 4, n));
@@ -57,14 +58,16 @@ std::uint64_t gather_seq_wire_bytes(bool bf16_wire, Z blk, int n) {
 
 void TpAttention::walk_construct(MemoryWalk& m, const BlockConfig& c, int n, int R) {
   const TpShape s(c, n, std::max(R, 1));
-  m.alloc(F::floats(2 * s.d + 2 * (2 * s.hq + 2 * s.hk) * s.Dh * s.d));  // norm, shards, their gradients
-  m.alloc(F::floats(s.T * s.d + s.T));                                  // x_, rstd_
-  if (R == 0) {  // no ring communicator
-    m.alloc(std::uint64_t(c.L) * sizeof(Pos));  // pos_full_
+  m.alloc(F::floats(2 * s.d +
+                    2 * (2 * s.hq + 2 * s.hk) * s.Dh * s.d));  // norm, shards, their gradients
+  m.alloc(F::floats(s.T * s.d + s.T));                         // x_, rstd_
+  if (R == 0) {                                                // no ring communicator
+    m.alloc(std::uint64_t(c.L) * sizeof(Pos));                 // pos_full_
     return;
   }
   m.alloc(2 * std::uint64_t(s.Lg) * sizeof(Pos));  // map_, pos_full_
-  m.alloc(RingAttention::block_pos_bytes(RingAttention::Shape{c.B, s.Lg, s.hq, s.hk, s.Dh, s.bf16}, R));
+  m.alloc(
+      RingAttention::block_pos_bytes(RingAttention::Shape{c.B, s.Lg, s.hq, s.hk, s.Dh, s.bf16}, R));
 }
 
 void TpAttention::walk_set_weights(MemoryWalk& m, const BlockConfig& c, int n) {
@@ -75,18 +78,19 @@ void TpAttention::walk_set_weights(MemoryWalk& m, const BlockConfig& c, int n) {
 
 void TpAttention::walk_forward(MemoryWalk& m, const BlockConfig& c, int n, int R) {
   const TpShape s(c, n, std::max(R, 1));
-  const bool scratch = c.B > 1;  // scratch_ (TL·d) for B > 1, kept from the first use on
+  const bool scratch = c.B > 1;    // scratch_ (TL·d) for B > 1, kept from the first use on
   m.alloc(F::floats(s.TL * s.d));  // u_full_
   m.alloc(F::floats(s.T * s.d));   // u
   m.transient(gather_seq_wire_bytes(s.bf16, s.T * s.d, n));
   if (scratch && !s.bf16) m.alloc(F::floats(s.TL * s.d));
   m.release(F::floats(s.T * s.d));
-  if (R > 0) m.transient(F::floats(s.TL * s.d));  // permute tmp
+  if (R > 0) m.transient(F::floats(s.TL * s.d));                 // permute tmp
   m.alloc(F::floats(2 * s.nq + 2 * s.nkv + c.B * s.hq * s.Lg));  // q_, kv_, o_, lse_
   if (R > 0)
     RingAttention::walk_forward(m, RingAttention::Shape{c.B, s.Lg, s.hq, s.hk, s.Dh, s.bf16});
   else
-    m.transient(kernels::attention_forward_workspace_bytes<float>({c.B, s.Lg, s.Lg, s.hq, s.hk, s.Dh}));
+    m.transient(
+        kernels::attention_forward_workspace_bytes<float>({c.B, s.Lg, s.Lg, s.hq, s.hk, s.Dh}));
   m.alloc(F::floats(s.TL * s.d));                 // partial
   if (R > 0) m.transient(F::floats(s.TL * s.d));  // permute tmp
   m.alloc(F::floats(s.T * s.d));                  // local
@@ -99,18 +103,19 @@ void TpAttention::walk_backward(MemoryWalk& m, const BlockConfig& c, int n, int 
   m.alloc(F::floats(s.TL * s.d));  // dh_full
   m.transient(gather_seq_wire_bytes(s.bf16, s.T * s.d, n));
   if (R > 0) m.transient(F::floats(s.TL * s.d));
-  m.alloc(F::floats(s.nq));          // dO
-  m.release(F::floats(s.TL * s.d));  // dh_full
+  m.alloc(F::floats(s.nq));              // dO
+  m.release(F::floats(s.TL * s.d));      // dh_full
   m.alloc(F::floats(s.nq + 2 * s.nkv));  // dq, dkv
   if (R > 0)
     RingAttention::walk_backward(m, RingAttention::Shape{c.B, s.Lg, s.hq, s.hk, s.Dh, s.bf16});
   else
-    m.transient(kernels::attention_backward_workspace_bytes<float>({c.B, s.Lg, s.Lg, s.hq, s.hk, s.Dh}));
+    m.transient(
+        kernels::attention_backward_workspace_bytes<float>({c.B, s.Lg, s.Lg, s.hq, s.hk, s.Dh}));
   m.release(F::floats(s.nq + 2 * s.nq + 2 * s.nkv + c.B * s.hq * s.Lg));  // dO, q_, kv_, o_, lse_
   m.alloc(F::floats(s.TL * s.d));                                         // du_full
   m.release(F::floats(s.nq + 2 * s.nkv + s.TL * s.d));                    // dq, dkv, u_full_
   if (R > 0) m.transient(F::floats(s.TL * s.d));
-  m.alloc(F::floats(s.T * s.d));                  // du
+  m.alloc(F::floats(s.T * s.d));                 // du
   m.release(F::floats(s.TL * s.d + s.T * s.d));  // du_full, du
 }
 

@@ -17,7 +17,8 @@ namespace ody::strategies {
 
 class TpSp final : public Strategy {
  public:
-  TpSp(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode = WeightMode::tensor_parallel);
+  TpSp(const BlockConfig& cfg, comm::Communicator& comm,
+       WeightMode mode = WeightMode::tensor_parallel);
   std::string_view name() const override { return "tpsp"; }
   TokenLayout layout() const override { return TokenLayout::contiguous; }
   WeightMode weight_mode() const override { return WeightMode::tensor_parallel; }
@@ -32,11 +33,11 @@ class TpSp final : public Strategy {
   void do_forward(Span3<float> y, Span3<const float> x) override;
   void do_backward(Span3<float> dx, Span3<const float> dy) override;
   TpAttention attn_;
-  layers::Array1 mlp_norm_, dmlp_norm_;      // [d]
-  layers::Array2 w_gate_, w_up_, w_down_;    // [i/N, d] x2, [d, i/N]
+  layers::Array1 mlp_norm_, dmlp_norm_;    // [d]
+  layers::Array2 w_gate_, w_up_, w_down_;  // [i/N, d] x2, [d, i/N]
   layers::Array2 dw_gate_, dw_up_, dw_down_;
-  layers::Array2 h_, u_full_, gate_, up_;    // [T, d], [B·L, d], [B·L, i/N] x2
-  layers::Array1 rstd_;                      // [T]
+  layers::Array2 h_, u_full_, gate_, up_;  // [T, d], [B·L, d], [B·L, i/N] x2
+  layers::Array1 rstd_;                    // [T]
   std::vector<float> scratch_;
 };
 

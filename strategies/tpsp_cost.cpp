@@ -33,8 +33,8 @@ std::uint64_t tpsp_peak(const BlockConfig& c, int n) {
   TpAttention::walk_forward(m, c, n);
   m.alloc(F::floats(T * d));  // u
   m.transient(gather_wire);
-  if (scratch) m.alloc(F::floats(TL * d));             // scratch_ (B > 1), kept
-  m.alloc(F::floats(TL * d + TL * is + T * d));         // partial, act, local
+  if (scratch) m.alloc(F::floats(TL * d));       // scratch_ (B > 1), kept
+  m.alloc(F::floats(TL * d + TL * is + T * d));  // partial, act, local
   m.release(F::floats(T * d + TL * d + TL * is + T * d));
   // Backward.
   m.alloc(F::floats(TL * d));  // dy_full

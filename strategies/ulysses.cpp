@@ -21,10 +21,11 @@ void Ulysses::check(const BlockConfig& cfg, int n) {
   cfg.validate();
   check_layout(TokenLayout::contiguous, cfg.L, n, "ulysses: L");
   check_divisible("ulysses: H (query heads are sharded over the group)", "H", cfg.H, "N", n);
-  ODY_REQUIRE(cfg.G % n == 0 || n % cfg.G == 0, "ulysses: G",
-              "G % N == 0 (kv heads sharded) or N % G == 0 (kv heads replicated, one per rank), N = " +
-                  std::to_string(n),
-              "G = ", cfg.G);
+  ODY_REQUIRE(
+      cfg.G % n == 0 || n % cfg.G == 0, "ulysses: G",
+      "G % N == 0 (kv heads sharded) or N % G == 0 (kv heads replicated, one per rank), N = " +
+          std::to_string(n),
+      "G = ", cfg.G);
 }
 
 namespace {
@@ -33,7 +34,9 @@ template <class T>
 void release(std::vector<T>& v) {
   std::vector<T>().swap(v);
 }
-Kokkos::ViewAllocateWithoutInitializing uninit(const char* name) { return Kokkos::ViewAllocateWithoutInitializing(name); }
+Kokkos::ViewAllocateWithoutInitializing uninit(const char* name) {
+  return Kokkos::ViewAllocateWithoutInitializing(name);
+}
 
 }  // namespace
 
@@ -98,13 +101,15 @@ void Ulysses::do_forward(Span3<float> y, Span3<const float> x) {
   kernels::AttentionOptions opt;
   opt.causal = c.causal;
   const kernels::AttentionShape shape{c.B, c.L, c.L, hq, hk, Dh};
-  kernels::attention_forward<float, float>(oh_.data(), lse_.data(), qh_.data(), kh_.data(), vh_.data(),
-                                           pos_full_.data(), pos_full_.data(), shape, opt);
+  kernels::attention_forward<float, float>(oh_.data(), lse_.data(), qh_.data(), kh_.data(),
+                                           vh_.data(), pos_full_.data(), pos_full_.data(), shape,
+                                           opt);
   round_activations(oh_.data(), oh_.size());  // stored (and sent) as an activation
   o_ = Array2(uninit("o"), T, H * Dh);
   detail::with_wire(c, [&](auto wire) {
     std::vector<decltype(wire)> so, ro;
-    auto wo = detail::head_to_seq_post(*comm_, oh_.data(), so, ro, c.B, Ll, H, Dh, 0, nullptr, true);
+    auto wo =
+        detail::head_to_seq_post(*comm_, oh_.data(), so, ro, c.B, Ll, H, Dh, 0, nullptr, true);
     detail::head_to_seq_finish_free(wo, o_.data(), so, ro, n, c.B, Ll, H, Dh, false);
   });
   h_ = Array2(uninit("h"), T, d);
@@ -130,7 +135,8 @@ void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
   }
   const Span2<float> dh(dx.data(), T, d);
   // MLP branch (row blocks): dgate, dup overwrite the saved gate, up; dh = dy + its input gradient.
-  parts::mlp_backward(c, T, w_, g_, dy.data(), gate_.data(), up_.data(), h_.data(), rstd2_.data(), dh.data());
+  parts::mlp_backward(c, T, w_, g_, dy.data(), gate_.data(), up_.data(), h_.data(), rstd2_.data(),
+                      dh.data());
   gate_ = Array2();
   up_ = Array2();
   h_ = Array2();
@@ -139,8 +145,8 @@ void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
   detail::with_wire(c, [&](auto wire) {
     std::vector<float> dO(T * H * Dh);
     std::vector<decltype(wire)> s, r;
-    linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo), Mat<const float>(dh),
-                    Mat<const float>(o_), w_.wo);
+    linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo),
+                    Mat<const float>(dh), Mat<const float>(o_), w_.wo);
     o_ = Array2();
     auto w = detail::seq_to_head_post(*comm_, dO.data(), s, r, c.B, Ll, H, Dh, 0, doh.data());
     release(dO);
@@ -150,18 +156,21 @@ void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
   kernels::AttentionOptions opt;
   opt.causal = c.causal;
   const kernels::AttentionShape shape{c.B, c.L, c.L, hq, hk, Dh};
-  kernels::attention_backward<float, float>(dqh.data(), dkh.data(), dvh.data(), doh.data(), qh_.data(),
-                                            kh_.data(), vh_.data(), oh_.data(), lse_.data(), pos_full_.data(),
-                                            pos_full_.data(), shape, opt);
+  kernels::attention_backward<float, float>(
+      dqh.data(), dkh.data(), dvh.data(), doh.data(), qh_.data(), kh_.data(), vh_.data(),
+      oh_.data(), lse_.data(), pos_full_.data(), pos_full_.data(), shape, opt);
   for (auto* v : {&doh, &qh_, &kh_, &vh_, &oh_, &lse_}) release(*v);
   // The kernel's fp32 gradients become activation gradients (bf16 under bf16, as in Block).
   for (auto* v : {&dqh, &dkh, &dvh}) round_activations(v->data(), v->size());
   std::vector<float> dq(T * H * Dh), dk(T * G * Dh, 0.f), dv(T * G * Dh, 0.f);
   detail::with_wire(c, [&](auto wire) {
     std::vector<decltype(wire)> s1, r1, s2, r2, s3, r3;
-    auto wq = detail::head_to_seq_post(*comm_, dqh.data(), s1, r1, c.B, Ll, H, Dh, 0, nullptr, true);
-    auto wk = detail::head_to_seq_post(*comm_, dkh.data(), s2, r2, c.B, Ll, G, Dh, 1, nullptr, true);
-    auto wv = detail::head_to_seq_post(*comm_, dvh.data(), s3, r3, c.B, Ll, G, Dh, 2, nullptr, true);
+    auto wq =
+        detail::head_to_seq_post(*comm_, dqh.data(), s1, r1, c.B, Ll, H, Dh, 0, nullptr, true);
+    auto wk =
+        detail::head_to_seq_post(*comm_, dkh.data(), s2, r2, c.B, Ll, G, Dh, 1, nullptr, true);
+    auto wv =
+        detail::head_to_seq_post(*comm_, dvh.data(), s3, r3, c.B, Ll, G, Dh, 2, nullptr, true);
     detail::head_to_seq_finish_free(wq, dq.data(), s1, r1, n, c.B, Ll, H, Dh, false);
     release(dqh);  // (the send buffer of its exchange when B = 1: only now dead)
     detail::head_to_seq_finish_free(wk, dk.data(), s2, r2, n, c.B, Ll, G, Dh, true);
@@ -173,8 +182,8 @@ void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
     std::vector<float> du(T * d);
     Array2 u(uninit("u1"), T, d);
     rmsnorm_forward(u, Span1<float>(), x_, w_.attn_norm);  // as forward computed it
-    parts::qkv_backward(c, {c.B, Ll, pos_.data()}, w_, g_, dq.data(), dk.data(), dv.data(), u, x_, rstd1_,
-                        Span2<float>(du.data(), T, d), dh);
+    parts::qkv_backward(c, {c.B, Ll, pos_.data()}, w_, g_, dq.data(), dk.data(), dv.data(), u, x_,
+                        rstd1_, Span2<float>(du.data(), T, d), dh);
   }
   if (zero3_) {  // full gradients -> this rank's shard of their sum
     zero3_->reduce_grads(grad_flat_);

@@ -24,7 +24,8 @@ namespace ody::strategies {
 
 class Ulysses final : public Strategy {
  public:
-  Ulysses(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode = WeightMode::replicated);
+  Ulysses(const BlockConfig& cfg, comm::Communicator& comm,
+          WeightMode mode = WeightMode::replicated);
   std::string_view name() const override { return "ulysses"; }
   TokenLayout layout() const override { return TokenLayout::contiguous; }
   WeightMode weight_mode() const override { return mode_; }
@@ -32,7 +33,8 @@ class Ulysses final : public Strategy {
   void set_weights(const layers::BlockWeights& full) override;
   void gather_grads(const layers::BlockGrads& full) override;
   Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), mode_); }
-  static Cost cost(const BlockConfig& cfg, int n, int rank, WeightMode mode = WeightMode::replicated);
+  static Cost cost(const BlockConfig& cfg, int n, int rank,
+                   WeightMode mode = WeightMode::replicated);
   // Throws ody::Error naming the rule when cfg cannot run on n ranks.
   static void check(const BlockConfig& cfg, int n);
 

@@ -27,15 +27,17 @@ std::uint64_t ulysses_peak(const BlockConfig& c, int n, WeightMode mode) {
   MemoryWalk m;
   const Z Ll = c.L / n, T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
   const Z hq = H / n, hk = heads_per_rank(G, n);
-  const Z nq = T * H * Dh, nkv = T * G * Dh;           // local q (o, dq, dO) and k (v, dk, dv)
-  const Z nqh = c.B * c.L * hq * Dh, nkh = c.B * c.L * hk * Dh;  // head-sharded q and k (= the exchanges' sizes)
+  const Z nq = T * H * Dh, nkv = T * G * Dh;  // local q (o, dq, dO) and k (v, dk, dv)
+  const Z nqh = c.B * c.L * hq * Dh,
+          nkh = c.B * c.L * hk * Dh;  // head-sharded q and k (= the exchanges' sizes)
   const Z nlse = c.B * hq * c.L;
   const bool z3 = mode == WeightMode::zero3;
   // Exchange buffers (wire type): send and receive, or one of them when a float wire with
   // B = 1 receives / sends in place.
   const std::uint64_t wire = detail::wire_size(c) * ((!detail::bf16_wire(c) && c.B == 1) ? 1 : 2);
   const kernels::AttentionShape shape{c.B, c.L, c.L, hq, hk, Dh};
-  // Constructor: positions, weights and packed gradients (or ZeRO-3 shards), x_, rstd1_, rstd2_, pos_full_.
+  // Constructor: positions, weights and packed gradients (or ZeRO-3 shards), x_, rstd1_, rstd2_,
+  // pos_full_.
   m.alloc(Ll * sizeof(Pos));
   if (z3)
     Zero3Weights::walk_construct(m, c, n);
@@ -45,10 +47,10 @@ std::uint64_t ulysses_peak(const BlockConfig& c, int n, WeightMode mode) {
   if (z3) Zero3Weights::walk_load(m, c, n);
   // Forward.
   if (z3) Zero3Weights::walk_gather(m, c, n, true);
-  m.alloc(F::floats(nq + 2 * nkv));  // q, k, v
-  m.transient(F::floats(T * d));     // u
-  m.alloc(F::floats(nqh + 2 * nkh)); // qh_, kh_, vh_
-  m.alloc(nq * wire);                // q's exchange posted, then q freed
+  m.alloc(F::floats(nq + 2 * nkv));   // q, k, v
+  m.transient(F::floats(T * d));      // u
+  m.alloc(F::floats(nqh + 2 * nkh));  // qh_, kh_, vh_
+  m.alloc(nq * wire);                 // q's exchange posted, then q freed
   m.release(F::floats(nq));
   for (int kv = 0; kv < 2; ++kv) {
     m.alloc(nkh * wire);

@@ -21,9 +21,10 @@ std::string valid_meshes(const BlockConfig& cfg, int n) {
   std::string v;
   for (int u = 1; u <= n; ++u)
     if (n % u == 0 && cfg.H % u == 0 && (cfg.G % u == 0 || u % cfg.G == 0))
-      v += (v.empty() ? "" : ", ") + std::string("ulysses=") + std::to_string(u) + ",ring=" + std::to_string(n / u);
-  return "valid meshes for N = " + std::to_string(n) + ", H = " + std::to_string(cfg.H) + ", G = " +
-         std::to_string(cfg.G) + ": " + (v.empty() ? "none" : v);
+      v += (v.empty() ? "" : ", ") + std::string("ulysses=") + std::to_string(u) +
+           ",ring=" + std::to_string(n / u);
+  return "valid meshes for N = " + std::to_string(n) + ", H = " + std::to_string(cfg.H) +
+         ", G = " + std::to_string(cfg.G) + ": " + (v.empty() ? "none" : v);
 }
 }  // namespace
 
@@ -34,16 +35,20 @@ void Usp::check(const BlockConfig& cfg, int n, int U, TokenLayout layout) {
                   valid_meshes(cfg, n) + ")",
               "U = ", U);
   check_layout(layout, cfg.L, n, "usp: L");
-  check_divisible(("usp: H (query heads are sharded over the ulysses group; " + valid_meshes(cfg, n) + ")").c_str(),
-                  "H", cfg.H, "U", U);
+  check_divisible(
+      ("usp: H (query heads are sharded over the ulysses group; " + valid_meshes(cfg, n) + ")")
+          .c_str(),
+      "H", cfg.H, "U", U);
   ODY_REQUIRE(cfg.G % U == 0 || U % cfg.G == 0, "usp: G",
-              "G % U == 0 (kv heads sharded over the ulysses group) or U % G == 0 (kv heads replicated), U = " +
+              "G % U == 0 (kv heads sharded over the ulysses group) or U % G == 0 (kv heads "
+              "replicated), U = " +
                   std::to_string(U) + "; " + valid_meshes(cfg, n),
               "G = ", cfg.G);
 }
 
 Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightMode mode,
-         std::optional<TokenLayout> layout, const std::vector<int>& placement, const std::vector<int>& node_of_rank)
+         std::optional<TokenLayout> layout, const std::vector<int>& placement,
+         const std::vector<int>& node_of_rank)
     : Strategy((check(cfg, world.size(), ulysses, layout.value_or(layout_for(cfg))), cfg), world,
                ordered_world(world, placement), layout.value_or(layout_for(cfg)), "usp: L"),
       U_(ulysses),
@@ -56,8 +61,8 @@ Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightM
   const int n = comm_->size(), R = n / U_;
   // comm_ is ordered by logical index, so the mesh needs no placement of its own, and
   // its node map is by logical index. Dimensions spanning nodes become hierarchical.
-  mesh_ = std::make_unique<Mesh>(*comm_, std::vector<MeshDim>{{"ulysses", U_}, {"ring", R}}, std::vector<int>{},
-                                 node_of_index(node_of_rank, placement));
+  mesh_ = std::make_unique<Mesh>(*comm_, std::vector<MeshDim>{{"ulysses", U_}, {"ring", R}},
+                                 std::vector<int>{}, node_of_index(node_of_rank, placement));
   uly_ = &mesh_->comm("ulysses");
   comm::Communicator& ring = mesh_->comm("ring");
   extra_comms_ = {uly_, &ring};
@@ -67,8 +72,8 @@ Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightM
   map_ = std::move(rows.map);
   ring_ = std::make_unique<RingAttention>(
       ring,
-      RingAttention::Shape{cfg.B, U_ * local_len(), cfg.H / U_, heads_per_rank(cfg.G, U_), cfg.head_dim(),
-                           detail::bf16_wire(cfg)},
+      RingAttention::Shape{cfg.B, U_ * local_len(), cfg.H / U_, heads_per_rank(cfg.G, U_),
+                           cfg.head_dim(), detail::bf16_wire(cfg)},
       cfg.causal, std::move(rows.block_pos), balanced);
   x1_ = x2_ = x3_ = detail::WirePair(cfg.precision);
   const Z T = cfg.B * local_len();
@@ -102,19 +107,31 @@ void Usp::do_forward(Span3<float> y, Span3<const float> x) {
   parts::qkv_forward(c, {c.B, Ll, pos_.data()}, w_, x_, u1_, rstd1_, q.data(), k.data(), v.data());
   // Sequence -> heads inside the ulysses group, the three in flight together.
   // (x.visit(fn) runs fn on the (send, recv) pair of the wire type: wire.hpp.)
-  auto wq = x1_.visit([&](auto& s, auto& r) { return detail::seq_to_head_post(*uly_, q.data(), s, r, c.B, Ll, H, Dh, 0); });
-  auto wk = x2_.visit([&](auto& s, auto& r) { return detail::seq_to_head_post(*uly_, k.data(), s, r, c.B, Ll, G, Dh, 1); });
-  auto wv = x3_.visit([&](auto& s, auto& r) { return detail::seq_to_head_post(*uly_, v.data(), s, r, c.B, Ll, G, Dh, 2); });
+  auto wq = x1_.visit([&](auto& s, auto& r) {
+    return detail::seq_to_head_post(*uly_, q.data(), s, r, c.B, Ll, H, Dh, 0);
+  });
+  auto wk = x2_.visit([&](auto& s, auto& r) {
+    return detail::seq_to_head_post(*uly_, k.data(), s, r, c.B, Ll, G, Dh, 1);
+  });
+  auto wv = x3_.visit([&](auto& s, auto& r) {
+    return detail::seq_to_head_post(*uly_, v.data(), s, r, c.B, Ll, G, Dh, 2);
+  });
   qh_.resize(c.B * Lb * hq * Dh);
   kvh_.resize(2 * nkv);
   oh_.resize(qh_.size());
   lse_.resize(c.B * hq * Lb);
   wq->wait();
-  x1_.visit([&](auto&, auto& r) { detail::seq_to_head_finish(r, qh_.data(), U_, c.B, Ll, H, Dh, map_.data()); });
+  x1_.visit([&](auto&, auto& r) {
+    detail::seq_to_head_finish(r, qh_.data(), U_, c.B, Ll, H, Dh, map_.data());
+  });
   wk->wait();
-  x2_.visit([&](auto&, auto& r) { detail::seq_to_head_finish(r, kvh_.data(), U_, c.B, Ll, G, Dh, map_.data()); });
+  x2_.visit([&](auto&, auto& r) {
+    detail::seq_to_head_finish(r, kvh_.data(), U_, c.B, Ll, G, Dh, map_.data());
+  });
   wv->wait();
-  x3_.visit([&](auto&, auto& r) { detail::seq_to_head_finish(r, kvh_.data() + nkv, U_, c.B, Ll, G, Dh, map_.data()); });
+  x3_.visit([&](auto&, auto& r) {
+    detail::seq_to_head_finish(r, kvh_.data() + nkv, U_, c.B, Ll, G, Dh, map_.data());
+  });
   ring_->forward(oh_.data(), lse_.data(), qh_.data(), kvh_.data());
   round_activations(oh_.data(), oh_.size());  // the merged fp32 output, stored as an activation
   x1_.visit([&](auto& s, auto& r) {
@@ -125,8 +142,9 @@ void Usp::do_forward(Span3<float> y, Span3<const float> x) {
   rmsnorm_forward(u2_, rstd2_, h_, w_.mlp_norm);
   std::vector<float> act(T * c.ffn);
   std::copy_n(h_.data(), T * d, y.data());
-  mlp_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_, up_, Span2<float>(act.data(), T, c.ffn),
-              Mat<const float>(u2_), MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, Accum::kAdd);
+  mlp_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_, up_,
+              Span2<float>(act.data(), T, c.ffn), Mat<const float>(u2_),
+              MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, Accum::kAdd);
   if (zero3_) w_ = BlockWeights();  // only the shard persists
 }
 
@@ -138,21 +156,23 @@ void Usp::do_backward(Span3<float> dx, Span3<const float> dy) {
   const Span2<float> dh(dx.data(), T, d);
   std::copy_n(dy.data(), T * d, dx.data());
   std::vector<float> du(T * d), s1(T * i), s2(T * i);
-  mlp_backward(Mat<float>(Span2<float>(du.data(), T, d)), MlpGrads<HostSpace>{g_.dw_gate, g_.dw_up, g_.dw_down},
+  mlp_backward(Mat<float>(Span2<float>(du.data(), T, d)),
+               MlpGrads<HostSpace>{g_.dw_gate, g_.dw_up, g_.dw_down},
                Mat<const float>(Span2<const float>(dy.data(), T, d)), Mat<const float>(u2_),
-               MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, gate_, up_, Span2<float>(s1.data(), T, i),
-               Span2<float>(s2.data(), T, i));
-  rmsnorm_backward(dh, g_.dmlp_norm, Span2<const float>(du.data(), T, d), h_, w_.mlp_norm, rstd2_, Accum::kAdd,
-                   Accum::kOverwrite);
+               MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, gate_, up_,
+               Span2<float>(s1.data(), T, i), Span2<float>(s2.data(), T, i));
+  rmsnorm_backward(dh, g_.dmlp_norm, Span2<const float>(du.data(), T, d), h_, w_.mlp_norm, rstd2_,
+                   Accum::kAdd, Accum::kOverwrite);
   std::vector<float> dO(T * H * Dh);
-  linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo), Mat<const float>(dh),
-                  Mat<const float>(o_), w_.wo);
+  linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo),
+                  Mat<const float>(dh), Mat<const float>(o_), w_.wo);
   std::vector<float> doh(qh_.size()), dqh(qh_.size()), dkvh(2 * nkv);
   x1_.visit([&](auto& s, auto& r) {
     detail::seq_to_head_post(*uly_, dO.data(), s, r, c.B, Ll, H, Dh, 0)->wait();
     detail::seq_to_head_finish(r, doh.data(), U_, c.B, Ll, H, Dh, map_.data());
   });
-  ring_->backward(dqh.data(), dkvh.data(), doh.data(), qh_.data(), kvh_.data(), oh_.data(), lse_.data());
+  ring_->backward(dqh.data(), dkvh.data(), doh.data(), qh_.data(), kvh_.data(), oh_.data(),
+                  lse_.data());
   round_activations(dqh.data(), dqh.size());  // fp32 sums -> activation gradients
   round_activations(dkvh.data(), dkvh.size());
   auto wq = x1_.visit([&](auto& s, auto& r) {
@@ -166,13 +186,16 @@ void Usp::do_backward(Span3<float> dx, Span3<const float> dy) {
   });
   std::vector<float> dq(T * H * Dh), dk(T * G * Dh, 0.f), dv(T * G * Dh, 0.f);
   wq->wait();
-  x1_.visit([&](auto&, auto& r) { detail::head_to_seq_finish(r, dq.data(), U_, c.B, Ll, H, Dh, false); });
+  x1_.visit(
+      [&](auto&, auto& r) { detail::head_to_seq_finish(r, dq.data(), U_, c.B, Ll, H, Dh, false); });
   wk->wait();
-  x2_.visit([&](auto&, auto& r) { detail::head_to_seq_finish(r, dk.data(), U_, c.B, Ll, G, Dh, true); });
+  x2_.visit(
+      [&](auto&, auto& r) { detail::head_to_seq_finish(r, dk.data(), U_, c.B, Ll, G, Dh, true); });
   wv->wait();
-  x3_.visit([&](auto&, auto& r) { detail::head_to_seq_finish(r, dv.data(), U_, c.B, Ll, G, Dh, true); });
-  parts::qkv_backward(c, {c.B, Ll, pos_.data()}, w_, g_, dq.data(), dk.data(), dv.data(), u1_, x_, rstd1_,
-                      Span2<float>(du.data(), T, d), dh);
+  x3_.visit(
+      [&](auto&, auto& r) { detail::head_to_seq_finish(r, dv.data(), U_, c.B, Ll, G, Dh, true); });
+  parts::qkv_backward(c, {c.B, Ll, pos_.data()}, w_, g_, dq.data(), dk.data(), dv.data(), u1_, x_,
+                      rstd1_, Span2<float>(du.data(), T, d), dh);
   if (zero3_) {  // full gradients -> this rank's shard of their sum over all N ranks
     zero3_->reduce_grads(g_);
     w_ = BlockWeights();

@@ -37,16 +37,18 @@ class Usp final : public Strategy {
  public:
   // world: N ranks; ulysses: U (N % U == 0). placement: logical index -> world rank
   // (empty: identity); node_of_rank: world rank -> node (for Mesh; empty: none).
-  Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightMode mode = WeightMode::replicated,
-      std::optional<TokenLayout> layout = {}, const std::vector<int>& placement = {},
-      const std::vector<int>& node_of_rank = {});
+  Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses,
+      WeightMode mode = WeightMode::replicated, std::optional<TokenLayout> layout = {},
+      const std::vector<int>& placement = {}, const std::vector<int>& node_of_rank = {});
   std::string_view name() const override { return "usp"; }
   TokenLayout layout() const override { return layout_; }
   WeightMode weight_mode() const override { return mode_; }
   std::vector<MeshDim> mesh_dims() const override { return mesh_->dims(); }
   void set_weights(const layers::BlockWeights& full) override;
   void gather_grads(const layers::BlockGrads& full) override;
-  Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), U_, layout_, mode_); }
+  Cost cost() const override {
+    return cost(cfg_, comm_->size(), comm_->rank(), U_, layout_, mode_);
+  }
   // rank: the logical mesh index.
   static Cost cost(const BlockConfig& cfg, int n, int rank, int ulysses, TokenLayout layout,
                    WeightMode mode = WeightMode::replicated);
@@ -72,7 +74,7 @@ class Usp final : public Strategy {
   layers::Array2 x_, u1_, h_, u2_, gate_, up_, o_;  // [T, d] / [T, i] / [T, H·Dh]
   layers::Array1 rstd1_, rstd2_;
   std::vector<float> qh_, kvh_, oh_, lse_;  // group block [B, U·L/N, h/U, Dh]; kvh: k then v
-  detail::WirePair x1_, x2_, x3_;  // all-to-all buffers (send, recv) in the wire precision
+  detail::WirePair x1_, x2_, x3_;           // all-to-all buffers (send, recv) in the wire precision
 };
 
 }  // namespace ody::strategies

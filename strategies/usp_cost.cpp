@@ -26,9 +26,9 @@ std::uint64_t usp_peak(const BlockConfig& c, int n, int U, WeightMode mode) {
   const int R = n / U;
   const Z Ll = c.L / n, T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
   const Z Lb = U * Ll, hq = H / U, hk = heads_per_rank(G, U);
-  const Z nq = T * H * Dh, nkv = T * G * Dh;                              // local q and k
-  const Z nqh = c.B * Lb * hq * Dh, nkvh = 2 * c.B * Lb * hk * Dh;        // group block q and k+v
-  const Z bkv = c.B * Ll * hk * Dh * U;                                   // a k (v) exchange
+  const Z nq = T * H * Dh, nkv = T * G * Dh;                        // local q and k
+  const Z nqh = c.B * Lb * hq * Dh, nkvh = 2 * c.B * Lb * hk * Dh;  // group block q and k+v
+  const Z bkv = c.B * Ll * hk * Dh * U;                             // a k (v) exchange
   const std::uint64_t wfull = Block::parameter_bytes(c);
   const bool z3 = mode == WeightMode::zero3;
   const RingAttention::Shape rs{c.B, Lb, hq, hk, Dh, detail::bf16_wire(c)};
@@ -45,9 +45,9 @@ std::uint64_t usp_peak(const BlockConfig& c, int n, int U, WeightMode mode) {
   }
   // Forward.
   if (z3) Zero3Weights::walk_gather(m, c, n, false);
-  m.alloc(F::floats(nq + 2 * nkv));                          // q, k, v (freed at the end of forward)
-  m.alloc(2 * (nq + 2 * bkv) * detail::wire_size(c));      // x1_, x2_, x3_ send + receive (kept)
-  m.alloc(F::floats(2 * nqh + nkvh + c.B * hq * Lb));        // qh_, kvh_, oh_, lse_ (kept)
+  m.alloc(F::floats(nq + 2 * nkv));                    // q, k, v (freed at the end of forward)
+  m.alloc(2 * (nq + 2 * bkv) * detail::wire_size(c));  // x1_, x2_, x3_ send + receive (kept)
+  m.alloc(F::floats(2 * nqh + nkvh + c.B * hq * Lb));  // qh_, kvh_, oh_, lse_ (kept)
   RingAttention::walk_forward(m, rs);
   m.alloc(F::floats(T * i));  // act
   m.release(F::floats(T * i + nq + 2 * nkv));
@@ -70,8 +70,8 @@ Cost Usp::cost(const BlockConfig& c, int n, int rank, int U, TokenLayout layout,
   check(c, n, U, layout);
   namespace tm = comm::traffic_model;
   const Z Ll = c.L / n, Dh = c.head_dim(), hk = heads_per_rank(c.G, U);
-  const Z cq = c.B * Ll * c.H * Dh;       // all-to-all buffer of q / o / dq / dout (U blocks)
-  const Z ckv = c.B * Ll * hk * Dh * U;   // of k / v / dk / dv
+  const Z cq = c.B * Ll * c.H * Dh;      // all-to-all buffer of q / o / dq / dout (U blocks)
+  const Z ckv = c.B * Ll * hk * Dh * U;  // of k / v / dk / dv
   Cost cost;
   const std::size_t e = detail::wire_size(c);  // activations: 4, or 2 under bf16
   for (auto* s : {&cost.forward, &cost.backward}) {

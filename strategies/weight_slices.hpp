@@ -25,7 +25,8 @@ inline layers::Array2 cols_of(const layers::Array2& w, Z c0, Z cols) {
   return out;
 }
 // Full [rows, n·cols] on every rank from each rank's column block [rows, cols].
-inline void gather_cols(comm::Communicator& comm, const layers::Array2& shard, const layers::Array2& full) {
+inline void gather_cols(comm::Communicator& comm, const layers::Array2& shard,
+                        const layers::Array2& full) {
   const int n = comm.size();
   const Z rows = shard.extent(0), cols = shard.extent(1);
   std::vector<float> all(rows * cols * n);
@@ -35,7 +36,8 @@ inline void gather_cols(comm::Communicator& comm, const layers::Array2& shard, c
       std::copy_n(all.data() + (s * rows + r) * cols, cols, full.data() + r * cols * n + s * cols);
 }
 // Full [n·rows, cols] on every rank from each rank's row block [rows, cols].
-inline void gather_rows(comm::Communicator& comm, const layers::Array2& shard, const layers::Array2& full) {
+inline void gather_rows(comm::Communicator& comm, const layers::Array2& shard,
+                        const layers::Array2& full) {
   const Z cnt = Z(shard.extent(0)) * Z(shard.extent(1));
   comm.all_gather(comm::cbuf(shard.data(), cnt), comm::buf(full.data(), cnt * comm.size()));
 }

@@ -19,7 +19,9 @@
 namespace ody::strategies::detail {
 
 // Whether activations travel as bf16 for this block, and their bytes per element.
-inline bool bf16_wire(const layers::BlockConfig& c) { return c.precision == layers::Precision::bf16; }
+inline bool bf16_wire(const layers::BlockConfig& c) {
+  return c.precision == layers::Precision::bf16;
+}
 inline std::size_t wire_size(const layers::BlockConfig& c) { return bf16_wire(c) ? 2 : 4; }
 
 // The one place the wire type is chosen: calls fn(W{}) with W = bf16 when activations travel
@@ -46,8 +48,8 @@ inline float widen(bf16 x) { return float(x); }
 
 // Blocking all-gather of `count` floats per rank into recv [count · P], sent as bf16 when
 // bf16_wire (through temporary bf16 buffers), else as they are.
-inline void all_gather_wire(comm::Communicator& comm, const float* send, std::int64_t count, float* recv,
-                            bool bf16_wire, comm::Tag tag = 0) {
+inline void all_gather_wire(comm::Communicator& comm, const float* send, std::int64_t count,
+                            float* recv, bool bf16_wire, comm::Tag tag = 0) {
   if (!bf16_wire) {
     comm.all_gather(comm::cbuf(send, count), comm::buf(recv, count * comm.size()), tag);
     return;
@@ -62,7 +64,8 @@ inline void all_gather_wire(comm::Communicator& comm, const float* send, std::in
 // std::vector<float> or std::vector<bf16> pair in use.
 class WirePair {
  public:
-  explicit WirePair(layers::Precision p = layers::Precision::f32) : bf16_(p == layers::Precision::bf16) {}
+  explicit WirePair(layers::Precision p = layers::Precision::f32)
+      : bf16_(p == layers::Precision::bf16) {}
   template <class F>
   decltype(auto) visit(F&& fn) {
     return with_wire(bf16_, [&](auto wire) -> decltype(auto) {

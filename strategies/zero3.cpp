@@ -27,7 +27,8 @@ std::int64_t Zero3Weights::padded_count(const BlockConfig& cfg, int n) {
   return (weight_count(cfg) + n - 1) / n * n;
 }
 
-Zero3Weights::Zero3Weights(const BlockConfig& cfg, comm::Communicator& comm) : cfg_(cfg), comm_(&comm) {
+Zero3Weights::Zero3Weights(const BlockConfig& cfg, comm::Communicator& comm)
+    : cfg_(cfg), comm_(&comm) {
   const auto s = padded_count(cfg, comm.size()) / comm.size();
   shard_.resize(s);
   grad_shard_.resize(s);
@@ -41,7 +42,8 @@ void Zero3Weights::load(const layers::BlockWeights& full) {
 
 void Zero3Weights::gather(layers::BlockWeights& w) {
   std::vector<float> flat(padded_count(cfg_, comm_->size()));
-  detail::all_gather_wire(*comm_, shard_.data(), std::int64_t(shard_.size()), flat.data(), detail::bf16_wire(cfg_));
+  detail::all_gather_wire(*comm_, shard_.data(), std::int64_t(shard_.size()), flat.data(),
+                          detail::bf16_wire(cfg_));
   w = layers::BlockWeights(cfg_);
   unpack(flat, w.tensors());
 }
@@ -60,7 +62,8 @@ void Zero3Weights::gather_grads(const layers::BlockGrads& full) {
 
 void Zero3Weights::gather(std::vector<float>& flat, layers::BlockWeights& w) {
   flat.resize(padded_count(cfg_, comm_->size()));
-  detail::all_gather_wire(*comm_, shard_.data(), std::int64_t(shard_.size()), flat.data(), detail::bf16_wire(cfg_));
+  detail::all_gather_wire(*comm_, shard_.data(), std::int64_t(shard_.size()), flat.data(),
+                          detail::bf16_wire(cfg_));
   view_packed(w, cfg_, flat.data());
 }
 
@@ -141,7 +144,7 @@ std::uint64_t Zero3Weights::gathered_bytes(const BlockConfig& cfg, int n, bool i
 void Zero3Weights::walk_gather(MemoryWalk& m, const BlockConfig& cfg, int n, bool into_flat) {
   const std::int64_t wp = padded_count(cfg, n);
   m.alloc(MemoryWalk::floats(wp));  // flat
-  if (detail::bf16_wire(cfg))  // all_gather_wire's bf16 send and receive copies
+  if (detail::bf16_wire(cfg))       // all_gather_wire's bf16 send and receive copies
     m.transient(std::uint64_t(wp / n + wp) * sizeof(bf16));
   if (into_flat) return;
   m.alloc(gathered_bytes(cfg, n, false));  // w = BlockWeights(cfg), then flat is freed

@@ -19,7 +19,7 @@ class Zero3Weights {
  public:
   Zero3Weights(const BlockConfig& cfg, comm::Communicator& comm);
   static std::int64_t padded_count(const BlockConfig& cfg, int n);  // Wp
-  void load(const layers::BlockWeights& full);  // keeps this rank's shard
+  void load(const layers::BlockWeights& full);                      // keeps this rank's shard
   // Allocates w (full shapes) and fills it with the gathered weights. Collective.
   void gather(layers::BlockWeights& w);
   // Reduce-scatters (sum) the full gradients g of this rank into the gradient shard.

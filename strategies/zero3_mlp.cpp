@@ -35,7 +35,9 @@ Zero3Mlp::Zero3Mlp(const BlockConfig& cfg, comm::Communicator& comm, Z tokens)
 
 namespace {
 void release(std::vector<float>& v) { std::vector<float>().swap(v); }
-Kokkos::ViewAllocateWithoutInitializing uninit(const char* name) { return Kokkos::ViewAllocateWithoutInitializing(name); }
+Kokkos::ViewAllocateWithoutInitializing uninit(const char* name) {
+  return Kokkos::ViewAllocateWithoutInitializing(name);
+}
 }  // namespace
 
 float* Zero3Mlp::input() {
@@ -54,7 +56,8 @@ void Zero3Mlp::set_weights(const BlockWeights& full) {
 void Zero3Mlp::post_gathers() {
   const int n = comm_->size();
   if (detail::bf16_wire(cfg_)) {
-    auto post = [&](const std::vector<float>& shard, std::vector<bf16>& send, std::vector<bf16>& full, comm::Tag t) {
+    auto post = [&](const std::vector<float>& shard, std::vector<bf16>& send,
+                    std::vector<bf16>& full, comm::Tag t) {
       send.resize(shard.size());
       detail::convert_n(shard.data(), Z(shard.size()), send.data());
       full.resize(shard.size() * n);
@@ -104,30 +107,35 @@ void Zero3Mlp::forward(float* y, const float* h) {
 
 void Zero3Mlp::backward(float* dh, const float* dy) {
   const Z T = T_, d = cfg_.d, i = cfg_.ffn;
-  ODY_REQUIRE(saved_, "Zero3Mlp::backward", "a forward before each backward (backward consumes what it saved)",
+  ODY_REQUIRE(saved_, "Zero3Mlp::backward",
+              "a forward before each backward (backward consumes what it saved)",
               "no forward since the last backward");
   saved_ = false;
-  // Row blocks (layers/row_blocked_mlp.hpp): dW_down = dyᵀ act and dgate, dup over the saved gate, up;
-  // the dW_down reduce-scatter runs while the next GEMMs compute. Each full weight is
-  // dropped once used and each full gradient allocated only when computed.
+  // Row blocks (layers/row_blocked_mlp.hpp): dW_down = dyᵀ act and dgate, dup over the saved gate,
+  // up; the dW_down reduce-scatter runs while the next GEMMs compute. Each full weight is dropped
+  // once used and each full gradient allocated only when computed.
   await(wd_, down_h_, down_full_);
   ddown_full_.resize(down_full_.size());
-  layers::mlp_down_backward(make_mat<float>(ddown_full_.data(), d, i, i), gate_.data(), up_.data(), T, i,
-                            Mat<const float>(Span2<const float>(dy, T, d)),
+  layers::mlp_down_backward(make_mat<float>(ddown_full_.data(), d, i, i), gate_.data(), up_.data(),
+                            T, i, Mat<const float>(Span2<const float>(dy, T, d)),
                             make_mat<const float>(down_full_.data(), d, i, i));
-  rd_ = comm_->reduce_scatter_async(comm::cbuf(ddown_full_), comm::buf(dw_down_), comm::ReduceOp::sum, 1);
+  rd_ = comm_->reduce_scatter_async(comm::cbuf(ddown_full_), comm::buf(dw_down_),
+                                    comm::ReduceOp::sum, 1);
   release(down_full_);
   if (dh != dy) std::copy_n(dy, T * d, dh);  // dh = dy + the branch's input gradient
   await(wg_, gate_h_, gate_full_);
   await(wu_, up_h_, up_full_);
   dgate_full_.resize(gate_full_.size());
   dup_full_.resize(up_full_.size());
-  layers::mlp_up_backward(dh, make_mat<float>(dgate_full_.data(), i, d, d), make_mat<float>(dup_full_.data(), i, d, d),
-                          dmlp_norm_, gate_.data(), up_.data(), h_.data(), rstd_.data(), T, d, i, mlp_norm_,
+  layers::mlp_up_backward(dh, make_mat<float>(dgate_full_.data(), i, d, d),
+                          make_mat<float>(dup_full_.data(), i, d, d), dmlp_norm_, gate_.data(),
+                          up_.data(), h_.data(), rstd_.data(), T, d, i, mlp_norm_,
                           make_mat<const float>(gate_full_.data(), i, d, d),
                           make_mat<const float>(up_full_.data(), i, d, d));
-  rg_ = comm_->reduce_scatter_async(comm::cbuf(dgate_full_), comm::buf(dw_gate_), comm::ReduceOp::sum, 2);
-  ru_ = comm_->reduce_scatter_async(comm::cbuf(dup_full_), comm::buf(dw_up_), comm::ReduceOp::sum, 3);
+  rg_ = comm_->reduce_scatter_async(comm::cbuf(dgate_full_), comm::buf(dw_gate_),
+                                    comm::ReduceOp::sum, 2);
+  ru_ =
+      comm_->reduce_scatter_async(comm::cbuf(dup_full_), comm::buf(dw_up_), comm::ReduceOp::sum, 3);
   release(gate_full_);
   release(up_full_);
   gate_ = Array2();

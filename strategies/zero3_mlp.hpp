@@ -18,8 +18,8 @@
 // Needs i % N == 0 and d % N == 0.
 #include <vector>
 
-#include "comm/communicator.hpp"
 #include "base/half.hpp"
+#include "comm/communicator.hpp"
 #include "layers/block.hpp"
 #include "strategies/strategy.hpp"
 
@@ -66,9 +66,9 @@ class Zero3Mlp {
   BlockConfig cfg_;
   comm::Communicator* comm_;
   std::int64_t T_;
-  std::vector<float> w_gate_, w_up_, w_down_;           // shards [i/N, d] x2, [d/N, i]
-  std::vector<float> dw_gate_, dw_up_, dw_down_;        // gradient shards, same shapes
-  std::vector<float> gate_full_, up_full_, down_full_;  // gathered [i, d] x2, [d, i] (transient)
+  std::vector<float> w_gate_, w_up_, w_down_;              // shards [i/N, d] x2, [d/N, i]
+  std::vector<float> dw_gate_, dw_up_, dw_down_;           // gradient shards, same shapes
+  std::vector<float> gate_full_, up_full_, down_full_;     // gathered [i, d] x2, [d, i] (transient)
   std::vector<float> dgate_full_, dup_full_, ddown_full_;  // full gradients in flight
   comm::WorkPtr wg_, wu_, wd_, rg_, ru_, rd_;
   // Precision::bf16: the weights travel as bf16 (strategies/wire.hpp): send copies of the

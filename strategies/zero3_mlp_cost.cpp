@@ -26,7 +26,8 @@ void walk_await(MemoryWalk& m, const BlockConfig& c, Z elems) {
 
 void Zero3Mlp::walk_construct(MemoryWalk& m, const BlockConfig& c, int n, Z tokens) {
   const Z sg = c.ffn / n * c.d, sd = c.d / n * c.ffn;
-  m.alloc(F::floats(2 * c.d + 2 * (2 * sg + sd) + tokens));  // norms, shards, gradient shards, rstd_
+  m.alloc(
+      F::floats(2 * c.d + 2 * (2 * sg + sd) + tokens));  // norms, shards, gradient shards, rstd_
 }
 
 void Zero3Mlp::walk_post_gathers(MemoryWalk& m, const BlockConfig& c, int n, bool first) {
@@ -36,10 +37,12 @@ void Zero3Mlp::walk_post_gathers(MemoryWalk& m, const BlockConfig& c, int n, boo
     return;
   }
   if (first) m.alloc(std::uint64_t(full / n) * sizeof(bf16));  // send_g_, send_u_, send_d_ (kept)
-  m.alloc(std::uint64_t(full) * sizeof(bf16));                  // gate_h_, up_h_, down_h_
+  m.alloc(std::uint64_t(full) * sizeof(bf16));                 // gate_h_, up_h_, down_h_
 }
 
-void Zero3Mlp::walk_input(MemoryWalk& m, const BlockConfig& c, Z tokens) { m.alloc(F::floats(tokens * c.d)); }
+void Zero3Mlp::walk_input(MemoryWalk& m, const BlockConfig& c, Z tokens) {
+  m.alloc(F::floats(tokens * c.d));
+}
 
 void Zero3Mlp::walk_forward(MemoryWalk& m, const BlockConfig& c, Z T) {
   const Z d = c.d, i = c.ffn;
@@ -75,7 +78,7 @@ void Zero3Mlp::walk_finish(MemoryWalk& m, const BlockConfig& c, int n) {
 void Zero3Mlp::add_cost(Cost& cost, const BlockConfig& c, int n) {
   namespace tm = comm::traffic_model;
   const Z sg = c.ffn / n * c.d, sd = c.d / n * c.ffn;  // shard elements
-  const std::size_t e = detail::wire_size(c);  // weights gathered as bf16 under bf16
+  const std::size_t e = detail::wire_size(c);          // weights gathered as bf16 under bf16
   for (auto* s : {&cost.forward, &cost.backward}) {
     add_op(*s, comm::OpKind::allgather, tm::all_gather(sg, e, n));
     add_op(*s, comm::OpKind::allgather, tm::all_gather(sg, e, n));

@@ -58,10 +58,14 @@ RankPlace place_rank(const Node& node, int node_index, int rank, int local_rank,
   p.local_rank = local_rank;
   p.gpu = gpu;
   p.binding = binding;
-  if (binding.numa.size() == 1 && !binding.whole_machine) p.numa = binding.numa[0];
-  else if (gpu >= 0 && node.gpus[gpu].numa >= 0) p.numa = node.gpus[gpu].numa;
-  else if (node.numa_count() == 1) p.numa = node.numa[0].os_index;
-  else p.numa = spread_numa;
+  if (binding.numa.size() == 1 && !binding.whole_machine)
+    p.numa = binding.numa[0];
+  else if (gpu >= 0 && node.gpus[gpu].numa >= 0)
+    p.numa = node.gpus[gpu].numa;
+  else if (node.numa_count() == 1)
+    p.numa = node.numa[0].os_index;
+  else
+    p.numa = spread_numa;
   p.nic = gpu >= 0 ? node.nearest_nic(gpu) : node.nearest_nic_for_numa(p.numa, local_rank);
   return p;
 }
@@ -117,26 +121,32 @@ LinkEstimate Cluster::estimate(int a, int b) const {
 }
 
 void Cluster::validate(const std::string& where) const {
-  for (size_t i = 0; i < nodes.size(); ++i) nodes[i].validate(where + ": node " + std::to_string(i));
+  for (size_t i = 0; i < nodes.size(); ++i)
+    nodes[i].validate(where + ": node " + std::to_string(i));
   for (int r = 0; r < world_size(); ++r) {
     const RankPlace& p = ranks[r];
-    ODY_REQUIRE(p.rank == r, where + ": ranks", "ranks[r].rank == r", "ranks[", r, "].rank = ", p.rank);
-    ODY_REQUIRE(p.node >= 0 && p.node < node_count(), where + ": rank " + std::to_string(r) + " node",
-                "an index below ", node_count(), p.node);
+    ODY_REQUIRE(p.rank == r, where + ": ranks", "ranks[r].rank == r", "ranks[", r,
+                "].rank = ", p.rank);
+    ODY_REQUIRE(p.node >= 0 && p.node < node_count(),
+                where + ": rank " + std::to_string(r) + " node", "an index below ", node_count(),
+                p.node);
     const Node& n = nodes[p.node];
-    ODY_REQUIRE(p.gpu >= -1 && p.gpu < n.gpu_count(), where + ": rank " + std::to_string(r) + " gpu",
-                "-1 or an index below ", n.gpu_count(), p.gpu);
-    ODY_REQUIRE(p.nic >= -1 && p.nic < n.nic_count(), where + ": rank " + std::to_string(r) + " nic",
-                "-1 or an index below ", n.nic_count(), p.nic);
+    ODY_REQUIRE(p.gpu >= -1 && p.gpu < n.gpu_count(),
+                where + ": rank " + std::to_string(r) + " gpu", "-1 or an index below ",
+                n.gpu_count(), p.gpu);
+    ODY_REQUIRE(p.nic >= -1 && p.nic < n.nic_count(),
+                where + ": rank " + std::to_string(r) + " nic", "-1 or an index below ",
+                n.nic_count(), p.nic);
   }
 }
 
 Cluster from_rank_records(std::vector<RankRecord> records, NetworkSpec network) {
   ODY_REQUIRE(!records.empty(), "from_rank_records: records", "at least one record", "none");
-  std::sort(records.begin(), records.end(), [](const RankRecord& a, const RankRecord& b) { return a.rank < b.rank; });
+  std::sort(records.begin(), records.end(),
+            [](const RankRecord& a, const RankRecord& b) { return a.rank < b.rank; });
   for (size_t i = 0; i < records.size(); ++i)
-    ODY_REQUIRE(records[i].rank == static_cast<int>(i), "from_rank_records: records",
-                "ranks 0..", records.size() - 1, " each once", "rank ", records[i].rank, " at position ", i);
+    ODY_REQUIRE(records[i].rank == static_cast<int>(i), "from_rank_records: records", "ranks 0..",
+                records.size() - 1, " each once", "rank ", records[i].rank, " at position ", i);
   Cluster c;
   c.network = network;
   std::map<int, int> next_local;  // node -> ranks placed so far
@@ -148,7 +158,8 @@ Cluster from_rank_records(std::vector<RankRecord> records, NetworkSpec network) 
       c.nodes.back().host = r.host;
     }
     const Node& n = c.nodes[node];
-    ODY_REQUIRE(r.gpu >= -1 && r.gpu < n.gpu_count(), "from_rank_records: rank " + std::to_string(r.rank) + " gpu",
+    ODY_REQUIRE(r.gpu >= -1 && r.gpu < n.gpu_count(),
+                "from_rank_records: rank " + std::to_string(r.rank) + " gpu",
                 "-1 or an index below the ", n.gpu_count(), " GPUs of ", r.host, r.gpu);
     c.ranks.push_back(place_rank(n, node, r.rank, next_local[node]++, r.gpu, r.binding, -1));
   }
@@ -165,11 +176,15 @@ Cluster uniform_cluster(const Node& node, int count, int ranks_per_node, Network
   for (int i = 0; i < count; ++i) {
     c.nodes.push_back(node);
     if (count > 1 || c.nodes.back().host.empty())
-      c.nodes.back().host = (node.host.empty() ? std::string("node") : node.host) + "-" + std::to_string(i);
+      c.nodes.back().host =
+          (node.host.empty() ? std::string("node") : node.host) + "-" + std::to_string(i);
     for (int l = 0; l < ranks_per_node; ++l) {
       const int gpu = node.gpu_count() > 0 ? l % node.gpu_count() : -1;
       // CPU ranks: contiguous blocks of local ranks per NUMA node.
-      const int spread = node.numa_count() > 0 ? node.numa[static_cast<size_t>(l) * node.numa_count() / ranks_per_node].os_index : -1;
+      const int spread =
+          node.numa_count() > 0
+              ? node.numa[static_cast<size_t>(l) * node.numa_count() / ranks_per_node].os_index
+              : -1;
       c.ranks.push_back(place_rank(node, i, rank++, l, gpu, Binding{}, spread));
     }
   }
@@ -180,10 +195,11 @@ Cluster uniform_cluster(const Node& node, int count, int ranks_per_node, Network
 Cluster with_virtual_nodes(const Cluster& cluster, int k) {
   ODY_REQUIRE(k >= 1, "virtual nodes", ">= 1", k);
   if (k == 1) return cluster;
-  ODY_REQUIRE(cluster.node_count() == 1, "virtual nodes",
-              "a cluster of one real machine to split", cluster.node_count(), " machines");
+  ODY_REQUIRE(cluster.node_count() == 1, "virtual nodes", "a cluster of one real machine to split",
+              cluster.node_count(), " machines");
   const int world = cluster.world_size();
-  ODY_REQUIRE(world % k == 0, "virtual nodes", "a count that divides the world size " + std::to_string(world), k);
+  ODY_REQUIRE(world % k == 0, "virtual nodes",
+              "a count that divides the world size " + std::to_string(world), k);
   const int per = world / k;
   Cluster c;
   c.network = cluster.network;
@@ -229,7 +245,8 @@ Cluster parse_cluster_spec(const json& spec, const std::string& base_dir) {
     return spec.get<Cluster>();
   }
   ODY_REQUIRE(spec.contains("nodes") && spec.at("nodes").is_array() && !spec.at("nodes").empty(),
-              "cluster spec: nodes", "a non-empty array", spec.contains("nodes") ? spec.at("nodes").dump() : "nothing");
+              "cluster spec: nodes", "a non-empty array",
+              spec.contains("nodes") ? spec.at("nodes").dump() : "nothing");
   const NetworkSpec network = spec.value("network", NetworkSpec{});
   const int default_ranks = spec.value("ranks_per_node", 0);
   Cluster c;
@@ -247,12 +264,17 @@ Cluster parse_cluster_spec(const json& spec, const std::string& base_dir) {
       std::filesystem::path p = e.at("topology").get<std::string>();
       if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
       const std::string format = e.value("format", std::string{"auto"});
-      if (format == "hwloc") node = load_hwloc_xml(p.string());
-      else if (format == "nccl") node = load_nccl_topo(p.string());
-      else if (format == "auto" || format == "json") node = load_node_file(p.string());
-      else throw Error(where + ": format", "hwloc, nccl, json or auto", "'" + format + "'");
+      if (format == "hwloc")
+        node = load_hwloc_xml(p.string());
+      else if (format == "nccl")
+        node = load_nccl_topo(p.string());
+      else if (format == "auto" || format == "json")
+        node = load_node_file(p.string());
+      else
+        throw Error(where + ": format", "hwloc, nccl, json or auto", "'" + format + "'");
     } else {
-      throw Error(where, "one of \"preset\", \"topology\" or an inline node (\"packages\", ...)", e.dump());
+      throw Error(where, "one of \"preset\", \"topology\" or an inline node (\"packages\", ...)",
+                  e.dump());
     }
     const int count = e.value("count", 1);
     ODY_REQUIRE(count >= 1, where + ": count", ">= 1", count);
@@ -260,15 +282,20 @@ Cluster parse_cluster_spec(const json& spec, const std::string& base_dir) {
     if (ranks <= 0) ranks = std::max(1, node.gpu_count());
     for (int i = 0; i < count; ++i) {
       Node copy = node;
-      if (e.contains("host")) copy.host = e.at("host").get<std::string>() + (count > 1 ? "-" + std::to_string(i) : "");
-      else copy.host = (node.host.empty() ? "node" : node.host) + "-" + std::to_string(c.node_count());
-      ODY_REQUIRE(c.node_of_host(copy.host) < 0, where + ": host", "unique host names", "'", copy.host, "' twice");
+      if (e.contains("host"))
+        copy.host = e.at("host").get<std::string>() + (count > 1 ? "-" + std::to_string(i) : "");
+      else
+        copy.host = (node.host.empty() ? "node" : node.host) + "-" + std::to_string(c.node_count());
+      ODY_REQUIRE(c.node_of_host(copy.host) < 0, where + ": host", "unique host names", "'",
+                  copy.host, "' twice");
       const int idx = c.node_count();
       c.nodes.push_back(copy);
       const Node& n = c.nodes.back();
       for (int l = 0; l < ranks; ++l) {
         const int gpu = n.gpu_count() > 0 ? l % n.gpu_count() : -1;
-        const int spread = n.numa_count() > 0 ? n.numa[static_cast<size_t>(l) * n.numa_count() / ranks].os_index : -1;
+        const int spread = n.numa_count() > 0
+                               ? n.numa[static_cast<size_t>(l) * n.numa_count() / ranks].os_index
+                               : -1;
         c.ranks.push_back(place_rank(n, idx, rank++, l, gpu, Binding{}, spread));
       }
     }
@@ -287,16 +314,19 @@ Cluster load_cluster_spec(const std::string& path) {
 
 // ---- JSON -----------------------------------------------------------------------------
 
-void to_json(json& j, const NetworkSpec& n) { j = json{{"nic_gbps", n.nic_gbps}, {"latency_us", n.latency_us}}; }
+void to_json(json& j, const NetworkSpec& n) {
+  j = json{{"nic_gbps", n.nic_gbps}, {"latency_us", n.latency_us}};
+}
 void from_json(const json& j, NetworkSpec& n) {
   n.nic_gbps = j.value("nic_gbps", 0.0);
   n.latency_us = j.value("latency_us", 0.0);
-  ODY_REQUIRE(n.nic_gbps >= 0 && n.latency_us >= 0, "network", "non-negative nic_gbps and latency_us",
-              n.nic_gbps, ", ", n.latency_us);
+  ODY_REQUIRE(n.nic_gbps >= 0 && n.latency_us >= 0, "network",
+              "non-negative nic_gbps and latency_us", n.nic_gbps, ", ", n.latency_us);
 }
 
 void to_json(json& j, const RankRecord& r) {
-  j = json{{"rank", r.rank}, {"host", r.host}, {"gpu", r.gpu}, {"binding", r.binding}, {"node", r.node}};
+  j = json{
+      {"rank", r.rank}, {"host", r.host}, {"gpu", r.gpu}, {"binding", r.binding}, {"node", r.node}};
 }
 void from_json(const json& j, RankRecord& r) {
   r.rank = j.at("rank").get<int>();
@@ -308,7 +338,7 @@ void from_json(const json& j, RankRecord& r) {
 
 void to_json(json& j, const RankPlace& r) {
   j = json{{"rank", r.rank}, {"node", r.node}, {"local_rank", r.local_rank}, {"gpu", r.gpu},
-           {"numa", r.numa}, {"nic", r.nic}, {"binding", r.binding}};
+           {"numa", r.numa}, {"nic", r.nic},   {"binding", r.binding}};
 }
 void from_json(const json& j, RankPlace& r) {
   r.rank = j.at("rank").get<int>();
@@ -321,7 +351,10 @@ void from_json(const json& j, RankPlace& r) {
 }
 
 void to_json(json& j, const Cluster& c) {
-  j = json{{"nodes", c.nodes}, {"ranks", c.ranks}, {"network", c.network}, {"virtual_nodes", c.virtual_nodes}};
+  j = json{{"nodes", c.nodes},
+           {"ranks", c.ranks},
+           {"network", c.network},
+           {"virtual_nodes", c.virtual_nodes}};
 }
 void from_json(const json& j, Cluster& c) {
   c.nodes = j.at("nodes").get<std::vector<Node>>();

@@ -24,7 +24,7 @@ namespace ody::topology {
 // The network between machines. 0 means "not given": the NICs' own speeds, else HDR
 // (25 GB/s), and about 20 us per step (hardware.md).
 struct NetworkSpec {
-  double nic_gbps = 0.0;    // Gb/s per NIC
+  double nic_gbps = 0.0;  // Gb/s per NIC
   double latency_us = 0.0;
 
   friend bool operator==(const NetworkSpec&, const NetworkSpec&) = default;
@@ -34,7 +34,7 @@ struct NetworkSpec {
 struct RankRecord {
   int rank = 0;
   std::string host;
-  int gpu = -1;       // index into node.gpus this rank drives; -1 for none
+  int gpu = -1;  // index into node.gpus this rank drives; -1 for none
   Binding binding;
   Node node;
 
@@ -63,7 +63,7 @@ struct Cluster {
   std::vector<Node> nodes;
   std::vector<RankPlace> ranks;  // ranks[r].rank == r
   NetworkSpec network;
-  int virtual_nodes = 0;         // > 0: nodes are pretend nodes carved out of one machine
+  int virtual_nodes = 0;  // > 0: nodes are pretend nodes carved out of one machine
 
   int world_size() const { return static_cast<int>(ranks.size()); }
   int node_count() const { return static_cast<int>(nodes.size()); }

@@ -42,20 +42,20 @@ std::string this_host() {
 
 // Every hwloc call goes through one of these: integer results < 0 and null pointers are
 // failures, reported with the call text, file:line, host and errno.
-#define ODY_HWLOC_INT(call)                                                            \
-  [&]() {                                                                              \
-    errno = 0;                                                                         \
-    auto v_ = (call);                                                                  \
-    if (v_ < 0) ::ody::topology::hwloc_failed(#call, __FILE__, __LINE__);              \
-    return v_;                                                                         \
+#define ODY_HWLOC_INT(call)                                               \
+  [&]() {                                                                 \
+    errno = 0;                                                            \
+    auto v_ = (call);                                                     \
+    if (v_ < 0) ::ody::topology::hwloc_failed(#call, __FILE__, __LINE__); \
+    return v_;                                                            \
   }()
 #define ODY_HWLOC_CHECK(call) ((void)ODY_HWLOC_INT(call))
-#define ODY_HWLOC_CHECK_PTR(call)                                                      \
-  [&]() {                                                                              \
-    errno = 0;                                                                         \
-    auto* p_ = (call);                                                                 \
-    if (p_ == nullptr) ::ody::topology::hwloc_failed(#call, __FILE__, __LINE__);       \
-    return p_;                                                                         \
+#define ODY_HWLOC_CHECK_PTR(call)                                                \
+  [&]() {                                                                        \
+    errno = 0;                                                                   \
+    auto* p_ = (call);                                                           \
+    if (p_ == nullptr) ::ody::topology::hwloc_failed(#call, __FILE__, __LINE__); \
+    return p_;                                                                   \
   }()
 
 namespace ody::topology {
@@ -88,9 +88,10 @@ TopologyPtr open_topology(const std::string* xml_path) {
   errno = 0;
   if (hwloc_topology_load(raw) < 0) {
     if (xml_path)
-      throw Error("hwloc xml", "an hwloc XML file this hwloc (2.x) can import",
-                  detail::cat("'", *xml_path, "' failed in hwloc_topology_load (",
-                              errno ? std::strerror(errno) : "XML component discovery failed", ")"));
+      throw Error(
+          "hwloc xml", "an hwloc XML file this hwloc (2.x) can import",
+          detail::cat("'", *xml_path, "' failed in hwloc_topology_load (",
+                      errno ? std::strerror(errno) : "XML component discovery failed", ")"));
     hwloc_failed("hwloc_topology_load(raw)", __FILE__, __LINE__);
   }
   return topo;
@@ -100,7 +101,8 @@ bool is_host_bridge(hwloc_obj_t o) {
   return o->type == HWLOC_OBJ_BRIDGE && o->attr->bridge.upstream_type == HWLOC_OBJ_BRIDGE_HOST;
 }
 bool is_io(hwloc_obj_t o) {
-  return o->type == HWLOC_OBJ_BRIDGE || o->type == HWLOC_OBJ_PCI_DEVICE || o->type == HWLOC_OBJ_OS_DEVICE;
+  return o->type == HWLOC_OBJ_BRIDGE || o->type == HWLOC_OBJ_PCI_DEVICE ||
+         o->type == HWLOC_OBJ_OS_DEVICE;
 }
 
 std::string bus_id_of(hwloc_obj_t pci) {
@@ -219,7 +221,8 @@ Node build_node(hwloc_topology_t topo, std::string source, bool local) {
 
   // GPUs, NVSwitches and NICs in PCI order.
   std::vector<hwloc_obj_t> gpu_objs, nic_objs;
-  for (hwloc_obj_t pci = hwloc_get_next_pcidev(topo, nullptr); pci; pci = hwloc_get_next_pcidev(topo, pci)) {
+  for (hwloc_obj_t pci = hwloc_get_next_pcidev(topo, nullptr); pci;
+       pci = hwloc_get_next_pcidev(topo, pci)) {
     if (is_nvswitch(pci)) {
       ++n.nvswitches;
       continue;
@@ -321,7 +324,8 @@ Binding binding_of_this_process(hwloc_topology_t topo) {
   const int numa = ODY_HWLOC_INT(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE));
   for (int i = 0; i < numa; ++i) {
     hwloc_obj_t o = ODY_HWLOC_CHECK_PTR(hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, i));
-    if (o->cpuset && hwloc_bitmap_intersects(o->cpuset, set.get())) b.numa.push_back(static_cast<int>(o->os_index));
+    if (o->cpuset && hwloc_bitmap_intersects(o->cpuset, set.get()))
+      b.numa.push_back(static_cast<int>(o->os_index));
   }
   return b;
 }
@@ -359,9 +363,11 @@ LocalView detect_local() {
 }
 
 Node load_hwloc_xml(const std::string& path) {
-  ODY_REQUIRE(std::filesystem::is_regular_file(path), "hwloc xml", "an existing file", "'", path, "'");
+  ODY_REQUIRE(std::filesystem::is_regular_file(path), "hwloc xml", "an existing file", "'", path,
+              "'");
   TopologyPtr topo = open_topology(&path);
-  return build_node(topo.get(), "hwloc-xml:" + std::filesystem::path(path).filename().string(), false);
+  return build_node(topo.get(), "hwloc-xml:" + std::filesystem::path(path).filename().string(),
+                    false);
 }
 
 }  // namespace ody::topology

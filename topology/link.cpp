@@ -8,12 +8,18 @@ namespace ody::topology {
 
 std::string_view abbreviation(LinkClass cls) {
   switch (cls) {
-    case LinkClass::Loc: return "LOC";
-    case LinkClass::NVLink: return "NVL";
-    case LinkClass::PCIeSwitch: return "PIX";
-    case LinkClass::HostBridge: return "PHB";
-    case LinkClass::System: return "SYS";
-    case LinkClass::Network: return "NET";
+    case LinkClass::Loc:
+      return "LOC";
+    case LinkClass::NVLink:
+      return "NVL";
+    case LinkClass::PCIeSwitch:
+      return "PIX";
+    case LinkClass::HostBridge:
+      return "PHB";
+    case LinkClass::System:
+      return "SYS";
+    case LinkClass::Network:
+      return "NET";
   }
   return "???";
 }
@@ -36,12 +42,18 @@ Link parse_link(std::string_view text, const std::string& where) {
 
 std::string_view describe(LinkClass cls) {
   switch (cls) {
-    case LinkClass::Loc: return "same device";
-    case LinkClass::NVLink: return "NVLink";
-    case LinkClass::PCIeSwitch: return "PCIe switch";
-    case LinkClass::HostBridge: return "host bridge";
-    case LinkClass::System: return "SMP interconnect";
-    case LinkClass::Network: return "network";
+    case LinkClass::Loc:
+      return "same device";
+    case LinkClass::NVLink:
+      return "NVLink";
+    case LinkClass::PCIeSwitch:
+      return "PCIe switch";
+    case LinkClass::HostBridge:
+      return "host bridge";
+    case LinkClass::System:
+      return "SMP interconnect";
+    case LinkClass::Network:
+      return "network";
   }
   return "unknown";
 }

@@ -43,9 +43,9 @@ struct LinkEstimate {
 
 // What the estimate depends on besides the class.
 struct EstimateContext {
-  bool gpu_endpoints = false;   // both ends are GPUs (else CPU ranks sharing host memory)
-  double nvlink_GBps = 0.0;     // raw NVLink bandwidth of the pair, when known
-  double nic_GBps = 0.0;        // per-direction NIC bandwidth for Network, when known
+  bool gpu_endpoints = false;       // both ends are GPUs (else CPU ranks sharing host memory)
+  double nvlink_GBps = 0.0;         // raw NVLink bandwidth of the pair, when known
+  double nic_GBps = 0.0;            // per-direction NIC bandwidth for Network, when known
   double network_latency_us = 0.0;  // from the cluster spec, when given
 };
 
@@ -54,13 +54,13 @@ LinkEstimate estimate(LinkClass cls, const EstimateContext& ctx);
 // Figures used by estimate() and the presets (hardware.md); named so tests and docs can
 // cite them.
 inline constexpr double kNvlinkEfficiency = 230.0 / 300.0;  // A100: 230 GB/s bus bw of 300 raw
-inline constexpr double kPcieGen4NcclGBps = 24.0;    // NCCL's PCIe gen4 x16 figure
+inline constexpr double kPcieGen4NcclGBps = 24.0;           // NCCL's PCIe gen4 x16 figure
 inline constexpr double kSmpInterconnectGBps = 10.0;  // NCCL's Skylake-class inter-socket figure
 inline constexpr double kHostMemcpyGBps = 12.0;       // one-core memcpy on this machine kind
 inline constexpr double kHbmA100GBps = 2040.0;
-inline constexpr double kHdrGBps = 25.0;              // InfiniBand HDR 200 Gb/s
-inline constexpr double kIntraNodeLatencyUs = 9.0;    // 8-10 us per collective in a node
-inline constexpr double kInterNodeLatencyUs = 20.0;   // about 20 us across nodes
+inline constexpr double kHdrGBps = 25.0;               // InfiniBand HDR 200 Gb/s
+inline constexpr double kIntraNodeLatencyUs = 9.0;     // 8-10 us per collective in a node
+inline constexpr double kInterNodeLatencyUs = 20.0;    // about 20 us across nodes
 inline constexpr double kSharedMemoryLatencyUs = 1.0;  // MPI shared-memory step, CPU ranks
 
 }  // namespace ody::topology

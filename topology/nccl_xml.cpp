@@ -41,7 +41,8 @@ std::string attr(xmlNode* n, const char* name) {
   return s;
 }
 bool is(xmlNode* n, const char* name) {
-  return n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, reinterpret_cast<const xmlChar*>(name)) == 0;
+  return n->type == XML_ELEMENT_NODE &&
+         xmlStrcmp(n->name, reinterpret_cast<const xmlChar*>(name)) == 0;
 }
 long hex(const std::string& s) { return s.empty() ? -1 : std::strtol(s.c_str(), nullptr, 16); }
 
@@ -51,13 +52,14 @@ int popcount_mask(const std::string& mask) {
   std::stringstream ss(mask);
   std::string word;
   while (std::getline(ss, word, ','))
-    bits += std::popcount(static_cast<unsigned long long>(std::strtoull(word.c_str(), nullptr, 16)));
+    bits +=
+        std::popcount(static_cast<unsigned long long>(std::strtoull(word.c_str(), nullptr, 16)));
   return bits;
 }
 
 struct Placed {
-  int cpu = -1;            // index of the <cpu> element
-  std::vector<int> path;   // ids of the <pci> switch elements from the cpu down
+  int cpu = -1;           // index of the <cpu> element
+  std::vector<int> path;  // ids of the <pci> switch elements from the cpu down
 };
 
 struct Builder {
@@ -67,7 +69,8 @@ struct Builder {
   std::vector<xmlNode*> gpu_elems;  // <gpu> element of each GPU (nullptr when absent)
   int next_switch = 0;
 
-  void nic(const Placed& at, const std::string& bus, int numa, xmlNode* nic_elem, long klass, long vendor) {
+  void nic(const Placed& at, const std::string& bus, int numa, xmlNode* nic_elem, long klass,
+           long vendor) {
     std::vector<Nic> found;
     if (nic_elem)
       for (xmlNode* c = nic_elem->children; c; c = c->next)
@@ -108,8 +111,9 @@ struct Builder {
       Gpu g;
       g.bus_id = normalize_bus_id(bus_raw);
       g.numa = numa;
-      g.model = detail::cat(attr(e, "vendor").substr(std::min<size_t>(2, attr(e, "vendor").size())), ":",
-                            attr(e, "device").substr(std::min<size_t>(2, attr(e, "device").size())));
+      g.model =
+          detail::cat(attr(e, "vendor").substr(std::min<size_t>(2, attr(e, "vendor").size())), ":",
+                      attr(e, "device").substr(std::min<size_t>(2, attr(e, "device").size())));
       if (gpu_elem) g.sm = std::atoi(attr(gpu_elem, "sm").c_str());
       node.gpus.push_back(g);
       gpu_at.push_back(at);
@@ -135,7 +139,8 @@ struct Builder {
   static Link link(const Placed& a, const Placed& b) {
     if (a.cpu != b.cpu) return {LinkClass::System, false};
     size_t common = 0;
-    while (common < a.path.size() && common < b.path.size() && a.path[common] == b.path[common]) ++common;
+    while (common < a.path.size() && common < b.path.size() && a.path[common] == b.path[common])
+      ++common;
     if (common == 0) return {LinkClass::HostBridge, false};
     // PIX when both hang directly off the shared switch, PXB when more switches are crossed.
     return {LinkClass::PCIeSwitch, a.path.size() > common || b.path.size() > common};
@@ -146,7 +151,8 @@ struct Builder {
     node.gpu_gpu.assign(g, std::vector<Link>(g));
     node.gpu_nic.assign(g, std::vector<Link>(k));
     for (int a = 0; a < g; ++a) {
-      for (int b = 0; b < g; ++b) node.gpu_gpu[a][b] = a == b ? Link{LinkClass::Loc, false} : link(gpu_at[a], gpu_at[b]);
+      for (int b = 0; b < g; ++b)
+        node.gpu_gpu[a][b] = a == b ? Link{LinkClass::Loc, false} : link(gpu_at[a], gpu_at[b]);
       for (int b = 0; b < k; ++b) node.gpu_nic[a][b] = link(gpu_at[a], nic_at[b]);
     }
     // NVLink: direct GPU-GPU links, plus an NVSwitch fabric (tclass 0x068000) through which
@@ -193,10 +199,12 @@ Node parse_nccl_topo(const std::string& xml_text, const std::string& name) {
   std::unique_ptr<xmlDoc, DocDeleter> doc(
       xmlReadMemory(xml_text.data(), static_cast<int>(xml_text.size()), name.c_str(), nullptr,
                     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
-  ODY_REQUIRE(doc != nullptr, "nccl topology " + name, "well-formed XML", "a document libxml2 cannot parse");
+  ODY_REQUIRE(doc != nullptr, "nccl topology " + name, "well-formed XML",
+              "a document libxml2 cannot parse");
   xmlNode* root = xmlDocGetRootElement(doc.get());
   ODY_REQUIRE(root && is(root, "system"), "nccl topology " + name, "root element <system>",
-              root ? "<" + std::string(reinterpret_cast<const char*>(root->name)) + ">" : std::string("none"));
+              root ? "<" + std::string(reinterpret_cast<const char*>(root->name)) + ">"
+                   : std::string("none"));
   Builder b;
   b.name = name;
   b.node.source = "nccl-topo:" + name;
@@ -231,7 +239,8 @@ Node parse_nccl_topo(const std::string& xml_text, const std::string& name) {
 bool nccl_topo_supported() { return false; }
 
 Node parse_nccl_topo(const std::string&, const std::string& name) {
-  throw Error("nccl topology " + name, "a build with libxml2 (libxml2-dev)", "odysseus built without it");
+  throw Error("nccl topology " + name, "a build with libxml2 (libxml2-dev)",
+              "odysseus built without it");
 }
 
 #endif

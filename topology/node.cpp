@@ -21,7 +21,8 @@ std::string normalize_bus_id(const std::string& text) {
     ODY_REQUIRE(got == 4, "bus id", "\"dddd:bb:dd.f\"", "'", text, "'");
   } else {
     got = std::sscanf(text.c_str(), "%x:%x.%x%c", &bus, &dev, &fn, &tail);
-    ODY_REQUIRE(colons == 1 && got == 3, "bus id", "\"dddd:bb:dd.f\" or \"bb:dd.f\"", "'", text, "'");
+    ODY_REQUIRE(colons == 1 && got == 3, "bus id", "\"dddd:bb:dd.f\" or \"bb:dd.f\"", "'", text,
+                "'");
   }
   ODY_REQUIRE(domain <= 0xffff && bus <= 0xff && dev <= 0x1f && fn <= 7, "bus id",
               "domain <= ffff, bus <= ff, device <= 1f, function <= 7", "'", text, "'");
@@ -57,7 +58,10 @@ std::vector<int> best_nics(const Node& n, int gpu) {
   std::vector<int> tied;
   for (int i = 0; i < n.nic_count(); ++i) {
     const int r = nic_rank(n, gpu, i);
-    if (best < 0 || r < best) { best = r; tied.clear(); }
+    if (best < 0 || r < best) {
+      best = r;
+      tied.clear();
+    }
     if (r == best) tied.push_back(i);
   }
   return tied;
@@ -103,7 +107,10 @@ std::vector<int> Node::nvlink_domains() const {
       const int a = stack.back();
       stack.pop_back();
       for (int b = 0; b < n; ++b)
-        if (domain[b] < 0 && nvlink(a, b) > 0) { domain[b] = next; stack.push_back(b); }
+        if (domain[b] < 0 && nvlink(a, b) > 0) {
+          domain[b] = next;
+          stack.push_back(b);
+        }
     }
     ++next;
   }
@@ -132,13 +139,17 @@ void apply_nvlink(Node& node) {
   for (int a = 0; a < n; ++a) {
     node.gpu_gpu[a].resize(n);
     for (int b = 0; b < n; ++b) {
-      if (a == b) node.gpu_gpu[a][b] = {LinkClass::Loc, false};
-      else if (node.nvlink(a, b) > 0) node.gpu_gpu[a][b] = {LinkClass::NVLink, false};
+      if (a == b)
+        node.gpu_gpu[a][b] = {LinkClass::Loc, false};
+      else if (node.nvlink(a, b) > 0)
+        node.gpu_gpu[a][b] = {LinkClass::NVLink, false};
     }
   }
 }
 
-std::string to_string(NicKind kind) { return kind == NicKind::OpenFabrics ? "openfabrics" : "ethernet"; }
+std::string to_string(NicKind kind) {
+  return kind == NicKind::OpenFabrics ? "openfabrics" : "ethernet";
+}
 
 NicKind parse_nic_kind(const std::string& text) {
   if (text == "openfabrics") return NicKind::OpenFabrics;
@@ -150,7 +161,10 @@ NicKind parse_nic_kind(const std::string& text) {
 using nlohmann::json;
 
 void to_json(json& j, const NumaNode& n) {
-  j = json{{"os_index", n.os_index}, {"cores", n.cores}, {"pus", n.pus}, {"memory_bytes", n.memory_bytes}};
+  j = json{{"os_index", n.os_index},
+           {"cores", n.cores},
+           {"pus", n.pus},
+           {"memory_bytes", n.memory_bytes}};
 }
 void from_json(const json& j, NumaNode& n) {
   n.os_index = j.at("os_index").get<int>();
@@ -208,7 +222,8 @@ std::vector<std::vector<Link>> links_from_json(const json& j, const std::string&
 }  // namespace
 
 void to_json(json& j, const Binding& b) {
-  j = json{{"pus", b.pus}, {"cores", b.cores}, {"numa", b.numa}, {"whole_machine", b.whole_machine}};
+  j = json{
+      {"pus", b.pus}, {"cores", b.cores}, {"numa", b.numa}, {"whole_machine", b.whole_machine}};
 }
 void from_json(const json& j, Binding& b) {
   b.pus = j.value("pus", std::vector<int>{});
@@ -218,17 +233,18 @@ void from_json(const json& j, Binding& b) {
 }
 
 void to_json(json& j, const Node& n) {
-  j = json{{"host", n.host},
-           {"source", n.source},
-           {"packages", n.packages},
-           {"numa_nodes", n.numa_count()},
-           {"numa", n.numa},
-           {"cores", n.cores},
-           {"pus", n.pus},
-           {"gpus", n.gpus},
-           {"nics", n.nics},
-           {"nvswitches", n.nvswitches},
-           {"links", {{"gpu_gpu", links_to_json(n.gpu_gpu)}, {"gpu_nic", links_to_json(n.gpu_nic)}}}};
+  j = json{
+      {"host", n.host},
+      {"source", n.source},
+      {"packages", n.packages},
+      {"numa_nodes", n.numa_count()},
+      {"numa", n.numa},
+      {"cores", n.cores},
+      {"pus", n.pus},
+      {"gpus", n.gpus},
+      {"nics", n.nics},
+      {"nvswitches", n.nvswitches},
+      {"links", {{"gpu_gpu", links_to_json(n.gpu_gpu)}, {"gpu_nic", links_to_json(n.gpu_nic)}}}};
   if (!n.nvlink_GBps.empty()) j["nvlink_GBps"] = n.nvlink_GBps;
 }
 
@@ -250,10 +266,13 @@ void from_json(const json& j, Node& n) {
   n.gpus = j.value("gpus", std::vector<Gpu>{});
   n.nics = j.value("nics", std::vector<Nic>{});
   n.nvswitches = j.value("nvswitches", 0);
-  if (j.contains("nvlink_GBps")) n.nvlink_GBps = j.at("nvlink_GBps").get<std::vector<std::vector<double>>>();
+  if (j.contains("nvlink_GBps"))
+    n.nvlink_GBps = j.at("nvlink_GBps").get<std::vector<std::vector<double>>>();
   if (j.contains("links")) {
-    n.gpu_gpu = links_from_json(j.at("links").value("gpu_gpu", json::array()), "node json: links.gpu_gpu");
-    n.gpu_nic = links_from_json(j.at("links").value("gpu_nic", json::array()), "node json: links.gpu_nic");
+    n.gpu_gpu =
+        links_from_json(j.at("links").value("gpu_gpu", json::array()), "node json: links.gpu_gpu");
+    n.gpu_nic =
+        links_from_json(j.at("links").value("gpu_nic", json::array()), "node json: links.gpu_nic");
   }
   n.validate("node json (" + n.host + ")");
 }

@@ -13,8 +13,8 @@
 namespace ody::topology {
 
 struct NumaNode {
-  int os_index = 0;   // the number the OS uses (numactl, /sys/devices/system/node/nodeN)
-  int cores = 0;      // cores whose PUs lie in this node (0 when the source does not say)
+  int os_index = 0;  // the number the OS uses (numactl, /sys/devices/system/node/nodeN)
+  int cores = 0;     // cores whose PUs lie in this node (0 when the source does not say)
   int pus = 0;
   std::uint64_t memory_bytes = 0;  // 0 when unknown
 
@@ -22,11 +22,11 @@ struct NumaNode {
 };
 
 struct Gpu {
-  std::string bus_id;   // normalised "0000:07:00.0"
-  int numa = -1;        // OS index of the NUMA node it is attached to; -1 unknown
-  std::string model;    // "Tesla V100-SXM3-32GB" or "10de:1db8"
-  int sm = 0;           // compute capability x10 when the source says (NCCL XML), else 0
-  int cuda_device = -1; // CUDA ordinal matched by bus id (local detection with CUDA only)
+  std::string bus_id;    // normalised "0000:07:00.0"
+  int numa = -1;         // OS index of the NUMA node it is attached to; -1 unknown
+  std::string model;     // "Tesla V100-SXM3-32GB" or "10de:1db8"
+  int sm = 0;            // compute capability x10 when the source says (NCCL XML), else 0
+  int cuda_device = -1;  // CUDA ordinal matched by bus id (local detection with CUDA only)
 
   friend bool operator==(const Gpu&, const Gpu&) = default;
 };
@@ -34,10 +34,10 @@ struct Gpu {
 enum class NicKind { OpenFabrics, Ethernet };  // RDMA-capable (IB, RoCE, EFA) vs plain
 
 struct Nic {
-  std::string name;     // OpenFabrics device ("mlx5_0") or, failing that, the netdev ("eth0")
-  std::string netdev;   // the kernel network interface on the same PCI function, if any
+  std::string name;    // OpenFabrics device ("mlx5_0") or, failing that, the netdev ("eth0")
+  std::string netdev;  // the kernel network interface on the same PCI function, if any
   NicKind kind = NicKind::Ethernet;
-  std::string bus_id;   // "" for devices without PCI locality
+  std::string bus_id;  // "" for devices without PCI locality
   int numa = -1;
   double speed_gbps = 0.0;  // link speed in Gb/s (bits); 0 = not known
 
@@ -46,14 +46,14 @@ struct Nic {
 
 struct Node {
   std::string host;
-  std::string source;   // where it came from: "local", "hwloc-xml:<file>", "preset:dgx-a100", ...
+  std::string source;  // where it came from: "local", "hwloc-xml:<file>", "preset:dgx-a100", ...
   int packages = 0;
   std::vector<NumaNode> numa;
-  int cores = 0;        // 0 = not described by the source (NCCL XML)
+  int cores = 0;  // 0 = not described by the source (NCCL XML)
   int pus = 0;
   std::vector<Gpu> gpus;
   std::vector<Nic> nics;
-  int nvswitches = 0;   // NVSwitch PCI devices seen (they say NVLink exists even without a matrix)
+  int nvswitches = 0;  // NVSwitch PCI devices seen (they say NVLink exists even without a matrix)
   // [gpus][gpus]; diagonal LOC. NVL where nvlink_GBps > 0, else the PCI path class.
   std::vector<std::vector<Link>> gpu_gpu;
   // [gpus][nics]: the PCI path class (never NVL, never LOC).
@@ -83,9 +83,9 @@ struct Node {
 
 // Where a process may run: its CPU binding mapped onto the machine.
 struct Binding {
-  std::vector<int> pus;    // OS indices of the PUs in the binding
-  std::vector<int> cores;  // logical indices of the cores it touches
-  std::vector<int> numa;   // OS indices of the NUMA nodes it touches
+  std::vector<int> pus;       // OS indices of the PUs in the binding
+  std::vector<int> cores;     // logical indices of the cores it touches
+  std::vector<int> numa;      // OS indices of the NUMA nodes it touches
   bool whole_machine = true;  // not bound (or bound to everything)
 
   friend bool operator==(const Binding&, const Binding&) = default;

@@ -24,7 +24,8 @@ bool heavy(const std::string& name) { return priority(name) == 0; }
 std::string role(const std::string& name) {
   if (name == "ulysses") return "all-to-all heavy -> fastest links";
   if (name == "tp") return "all-gather/reduce-scatter heavy -> fastest links";
-  if (name == "ring") return "ring send/recv overlapped with compute -> outside the heavy dimensions";
+  if (name == "ring")
+    return "ring send/recv overlapped with compute -> outside the heavy dimensions";
   return "one all-reduce per step -> outermost";
 }
 
@@ -53,7 +54,8 @@ std::vector<MeshDim> parse_mesh(const std::string& text) {
     } catch (const std::exception&) {
       used = 0;
     }
-    ODY_REQUIRE(used == num.size() && used > 0, "mesh: " + d.name, "an integer size", "'", num, "'");
+    ODY_REQUIRE(used == num.size() && used > 0, "mesh: " + d.name, "an integer size", "'", num,
+                "'");
     mesh.push_back(d);
   }
   ODY_REQUIRE(!mesh.empty(), "mesh", "at least one name=size item", "'", text, "'");
@@ -66,17 +68,21 @@ std::string choose_backend(LinkClass span, bool gpus, const BackendOptions& o) {
   if (o.nccl && gpus) scored.push_back({span == LinkClass::NVLink ? 10 : 8, "nccl"});
   if (o.ucx) scored.push_back({across ? 6 : 3, "ucx"});
   if (o.mpi) scored.push_back({gpus ? 2 : (across ? 4 : 5), "mpi"});
-  ODY_REQUIRE(!scored.empty(), "backend", "at least one available backend (mpi, nccl, ucx)", "none");
+  ODY_REQUIRE(!scored.empty(), "backend", "at least one available backend (mpi, nccl, ucx)",
+              "none");
   if (!o.force.empty()) {
     for (const auto& [score, name] : scored)
       if (name == o.force) return name;
     std::vector<std::string> names;
     for (const auto& s : scored) names.push_back(s.second);
-    throw Error("backend", "one of the backends available for this group (" + join_names(names) + ")",
+    throw Error("backend",
+                "one of the backends available for this group (" + join_names(names) + ")",
                 "'" + o.force + "'");
   }
   // Highest score; ties keep the first listed (nccl, ucx, mpi).
-  return std::max_element(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first < b.first; })->second;
+  return std::max_element(scored.begin(), scored.end(),
+                          [](const auto& a, const auto& b) { return a.first < b.first; })
+      ->second;
 }
 
 std::string format_groups(const std::vector<std::vector<int>>& groups, size_t max_groups) {
@@ -106,23 +112,27 @@ std::string format_groups(const std::vector<std::vector<int>>& groups, size_t ma
   return out;
 }
 
-Placement place_mesh(const Cluster& cluster, const std::vector<MeshDim>& mesh, const BackendOptions& options) {
+Placement place_mesh(const Cluster& cluster, const std::vector<MeshDim>& mesh,
+                     const BackendOptions& options) {
   const int world = cluster.world_size();
   ODY_REQUIRE(!mesh.empty(), "mesh", "at least one dimension", "none");
   std::set<std::string> seen;
   long long product = 1;
   std::string sizes;
   for (const MeshDim& d : mesh) {
-    ODY_REQUIRE(std::find(kMeshDimNames.begin(), kMeshDimNames.end(), d.name) != kMeshDimNames.end(),
-                "mesh: dimension name", "one of " + join_names(kMeshDimNames), "'", d.name, "'");
-    ODY_REQUIRE(seen.insert(d.name).second, "mesh: dimension name", "each name at most once", "'", d.name, "' twice");
+    ODY_REQUIRE(
+        std::find(kMeshDimNames.begin(), kMeshDimNames.end(), d.name) != kMeshDimNames.end(),
+        "mesh: dimension name", "one of " + join_names(kMeshDimNames), "'", d.name, "'");
+    ODY_REQUIRE(seen.insert(d.name).second, "mesh: dimension name", "each name at most once", "'",
+                d.name, "' twice");
     ODY_REQUIRE(d.size >= 1, "mesh: " + d.name, "size >= 1", d.size);
     product *= d.size;
     if (!sizes.empty()) sizes += 'x';
     sizes += std::to_string(d.size);
   }
   ODY_REQUIRE(product == world, "mesh",
-              "product of dimension sizes equal to the world size " + std::to_string(world), sizes, " = ", product);
+              "product of dimension sizes equal to the world size " + std::to_string(world), sizes,
+              " = ", product);
 
   // Ranks in node-major order: blocks of consecutive positions share a node even when
   // the launcher numbered ranks round-robin over nodes.
@@ -137,7 +147,8 @@ Placement place_mesh(const Cluster& cluster, const std::vector<MeshDim>& mesh, c
   const int nd = static_cast<int>(mesh.size());
   std::vector<int> layout(nd);
   std::iota(layout.begin(), layout.end(), 0);
-  std::stable_sort(layout.begin(), layout.end(), [&](int a, int b) { return priority(mesh[a].name) < priority(mesh[b].name); });
+  std::stable_sort(layout.begin(), layout.end(),
+                   [&](int a, int b) { return priority(mesh[a].name) < priority(mesh[b].name); });
   std::vector<long long> stride(nd);
   long long s = 1;
   for (int d : layout) {
@@ -150,10 +161,12 @@ Placement place_mesh(const Cluster& cluster, const std::vector<MeshDim>& mesh, c
   pl.rank_of_index = order;
   pl.coords.assign(world, std::vector<int>(nd, 0));
   for (int pos = 0; pos < world; ++pos)
-    for (int d = 0; d < nd; ++d) pl.coords[order[pos]][d] = static_cast<int>((pos / stride[d]) % mesh[d].size);
+    for (int d = 0; d < nd; ++d)
+      pl.coords[order[pos]][d] = static_cast<int>((pos / stride[d]) % mesh[d].size);
 
   int max_local = 0;
-  for (int n = 0; n < cluster.node_count(); ++n) max_local = std::max<int>(max_local, cluster.ranks_on(n).size());
+  for (int n = 0; n < cluster.node_count(); ++n)
+    max_local = std::max<int>(max_local, cluster.ranks_on(n).size());
 
   for (int d = 0; d < nd; ++d) {
     DimPlacement dp;
@@ -166,13 +179,15 @@ Placement place_mesh(const Cluster& cluster, const std::vector<MeshDim>& mesh, c
       std::sort(g.begin(), g.end());
       dp.groups.push_back(std::move(g));
     }
-    std::sort(dp.groups.begin(), dp.groups.end(), [](const auto& a, const auto& b) { return a.front() < b.front(); });
+    std::sort(dp.groups.begin(), dp.groups.end(),
+              [](const auto& a, const auto& b) { return a.front() < b.front(); });
 
     dp.span = {LinkClass::Loc, false};
     dp.estimate = {0.0, 0.0};
     bool first = true, gpus = true;
     auto worse = [](Link a, Link b) {
-      return std::make_pair(static_cast<int>(a.cls), a.multi_switch) < std::make_pair(static_cast<int>(b.cls), b.multi_switch);
+      return std::make_pair(static_cast<int>(a.cls), a.multi_switch) <
+             std::make_pair(static_cast<int>(b.cls), b.multi_switch);
     };
     for (const auto& g : dp.groups) {
       for (int a : g) gpus &= cluster.rank_has_gpu(a);
@@ -181,7 +196,8 @@ Placement place_mesh(const Cluster& cluster, const std::vector<MeshDim>& mesh, c
           const Link l = cluster.link(g[i], g[j]);
           if (worse(dp.span, l)) dp.span = l;
           const LinkEstimate e = cluster.estimate(g[i], g[j]);
-          if (first || e.bandwidth_GBps < dp.estimate.bandwidth_GBps) dp.estimate.bandwidth_GBps = e.bandwidth_GBps;
+          if (first || e.bandwidth_GBps < dp.estimate.bandwidth_GBps)
+            dp.estimate.bandwidth_GBps = e.bandwidth_GBps;
           dp.estimate.latency_us = std::max(dp.estimate.latency_us, e.latency_us);
           first = false;
         }
@@ -195,15 +211,22 @@ Placement place_mesh(const Cluster& cluster, const std::vector<MeshDim>& mesh, c
       ex << "(trivial: one rank per group, no communication)";
     } else {
       const bool across = dp.span.cls == LinkClass::Network;
-      ex << (across ? (cluster.virtual_nodes ? "across (virtual) nodes" : "across nodes") : "inside node") << " (";
-      if (across) ex << "network";
-      else if (!gpus) ex << "shared memory, " << abbreviation(dp.span);
-      else ex << describe(dp.span.cls) << ", " << abbreviation(dp.span);
+      ex << (across ? (cluster.virtual_nodes ? "across (virtual) nodes" : "across nodes")
+                    : "inside node")
+         << " (";
+      if (across)
+        ex << "network";
+      else if (!gpus)
+        ex << "shared memory, " << abbreviation(dp.span);
+      else
+        ex << describe(dp.span.cls) << ", " << abbreviation(dp.span);
       char est[96];
-      std::snprintf(est, sizeof est, ", est %.3g GB/s, %.3g us", dp.estimate.bandwidth_GBps, dp.estimate.latency_us);
+      std::snprintf(est, sizeof est, ", est %.3g GB/s, %.3g us", dp.estimate.bandwidth_GBps,
+                    dp.estimate.latency_us);
       ex << est << "), " << role(dp.name);
       if (heavy(dp.name) && across)
-        ex << " (warning: larger than the " << max_local << " ranks of a node, so it crosses the network)";
+        ex << " (warning: larger than the " << max_local
+           << " ranks of a node, so it crosses the network)";
     }
     ex << "; backend " << dp.backend;
     dp.explanation = ex.str();

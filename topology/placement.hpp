@@ -46,10 +46,10 @@ struct DimPlacement {
   std::string name;
   int size = 1;
   std::vector<std::vector<int>> groups;  // world ranks; groups ordered by first member
-  Link span;                              // worst link class over all member pairs
-  LinkEstimate estimate;                  // slowest pair: min bandwidth, max latency
+  Link span;                             // worst link class over all member pairs
+  LinkEstimate estimate;                 // slowest pair: min bandwidth, max latency
   std::string backend;
-  std::string explanation;                // one line for people
+  std::string explanation;  // one line for people
 };
 
 struct Placement {

@@ -21,9 +21,9 @@ struct NicSlot {
 // same switch -> PIX (or PXB when `nested_switch`), same NUMA -> PHB, else SYS; every GPU
 // pair is NVLink through NVSwitch at `nvlink_GBps`.
 Node build(const std::string& name, int packages, int numa_nodes, int cores, int smt,
-           std::uint64_t memory_bytes, const std::vector<Slot>& gpus, const char* model,
-           int sm, const std::vector<NicSlot>& nics, double nic_gbps, int nvswitches,
-           double nvlink_GBps, bool nested_switch) {
+           std::uint64_t memory_bytes, const std::vector<Slot>& gpus, const char* model, int sm,
+           const std::vector<NicSlot>& nics, double nic_gbps, int nvswitches, double nvlink_GBps,
+           bool nested_switch) {
   Node n;
   n.host = name;
   n.source = "preset:" + name;
@@ -31,7 +31,8 @@ Node build(const std::string& name, int packages, int numa_nodes, int cores, int
   n.cores = cores;
   n.pus = cores * smt;
   for (int i = 0; i < numa_nodes; ++i)
-    n.numa.push_back(NumaNode{i, cores / numa_nodes, cores * smt / numa_nodes, memory_bytes / numa_nodes});
+    n.numa.push_back(
+        NumaNode{i, cores / numa_nodes, cores * smt / numa_nodes, memory_bytes / numa_nodes});
   for (const Slot& s : gpus) n.gpus.push_back(Gpu{s.gpu_bus, s.numa, model, sm, -1});
   for (const NicSlot& s : nics) {
     Nic nic;
@@ -73,10 +74,11 @@ Node dgx_a100() {
                                   {"0000:47:00.0", 1, 1}, {"0000:4e:00.0", 1, 1},
                                   {"0000:87:00.0", 7, 2}, {"0000:90:00.0", 7, 2},
                                   {"0000:b7:00.0", 5, 3}, {"0000:bd:00.0", 5, 3}};
-  const std::vector<NicSlot> nics = {{"mlx5_0", "0000:0c:00.0", 3, 0}, {"mlx5_1", "0000:12:00.0", 3, 0},
-                                     {"mlx5_2", "0000:4b:00.0", 1, 1}, {"mlx5_3", "0000:54:00.0", 1, 1},
-                                     {"mlx5_4", "0000:8d:00.0", 7, 2}, {"mlx5_5", "0000:94:00.0", 7, 2},
-                                     {"mlx5_6", "0000:ba:00.0", 5, 3}, {"mlx5_7", "0000:cc:00.0", 5, 3}};
+  const std::vector<NicSlot> nics = {
+      {"mlx5_0", "0000:0c:00.0", 3, 0}, {"mlx5_1", "0000:12:00.0", 3, 0},
+      {"mlx5_2", "0000:4b:00.0", 1, 1}, {"mlx5_3", "0000:54:00.0", 1, 1},
+      {"mlx5_4", "0000:8d:00.0", 7, 2}, {"mlx5_5", "0000:94:00.0", 7, 2},
+      {"mlx5_6", "0000:ba:00.0", 5, 3}, {"mlx5_7", "0000:cc:00.0", 5, 3}};
   // NVLink3: 12 links x 25 GB/s per direction = 300 GB/s per GPU (hardware.md).
   return build("dgx-a100", 2, 8, 128, 2, 1024 * kGiB, gpus, "A100-SXM4-80GB", 80, nics, 200.0, 6,
                300.0, /*nested_switch=*/true);
@@ -87,10 +89,11 @@ Node dgx_h100() {
                                   {"0000:3a:00.0", 0, 2}, {"0000:5d:00.0", 0, 3},
                                   {"0000:9a:00.0", 1, 4}, {"0000:ab:00.0", 1, 5},
                                   {"0000:ba:00.0", 1, 6}, {"0000:db:00.0", 1, 7}};
-  const std::vector<NicSlot> nics = {{"mlx5_0", "0000:1a:00.0", 0, 0}, {"mlx5_1", "0000:2c:00.0", 0, 1},
-                                     {"mlx5_2", "0000:3c:00.0", 0, 2}, {"mlx5_3", "0000:5f:00.0", 0, 3},
-                                     {"mlx5_4", "0000:9c:00.0", 1, 4}, {"mlx5_5", "0000:ad:00.0", 1, 5},
-                                     {"mlx5_6", "0000:bc:00.0", 1, 6}, {"mlx5_7", "0000:dd:00.0", 1, 7}};
+  const std::vector<NicSlot> nics = {
+      {"mlx5_0", "0000:1a:00.0", 0, 0}, {"mlx5_1", "0000:2c:00.0", 0, 1},
+      {"mlx5_2", "0000:3c:00.0", 0, 2}, {"mlx5_3", "0000:5f:00.0", 0, 3},
+      {"mlx5_4", "0000:9c:00.0", 1, 4}, {"mlx5_5", "0000:ad:00.0", 1, 5},
+      {"mlx5_6", "0000:bc:00.0", 1, 6}, {"mlx5_7", "0000:dd:00.0", 1, 7}};
   // NVLink4: 18 links, 450 GB/s per direction per GPU (hardware.md).
   return build("dgx-h100", 2, 2, 112, 2, 2048 * kGiB, gpus, "H100-SXM5-80GB", 90, nics, 400.0, 4,
                450.0, /*nested_switch=*/false);

@@ -13,7 +13,8 @@ std::vector<std::vector<int>> group_by(const Cluster& c, Key key) {
   for (const RankPlace& p : c.ranks) groups[key(p)].push_back(p.rank);
   std::vector<std::vector<int>> out;
   for (auto& [k, v] : groups) out.push_back(std::move(v));
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.front() < b.front(); });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.front() < b.front(); });
   return out;
 }
 
@@ -31,9 +32,11 @@ Subgroups subgroups(const Cluster& c) {
   std::vector<std::vector<int>> domains;
   for (const Node& n : c.nodes) domains.push_back(n.nvlink_domains());
   s.nvlink = group_by(c, [&](const RankPlace& p) {
-    if (p.gpu < 0 || c.nodes[p.node].nvlink_GBps.empty()) return std::tuple<int, int, int>(p.node, -1, p.rank);
+    if (p.gpu < 0 || c.nodes[p.node].nvlink_GBps.empty())
+      return std::tuple<int, int, int>(p.node, -1, p.rank);
     bool has_link = false;
-    for (int b = 0; b < c.nodes[p.node].gpu_count(); ++b) has_link |= c.nodes[p.node].nvlink(p.gpu, b) > 0;
+    for (int b = 0; b < c.nodes[p.node].gpu_count(); ++b)
+      has_link |= c.nodes[p.node].nvlink(p.gpu, b) > 0;
     if (!has_link) return std::tuple<int, int, int>(p.node, -1, p.rank);
     return std::tuple<int, int, int>(p.node, domains[p.node][p.gpu], -1);
   });

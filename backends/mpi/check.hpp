@@ -14,9 +14,9 @@ std::string describe_mpi_error(int code, const char* call, const char* file, int
 
 }  // namespace ody::backends::mpi
 
-#define ODY_MPI_CHECK(call)                                                         \
-  do {                                                                              \
-    const int ody_mpi_rc_ = (call);                                                 \
-    if (ody_mpi_rc_ != MPI_SUCCESS)                                                 \
+#define ODY_MPI_CHECK(call)                                                          \
+  do {                                                                               \
+    const int ody_mpi_rc_ = (call);                                                  \
+    if (ody_mpi_rc_ != MPI_SUCCESS)                                                  \
       ::ody::backends::mpi::throw_mpi_error(ody_mpi_rc_, #call, __FILE__, __LINE__); \
   } while (0)

@@ -9,8 +9,8 @@
 
 #include "backends/mpi/check.hpp"
 #include "backends/mpi/datatypes.hpp"
-#include "comm/reduce.hpp"
 #include "base/error.hpp"
+#include "comm/reduce.hpp"
 
 namespace ody::backends::mpi {
 
@@ -49,8 +49,8 @@ class MpiWork final : public comm::Work {
   void wait(std::chrono::milliseconds timeout) override {
     if (done_) return;
     if (timeout < std::chrono::milliseconds::zero()) {
-      ODY_MPI_CHECK(MPI_Waitall(static_cast<int>(requests.size()), requests.data(),
-                                MPI_STATUSES_IGNORE));
+      ODY_MPI_CHECK(
+          MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE));
       complete();
       return;
     }
@@ -58,8 +58,8 @@ class MpiWork final : public comm::Work {
   }
 
   std::vector<MPI_Request> requests;
-  std::function<void()> on_complete;    // runs once, after every request finished
-  std::vector<std::byte> scratch;       // e.g. the send copy of an in-place all-to-all
+  std::function<void()> on_complete;  // runs once, after every request finished
+  std::vector<std::byte> scratch;     // e.g. the send copy of an in-place all-to-all
   std::vector<int> counts, displs, counts2, displs2;
 
  private:
@@ -149,7 +149,9 @@ WorkPtr MpiCommunicator::do_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag
                                to_mpi(send.dtype), to_mpi(send.dtype, op), comms_[tag],
                                new_request(*w)));
   if (op == ReduceOp::avg)
-    w->on_complete = [recv, p = size()] { comm::divide_in_place(recv.data, recv.count, recv.dtype, p); };
+    w->on_complete = [recv, p = size()] {
+      comm::divide_in_place(recv.data, recv.count, recv.dtype, p);
+    };
   return w;
 }
 
@@ -157,10 +159,9 @@ WorkPtr MpiCommunicator::do_all_gather(ConstBuf send, Buf recv, Tag tag) {
   auto w = std::make_unique<MpiWork>();
   const std::size_t es = comm::dtype_size(send.dtype);
   const void* own = static_cast<const char*>(recv.data) + rank() * send.count * es;
-  ODY_MPI_CHECK(MPI_Iallgather(send.data == own ? MPI_IN_PLACE : send.data,
-                               static_cast<int>(send.count), to_mpi(send.dtype), recv.data,
-                               static_cast<int>(send.count), to_mpi(send.dtype), comms_[tag],
-                               new_request(*w)));
+  ODY_MPI_CHECK(MPI_Iallgather(
+      send.data == own ? MPI_IN_PLACE : send.data, static_cast<int>(send.count), to_mpi(send.dtype),
+      recv.data, static_cast<int>(send.count), to_mpi(send.dtype), comms_[tag], new_request(*w)));
   return w;
 }
 
@@ -172,8 +173,8 @@ WorkPtr MpiCommunicator::do_all_gather_v(ConstBuf send, Buf recv,
                     static_cast<std::int64_t>(w->displs[rank()]) * comm::dtype_size(send.dtype);
   ODY_MPI_CHECK(MPI_Iallgatherv(send.data == own ? MPI_IN_PLACE : send.data,
                                 static_cast<int>(send.count), to_mpi(send.dtype), recv.data,
-                                w->counts.data(), w->displs.data(), to_mpi(send.dtype),
-                                comms_[tag], new_request(*w)));
+                                w->counts.data(), w->displs.data(), to_mpi(send.dtype), comms_[tag],
+                                new_request(*w)));
   return w;
 }
 
@@ -184,7 +185,9 @@ WorkPtr MpiCommunicator::do_reduce_scatter(ConstBuf send, Buf recv, ReduceOp op,
                                           static_cast<int>(recv.count), to_mpi(send.dtype),
                                           to_mpi(send.dtype, op), comms_[tag], new_request(*w)));
   if (op == ReduceOp::avg)
-    w->on_complete = [recv, p = size()] { comm::divide_in_place(recv.data, recv.count, recv.dtype, p); };
+    w->on_complete = [recv, p = size()] {
+      comm::divide_in_place(recv.data, recv.count, recv.dtype, p);
+    };
   return w;
 }
 
@@ -265,7 +268,8 @@ void MpiCommunicator::do_reduce_scatter_blocking(ConstBuf send, Buf recv, Reduce
 void MpiCommunicator::do_all_to_all_blocking(ConstBuf send, Buf recv, Tag tag) {
   const int block = static_cast<int>(send.count / size());
   ODY_MPI_CHECK(MPI_Alltoall(send.data == recv.data ? MPI_IN_PLACE : send.data, block,
-                             to_mpi(send.dtype), recv.data, block, to_mpi(send.dtype), comms_[tag]));
+                             to_mpi(send.dtype), recv.data, block, to_mpi(send.dtype),
+                             comms_[tag]));
 }
 
 void MpiCommunicator::do_all_to_all_v_blocking(ConstBuf send,

@@ -42,9 +42,12 @@ const HalfOps& half_ops() {
 int op_index(ReduceOp op) {
   switch (op) {
     case ReduceOp::sum:
-    case ReduceOp::avg: return 0;
-    case ReduceOp::max: return 1;
-    case ReduceOp::min: return 2;
+    case ReduceOp::avg:
+      return 0;
+    case ReduceOp::max:
+      return 1;
+    case ReduceOp::min:
+      return 2;
   }
   return 0;
 }
@@ -53,13 +56,19 @@ int op_index(ReduceOp op) {
 
 MPI_Datatype to_mpi(DType t) {
   switch (t) {
-    case DType::f32: return MPI_FLOAT;
-    case DType::f64: return MPI_DOUBLE;
+    case DType::f32:
+      return MPI_FLOAT;
+    case DType::f64:
+      return MPI_DOUBLE;
     case DType::bf16:
-    case DType::f16: return MPI_UINT16_T;
-    case DType::i32: return MPI_INT32_T;
-    case DType::i64: return MPI_INT64_T;
-    case DType::u8: return MPI_UINT8_T;
+    case DType::f16:
+      return MPI_UINT16_T;
+    case DType::i32:
+      return MPI_INT32_T;
+    case DType::i64:
+      return MPI_INT64_T;
+    case DType::u8:
+      return MPI_UINT8_T;
   }
   return MPI_DATATYPE_NULL;
 }
@@ -69,9 +78,12 @@ MPI_Op to_mpi(DType t, ReduceOp op) {
   if (t == DType::f16) return half_ops().f16[op_index(op)];
   switch (op) {
     case ReduceOp::sum:
-    case ReduceOp::avg: return MPI_SUM;
-    case ReduceOp::max: return MPI_MAX;
-    case ReduceOp::min: return MPI_MIN;
+    case ReduceOp::avg:
+      return MPI_SUM;
+    case ReduceOp::max:
+      return MPI_MAX;
+    case ReduceOp::min:
+      return MPI_MIN;
   }
   return MPI_OP_NULL;
 }

@@ -11,7 +11,8 @@ Environment::Environment(int* argc, char*** argv) {
   int initialized = 0, finalized = 0;
   ODY_MPI_CHECK(MPI_Initialized(&initialized));
   ODY_MPI_CHECK(MPI_Finalized(&finalized));
-  if (finalized) throw Error("MPI environment", "MPI not yet finalized", "MPI_Finalize already called");
+  if (finalized)
+    throw Error("MPI environment", "MPI not yet finalized", "MPI_Finalize already called");
   if (!initialized) {
     ODY_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &thread_level_));
     initialized_here_ = true;

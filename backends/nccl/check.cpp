@@ -8,8 +8,8 @@ namespace ody::backends::nccl {
 
 void throw_cuda(cudaError_t err, const char* call, const char* file, int line) {
   throw Error(std::string("backend nccl: ") + call + " failed at " + file + ":" +
-              std::to_string(line) + ": " + cudaGetErrorName(err) + " (" +
-              cudaGetErrorString(err) + ")");
+              std::to_string(line) + ": " + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) +
+              ")");
 }
 
 void throw_nccl(ncclResult_t res, ncclComm_t comm, const char* call, const char* file, int line) {

@@ -13,17 +13,17 @@ namespace ody::backends::nccl {
 
 }  // namespace ody::backends::nccl
 
-#define ODY_CUDA_CHECK(call)                                                        \
-  do {                                                                              \
-    cudaError_t ody_err_ = (call);                                                  \
-    if (ody_err_ != cudaSuccess)                                                    \
-      ::ody::backends::nccl::throw_cuda(ody_err_, #call, __FILE__, __LINE__);       \
+#define ODY_CUDA_CHECK(call)                                                  \
+  do {                                                                        \
+    cudaError_t ody_err_ = (call);                                            \
+    if (ody_err_ != cudaSuccess)                                              \
+      ::ody::backends::nccl::throw_cuda(ody_err_, #call, __FILE__, __LINE__); \
   } while (0)
 
 // comm may be nullptr (calls that have no communicator yet).
-#define ODY_NCCL_CHECK(call, comm)                                                  \
-  do {                                                                              \
-    ncclResult_t ody_res_ = (call);                                                 \
-    if (ody_res_ != ncclSuccess)                                                    \
+#define ODY_NCCL_CHECK(call, comm)                                                    \
+  do {                                                                                \
+    ncclResult_t ody_res_ = (call);                                                   \
+    if (ody_res_ != ncclSuccess)                                                      \
       ::ody::backends::nccl::throw_nccl(ody_res_, (comm), #call, __FILE__, __LINE__); \
   } while (0)

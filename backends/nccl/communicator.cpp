@@ -189,9 +189,13 @@ class NcclCommunicator final : public comm::Communicator {
     for (const auto& op : ops) {
       const auto n = static_cast<size_t>(op.buffer.count);
       if (op.kind == comm::P2POp::Kind::send)
-        ODY_NCCL_CHECK(ncclSend(op.buffer.data, n, to_nccl(op.buffer.dtype), op.peer, l.comm, l.stream), l.comm);
+        ODY_NCCL_CHECK(
+            ncclSend(op.buffer.data, n, to_nccl(op.buffer.dtype), op.peer, l.comm, l.stream),
+            l.comm);
       else
-        ODY_NCCL_CHECK(ncclRecv(op.buffer.data, n, to_nccl(op.buffer.dtype), op.peer, l.comm, l.stream), l.comm);
+        ODY_NCCL_CHECK(
+            ncclRecv(op.buffer.data, n, to_nccl(op.buffer.dtype), op.peer, l.comm, l.stream),
+            l.comm);
     }
     ODY_NCCL_CHECK(ncclGroupEnd(), l.comm);
     return done_after(l);
@@ -245,7 +249,8 @@ class NcclCommunicator final : public comm::Communicator {
     const std::size_t send_bytes = static_cast<std::size_t>(soff[size()]) * esize;
     if (send.data == recv.data && send_bytes > 0) {  // in place: send from a copy
       ODY_CUDA_CHECK(cudaMallocAsync(&scratch, send_bytes, l.stream));
-      ODY_CUDA_CHECK(cudaMemcpyAsync(scratch, send.data, send_bytes, cudaMemcpyDeviceToDevice, l.stream));
+      ODY_CUDA_CHECK(
+          cudaMemcpyAsync(scratch, send.data, send_bytes, cudaMemcpyDeviceToDevice, l.stream));
       src = static_cast<const char*>(scratch);
     }
     if (recv_counts[rank()] > 0)
@@ -257,9 +262,11 @@ class NcclCommunicator final : public comm::Communicator {
     for (int j = 0; j < size(); ++j) {
       if (j == rank()) continue;
       ODY_NCCL_CHECK(ncclSend(src + soff[j] * esize, static_cast<size_t>(send_counts[j]), dt, j,
-                              l.comm, l.stream), l.comm);
+                              l.comm, l.stream),
+                     l.comm);
       ODY_NCCL_CHECK(ncclRecv(dst + roff[j] * esize, static_cast<size_t>(recv_counts[j]), dt, j,
-                              l.comm, l.stream), l.comm);
+                              l.comm, l.stream),
+                     l.comm);
     }
     ODY_NCCL_CHECK(ncclGroupEnd(), l.comm);
     if (scratch) ODY_CUDA_CHECK(cudaFreeAsync(scratch, l.stream));
@@ -301,7 +308,8 @@ std::unique_ptr<NcclCommunicator> NcclCommunicator::create_owned(MPI_Comm mpi) {
   if (rank == 0)
     for (auto& id : ids) ODY_NCCL_CHECK(ncclGetUniqueId(&id), nullptr);
   ODY_MPI_CHECK(MPI_Bcast(ids.data(), static_cast<int>(sizeof(ids)), MPI_BYTE, 0, mpi));
-  for (auto& l : c->lanes_) ODY_CUDA_CHECK(cudaStreamCreateWithFlags(&l.stream, cudaStreamNonBlocking));
+  for (auto& l : c->lanes_)
+    ODY_CUDA_CHECK(cudaStreamCreateWithFlags(&l.stream, cudaStreamNonBlocking));
   ODY_NCCL_CHECK(ncclGroupStart(), nullptr);
   for (int i = 0; i < kLanes; ++i)
     ODY_NCCL_CHECK(ncclCommInitRank(&c->lanes_[i].comm, size, ids[i], rank), nullptr);

@@ -71,8 +71,8 @@ std::unique_ptr<PluginCommunicator> PluginCommunicator::create(std::shared_ptr<c
   if (!all_ok) {
     if (handle && ok) t->finalize(handle);  // local cleanup; peers that failed skip it
     MPI_Comm_free(holder.get());
-    throw Error(backend + " (" + lib->path + "): " +
-                (problem.empty() ? "init failed on another rank" : problem));
+    throw Error(backend + " (" + lib->path +
+                "): " + (problem.empty() ? "init failed on another rank" : problem));
   }
   comm::BackendInfo info;
   info.name = "plugin:" + lib->name;

@@ -39,8 +39,8 @@ class PluginCommunicator final : public HostCommunicator {
   bool native_all_reduce(comm::ConstBuf send, comm::Buf recv, comm::ReduceOp op, comm::Tag tag,
                          Handle* h) override;
   bool native_all_gather(comm::ConstBuf send, comm::Buf recv, comm::Tag tag, Handle* h) override;
-  bool native_reduce_scatter(comm::ConstBuf send, comm::Buf recv, comm::ReduceOp op,
-                             comm::Tag tag, Handle* h) override;
+  bool native_reduce_scatter(comm::ConstBuf send, comm::Buf recv, comm::ReduceOp op, comm::Tag tag,
+                             Handle* h) override;
   bool native_all_to_all(comm::ConstBuf send, comm::Buf recv, comm::Tag tag, Handle* h) override;
   bool native_broadcast(comm::Buf buffer, int root, comm::Tag tag, Handle* h) override;
   bool native_barrier(comm::Tag tag, Handle* h) override;

@@ -21,9 +21,10 @@ static_assert(kTagBase + std::int64_t{kSequenceWindow} * comm::kCollectiveTags -
 
 // Polls w.test() until it is true (the policy of host_communicator.hpp).
 void poll_until_done(comm::Work& w, const HostCommunicator& c, std::chrono::milliseconds timeout) {
-  comm::poll_until_done([&w] { return w.test(); }, timeout,
-                        c.yield_when_idle() ? comm::IdlePolicy::yield_after_1ms : comm::IdlePolicy::spin,
-                        c.info().name.c_str());
+  comm::poll_until_done(
+      [&w] { return w.test(); }, timeout,
+      c.yield_when_idle() ? comm::IdlePolicy::yield_after_1ms : comm::IdlePolicy::spin,
+      c.info().name.c_str());
 }
 
 // Work objects come from a small per-thread free list: the point-to-point path allocates
@@ -72,16 +73,21 @@ class HandleWork final : public comm::Work {
     }
   }
   static void* operator new(std::size_t bytes) {
-    return bytes == sizeof(HandleWork) ? BlockCache<sizeof(HandleWork)>::get() : ::operator new(bytes);
+    return bytes == sizeof(HandleWork) ? BlockCache<sizeof(HandleWork)>::get()
+                                       : ::operator new(bytes);
   }
   static void operator delete(void* p, std::size_t bytes) {
-    if (bytes == sizeof(HandleWork)) BlockCache<sizeof(HandleWork)>::put(p);
-    else ::operator delete(p);
+    if (bytes == sizeof(HandleWork))
+      BlockCache<sizeof(HandleWork)>::put(p);
+    else
+      ::operator delete(p);
   }
 
   void add(P2PEngine::Handle h) {
-    if (inline_count_ < kInline) inline_[inline_count_++] = h;
-    else more_.push_back(h);
+    if (inline_count_ < kInline)
+      inline_[inline_count_++] = h;
+    else
+      more_.push_back(h);
   }
   void set_failure(std::exception_ptr e) { failure_ = std::move(e); }
 
@@ -116,8 +122,10 @@ class HandleWork final : public comm::Work {
         if (!failure_) failure_ = std::current_exception();
         done = true;  // a failed handle is released by the engine
       }
-      if (done) h[i] = h[--n];
-      else ++i;
+      if (done)
+        h[i] = h[--n];
+      else
+        ++i;
     }
   }
 
@@ -133,7 +141,8 @@ class HandleWork final : public comm::Work {
 // communicator's list of schedules in flight.
 class ScheduleWork final : public comm::Work {
  public:
-  ScheduleWork(HostCommunicator* comm, std::unique_ptr<Schedule> s) : comm_(comm), s_(std::move(s)) {}
+  ScheduleWork(HostCommunicator* comm, std::unique_ptr<Schedule> s)
+      : comm_(comm), s_(std::move(s)) {}
   ~ScheduleWork() override {
     try {
       if (!finished_) wait(comm::kNoTimeout);
@@ -184,8 +193,10 @@ void HostCommunicator::progress() {
     } catch (...) {
       s.failure = std::current_exception();
     }
-    if (finished) active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(i));
-    else ++i;
+    if (finished)
+      active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(i));
+    else
+      ++i;
   }
 }
 
@@ -235,13 +246,15 @@ comm::WorkPtr HostCommunicator::do_batch_p2p(std::span<const comm::P2POp> ops) {
 
 comm::WorkPtr HostCommunicator::do_all_reduce(comm::ConstBuf send, comm::Buf recv,
                                               comm::ReduceOp op, comm::Tag tag) {
-  if (auto w = try_native([&](Handle* h) { return native_all_reduce(send, recv, op, tag, h); })) return w;
+  if (auto w = try_native([&](Handle* h) { return native_all_reduce(send, recv, op, tag, h); }))
+    return w;
   return start(plugin::all_reduce(send.data, recv.data, send.count, send.dtype, op, rank(), size(),
                                   collective_tag(tag)));
 }
 
 comm::WorkPtr HostCommunicator::do_all_gather(comm::ConstBuf send, comm::Buf recv, comm::Tag tag) {
-  if (auto w = try_native([&](Handle* h) { return native_all_gather(send, recv, tag, h); })) return w;
+  if (auto w = try_native([&](Handle* h) { return native_all_gather(send, recv, tag, h); }))
+    return w;
   const std::vector<std::int64_t> counts(size(), send.count);
   return start(plugin::all_gather_v(send.data, recv.data, counts, comm::dtype_size(send.dtype),
                                     rank(), size(), collective_tag(tag)));
@@ -263,7 +276,8 @@ comm::WorkPtr HostCommunicator::do_reduce_scatter(comm::ConstBuf send, comm::Buf
 }
 
 comm::WorkPtr HostCommunicator::do_all_to_all(comm::ConstBuf send, comm::Buf recv, comm::Tag tag) {
-  if (auto w = try_native([&](Handle* h) { return native_all_to_all(send, recv, tag, h); })) return w;
+  if (auto w = try_native([&](Handle* h) { return native_all_to_all(send, recv, tag, h); }))
+    return w;
   const std::vector<std::int64_t> counts(size(), send.count / size());
   return start(plugin::all_to_all_v(send.data, counts, recv.data, counts,
                                     comm::dtype_size(send.dtype), rank(), size(),
@@ -281,7 +295,8 @@ comm::WorkPtr HostCommunicator::do_all_to_all_v(comm::ConstBuf send,
 }
 
 comm::WorkPtr HostCommunicator::do_broadcast(comm::Buf buffer, int root, comm::Tag tag) {
-  if (auto w = try_native([&](Handle* h) { return native_broadcast(buffer, root, tag, h); })) return w;
+  if (auto w = try_native([&](Handle* h) { return native_broadcast(buffer, root, tag, h); }))
+    return w;
   return start(plugin::broadcast(buffer.data, buffer.count, comm::dtype_size(buffer.dtype), root,
                                  rank(), size(), collective_tag(tag)));
 }

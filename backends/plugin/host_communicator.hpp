@@ -58,12 +58,16 @@ class HostCommunicator : public comm::Communicator, protected P2PEngine {
   // comm/communicator.hpp). Return true with *h set when the engine started the operation,
   // false to let the host build it over point to point.
   virtual bool native_all_reduce(comm::ConstBuf send, comm::Buf recv, comm::ReduceOp op,
-                                 comm::Tag tag, Handle* h) { return false; }
+                                 comm::Tag tag, Handle* h) {
+    return false;
+  }
   virtual bool native_all_gather(comm::ConstBuf send, comm::Buf recv, comm::Tag tag, Handle* h) {
     return false;
   }
   virtual bool native_reduce_scatter(comm::ConstBuf send, comm::Buf recv, comm::ReduceOp op,
-                                     comm::Tag tag, Handle* h) { return false; }
+                                     comm::Tag tag, Handle* h) {
+    return false;
+  }
   virtual bool native_all_to_all(comm::ConstBuf send, comm::Buf recv, comm::Tag tag, Handle* h) {
     return false;
   }

@@ -64,8 +64,8 @@ std::string check_v1(const odyPlugin_v1_t* t) {
     return "symbol odyPlugin_v1 has abi_version " + std::to_string(t->abi_version) +
            ", expected 1 (wrong version)";
   if (t->struct_size != sizeof(odyPlugin_v1_t))
-    return "symbol odyPlugin_v1 has struct_size " + std::to_string(t->struct_size) +
-           ", expected " + std::to_string(sizeof(odyPlugin_v1_t)) +
+    return "symbol odyPlugin_v1 has struct_size " + std::to_string(t->struct_size) + ", expected " +
+           std::to_string(sizeof(odyPlugin_v1_t)) +
            " (built against a different ody_plugin.h: wrong version)";
   const std::pair<const void*, const char*> required[] = {
       {reinterpret_cast<const void*>(t->error_string), "error_string"},
@@ -116,7 +116,8 @@ std::shared_ptr<const Library> load(std::string_view name) {
     if (access(candidate.c_str(), F_OK) != 0) continue;
     handle = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle)
-      throw Error(backend + ": cannot load " + candidate + ": " + dlerror() + " (" + searched + ")");
+      throw Error(backend + ": cannot load " + candidate + ": " + dlerror() + " (" + searched +
+                  ")");
     path = candidate;
     break;
   }
@@ -124,8 +125,8 @@ std::shared_ptr<const Library> load(std::string_view name) {
     handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
       const char* why = dlerror();
-      throw Error(backend + ": library " + file + " not found (" + searched + "; dlopen: " +
-                  (why ? why : "no error text") + ")");
+      throw Error(backend + ": library " + file + " not found (" + searched +
+                  "; dlopen: " + (why ? why : "no error text") + ")");
     }
     path = file;
   }
@@ -156,7 +157,8 @@ std::shared_ptr<const Library> load(std::string_view name) {
       if (dlsym(handle, sym.c_str())) newer += (newer.empty() ? "" : ", ") + sym;
     }
     std::string supported;
-    for (const auto& v : kSupported) supported += (supported.empty() ? "" : ", ") + std::string(v.symbol);
+    for (const auto& v : kSupported)
+      supported += (supported.empty() ? "" : ", ") + std::string(v.symbol);
     if (!newer.empty())
       throw fail("exports only " + newer + ", newer than this host supports (" + supported +
                  "): wrong version; rebuild the plugin against this Odysseus' ody_plugin.h");
@@ -164,7 +166,8 @@ std::shared_ptr<const Library> load(std::string_view name) {
   }
   if (lib->table->name == nullptr || lib->name != lib->table->name)
     throw fail(std::string("the table names the plugin '") +
-               (lib->table->name ? lib->table->name : "(null)") + "', expected '" + lib->name + "'");
+               (lib->table->name ? lib->table->name : "(null)") + "', expected '" + lib->name +
+               "'");
   g_loaded.emplace(lib->name, lib);
   return lib;
 }

@@ -20,8 +20,8 @@
 namespace ody::backends::plugin {
 
 struct Library {
-  std::string name;      // NAME
-  std::string path;      // the file that was loaded (or the bare name for the default path)
+  std::string name;  // NAME
+  std::string path;  // the file that was loaded (or the bare name for the default path)
   void* handle = nullptr;
   const odyPlugin_v1_t* table = nullptr;
 };

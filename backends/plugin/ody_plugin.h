@@ -35,17 +35,25 @@ extern "C" {
 /* Results of every call. On ODY_PLUGIN_ERROR, error_string() tells what went wrong. */
 typedef enum {
   ODY_PLUGIN_OK = 0,
-  ODY_PLUGIN_ERROR = 1,       /* the call failed; error_string() has one line */
-  ODY_PLUGIN_UNSUPPORTED = 2  /* the optional operation is not provided for these args */
+  ODY_PLUGIN_ERROR = 1,      /* the call failed; error_string() has one line */
+  ODY_PLUGIN_UNSUPPORTED = 2 /* the optional operation is not provided for these args */
 } odyPluginResult_t;
 
 /* Element types and reductions (the values are part of the ABI). */
 typedef enum {
-  ODY_PLUGIN_F32 = 0, ODY_PLUGIN_F64 = 1, ODY_PLUGIN_BF16 = 2, ODY_PLUGIN_F16 = 3,
-  ODY_PLUGIN_I32 = 4, ODY_PLUGIN_I64 = 5, ODY_PLUGIN_U8 = 6
+  ODY_PLUGIN_F32 = 0,
+  ODY_PLUGIN_F64 = 1,
+  ODY_PLUGIN_BF16 = 2,
+  ODY_PLUGIN_F16 = 3,
+  ODY_PLUGIN_I32 = 4,
+  ODY_PLUGIN_I64 = 5,
+  ODY_PLUGIN_U8 = 6
 } odyPluginDType_t;
 typedef enum {
-  ODY_PLUGIN_SUM = 0, ODY_PLUGIN_MAX = 1, ODY_PLUGIN_MIN = 2, ODY_PLUGIN_AVG = 3
+  ODY_PLUGIN_SUM = 0,
+  ODY_PLUGIN_MAX = 1,
+  ODY_PLUGIN_MIN = 2,
+  ODY_PLUGIN_AVG = 3
 } odyPluginReduceOp_t;
 
 /* Opaque handles owned by the plugin. */
@@ -63,17 +71,17 @@ typedef struct {
 
 /* What a communicator supports (filled by get_properties). */
 typedef struct {
-  int64_t max_tag;        /* point-to-point tags 0..max_tag are accepted (host needs >= 2^21) */
-  int host_memory;        /* 1: host pointers accepted */
-  int device_memory;      /* 1: CUDA device pointers accepted */
-  uint64_t max_message;   /* largest message in bytes; 0 = no limit */
+  int64_t max_tag;      /* point-to-point tags 0..max_tag are accepted (host needs >= 2^21) */
+  int host_memory;      /* 1: host pointers accepted */
+  int device_memory;    /* 1: CUDA device pointers accepted */
+  uint64_t max_message; /* largest message in bytes; 0 = no limit */
 } odyPluginProperties_v1_t;
 
 typedef struct {
-  uint32_t abi_version;   /* ODY_PLUGIN_ABI_VERSION of this table: 1 */
-  uint32_t struct_size;   /* sizeof(odyPlugin_v1_t) */
-  const char* name;       /* the NAME of libody-plugin-NAME.so */
-  const char* version;    /* the plugin's own version string */
+  uint32_t abi_version; /* ODY_PLUGIN_ABI_VERSION of this table: 1 */
+  uint32_t struct_size; /* sizeof(odyPlugin_v1_t) */
+  const char* name;     /* the NAME of libody-plugin-NAME.so */
+  const char* version;  /* the plugin's own version string */
 
   /* The message of the last failing call on the calling thread (never NULL). */
   const char* (*error_string)(void);
@@ -88,8 +96,8 @@ typedef struct {
    * different size than the message is an error. Zero-byte messages are messages. */
   odyPluginResult_t (*isend)(odyPluginComm_t comm, const void* data, size_t bytes, int peer,
                              int64_t tag, odyPluginRequest_t* request);
-  odyPluginResult_t (*irecv)(odyPluginComm_t comm, void* data, size_t bytes, int peer,
-                             int64_t tag, odyPluginRequest_t* request);
+  odyPluginResult_t (*irecv)(odyPluginComm_t comm, void* data, size_t bytes, int peer, int64_t tag,
+                             odyPluginRequest_t* request);
   /* Advances every operation of the request's communicator (the host calls nothing else
    * to make progress) and sets *done. A request that is done (or failed) is released:
    * the host never passes it again. */
@@ -100,9 +108,9 @@ typedef struct {
    * the arguments. `tag` in [0, 4): collectives of one tag are matched in issue order,
    * different tags are independent. In place: send == recv (all_gather: send == the
    * rank's block of recv). Results complete through test() like point-to-point. */
-  odyPluginResult_t (*iall_reduce)(odyPluginComm_t comm, const void* send, void* recv,
-                                   size_t count, odyPluginDType_t dtype, odyPluginReduceOp_t op,
-                                   int tag, odyPluginRequest_t* request);
+  odyPluginResult_t (*iall_reduce)(odyPluginComm_t comm, const void* send, void* recv, size_t count,
+                                   odyPluginDType_t dtype, odyPluginReduceOp_t op, int tag,
+                                   odyPluginRequest_t* request);
   odyPluginResult_t (*iall_gather)(odyPluginComm_t comm, const void* send, void* recv,
                                    size_t send_count, odyPluginDType_t dtype, int tag,
                                    odyPluginRequest_t* request);

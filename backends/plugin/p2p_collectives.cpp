@@ -34,8 +34,8 @@ void add_ring_all_gather(Schedule& s, char* buf, const std::vector<std::int64_t>
 
 // Ring reduce-scatter in place on `work`: afterwards block `rank` holds the reduction.
 void add_ring_reduce_scatter(Schedule& s, char* work, const std::vector<std::int64_t>& counts,
-                             const std::vector<std::int64_t>& off, comm::DType t,
-                             comm::ReduceOp op, int rank, int size, std::int64_t tag) {
+                             const std::vector<std::int64_t>& off, comm::DType t, comm::ReduceOp op,
+                             int rank, int size, std::int64_t tag) {
   if (size == 1) return;
   const std::size_t esize = comm::dtype_size(t);
   const int next = mod(rank + 1, size), prev = mod(rank - 1, size);
@@ -115,10 +115,14 @@ std::unique_ptr<Schedule> reduce_scatter(const void* send, void* recv, std::int6
     if (op == comm::ReduceOp::avg) comm::divide_in_place(mine, recv_count, t, size);
     if (block && out != mine) std::memmove(out, mine, block);
   };
-  if (s->rounds.empty()) finish();
+  if (s->rounds.empty())
+    finish();
   else {
     auto prev = std::move(s->rounds.back().after);
-    s->rounds.back().after = [prev, finish] { prev(); finish(); };
+    s->rounds.back().after = [prev, finish] {
+      prev();
+      finish();
+    };
   }
   return s;
 }
@@ -138,10 +142,14 @@ std::unique_ptr<Schedule> all_reduce(const void* send, void* recv, std::int64_t 
     char* mine = buf + off[rank] * esize;
     const std::int64_t n = counts[rank];
     auto divide = [=] { comm::divide_in_place(mine, n, t, size); };
-    if (s->rounds.empty()) divide();
+    if (s->rounds.empty())
+      divide();
     else {
       auto prev = std::move(s->rounds.back().after);
-      s->rounds.back().after = [prev, divide] { prev(); divide(); };
+      s->rounds.back().after = [prev, divide] {
+        prev();
+        divide();
+      };
     }
   }
   add_ring_all_gather(*s, buf, counts, off, esize, rank, size, tag);
@@ -176,14 +184,15 @@ std::unique_ptr<Schedule> all_to_all_v(const void* send, std::span<const std::in
   return s;
 }
 
-std::unique_ptr<Schedule> broadcast(void* buffer, std::int64_t count, std::size_t esize,
-                                    int root, int rank, int size, std::int64_t tag) {
+std::unique_ptr<Schedule> broadcast(void* buffer, std::int64_t count, std::size_t esize, int root,
+                                    int rank, int size, std::int64_t tag) {
   auto s = std::make_unique<Schedule>();
   if (size == 1) return s;
   const std::size_t bytes = static_cast<std::size_t>(count) * esize;
   Schedule::Round round;
   if (rank == root) {
-    for (int k = 1; k < size; ++k) round.steps.push_back({true, buffer, bytes, mod(root + k, size), tag});
+    for (int k = 1; k < size; ++k)
+      round.steps.push_back({true, buffer, bytes, mod(root + k, size), tag});
   } else {
     round.steps.push_back({false, buffer, bytes, root, tag});
   }

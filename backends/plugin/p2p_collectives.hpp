@@ -93,8 +93,8 @@ std::unique_ptr<Schedule> all_reduce(const void* send, void* recv, std::int64_t 
 std::unique_ptr<Schedule> all_to_all_v(const void* send, std::span<const std::int64_t> send_counts,
                                        void* recv, std::span<const std::int64_t> recv_counts,
                                        std::size_t esize, int rank, int size, std::int64_t tag);
-std::unique_ptr<Schedule> broadcast(void* buffer, std::int64_t count, std::size_t esize,
-                                    int root, int rank, int size, std::int64_t tag);
+std::unique_ptr<Schedule> broadcast(void* buffer, std::int64_t count, std::size_t esize, int root,
+                                    int rank, int size, std::int64_t tag);
 std::unique_ptr<Schedule> barrier(int rank, int size, std::int64_t tag);
 
 }  // namespace ody::backends::plugin

@@ -117,8 +117,8 @@ WorkPtr UcxCommunicator::collective(comm::OpKind kind, Schedule&& s, Tag tag) {
 }
 
 WorkPtr UcxCommunicator::do_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
-  return collective(comm::OpKind::allreduce,
-                    algorithms::all_reduce(send, recv, op, rank(), size()), tag);
+  return collective(comm::OpKind::allreduce, algorithms::all_reduce(send, recv, op, rank(), size()),
+                    tag);
 }
 
 WorkPtr UcxCommunicator::do_all_gather(ConstBuf send, Buf recv, Tag tag) {
@@ -145,9 +145,9 @@ WorkPtr UcxCommunicator::do_all_to_all(ConstBuf send, Buf recv, Tag tag) {
 WorkPtr UcxCommunicator::do_all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts,
                                          Buf recv, std::span<const std::int64_t> recv_counts,
                                          Tag tag) {
-  return collective(
-      comm::OpKind::alltoallv,
-      algorithms::all_to_all_v(send, send_counts, recv, recv_counts, rank(), size()), tag);
+  return collective(comm::OpKind::alltoallv,
+                    algorithms::all_to_all_v(send, send_counts, recv, recv_counts, rank(), size()),
+                    tag);
 }
 
 WorkPtr UcxCommunicator::do_broadcast(Buf buffer, int root, Tag tag) {

@@ -19,11 +19,11 @@
 // ucp_worker_progress, which this backend calls from Work::test() and Work::wait() (wait
 // loops on test until completion or its timeout, then throws ody::TimeoutError and leaves
 // the operation in flight; it polls without yielding the core) and while issuing an
-// operation (its first step is posted at once; eager messages may leave then). Each such call progresses the worker and then
-// advances *every* operation in flight on this communicator (posting its next step when
-// the previous one finished), not only the one waited on, so operations waited on in
-// different orders on different ranks cannot deadlock. Code that overlaps communication
-// with compute calls test() between compute steps, as with the MPI backend.
+// operation (its first step is posted at once; eager messages may leave then). Each such call
+// progresses the worker and then advances *every* operation in flight on this communicator (posting
+// its next step when the previous one finished), not only the one waited on, so operations waited
+// on in different orders on different ranks cannot deadlock. Code that overlaps communication with
+// compute calls test() between compute steps, as with the MPI backend.
 //
 // Threads: the worker runs in UCS_THREAD_MODE_SINGLE; one thread at a time may use a
 // communicator and its Works. Works must finish before their communicator is destroyed;

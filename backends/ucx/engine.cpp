@@ -68,10 +68,10 @@ void Engine::post_step(Operation& op) {
       Operation::Slot* slot = &op.slots_[i];
       slot->xfer = &x;
       const int source = x.send ? rank_ : x.peer;
-      const std::uint64_t t =
-          op.collective_ ? tag::collective(comm_id_, source, op.coll_tag_, op.seq_, x.tag)
-                         : tag::p2p(comm_id_, source, x.tag);
-      void* req = x.send ? worker_->send(x.peer, x.data, x.bytes, t)
+      const std::uint64_t t = op.collective_
+                                  ? tag::collective(comm_id_, source, op.coll_tag_, op.seq_, x.tag)
+                                  : tag::p2p(comm_id_, source, x.tag);
+      void* req = x.send      ? worker_->send(x.peer, x.data, x.bytes, t)
                   : x.on_done ? worker_->recv(x.data, x.bytes, t, &on_recv_complete, slot)
                               : worker_->recv(x.data, x.bytes, t);
       if (req) {

@@ -78,8 +78,8 @@ class Engine {
   // After a failure: cancels the operation's messages in flight and keeps it in failed_.
   void retire(const std::shared_ptr<Operation>& op);
   // UCX's completion callback of a receive with local work (Operation::Slot).
-  static void on_recv_complete(void* request, ucs_status_t status,
-                               const ucp_tag_recv_info_t* info, void* slot);
+  static void on_recv_complete(void* request, ucs_status_t status, const ucp_tag_recv_info_t* info,
+                               void* slot);
 
   std::unique_ptr<Worker> worker_;
   int rank_;

@@ -13,9 +13,9 @@ namespace ody::backends::ucx {
 // UCX settings this backend changes from UCX's defaults (docs/backends.md), each applied
 // with ucp_config_modify only when the user's environment sets none of its variables.
 struct Default {
-  const char* name;     // without the UCX_ prefix
+  const char* name;  // without the UCX_ prefix
   const char* value;
-  const char* env[2];   // the variables that set it (the name and what it inherits from)
+  const char* env[2];  // the variables that set it (the name and what it inherits from)
 };
 constexpr Default kDefaults[] = {
     // cma (process_vm_readv single copy) cuts every rendezvous get into 512 KiB segments,
@@ -115,7 +115,8 @@ Worker::Worker(MPI_Comm bootstrap) : context_(Context::shared()), bootstrap_(boo
   static char token = 0;
   for (int j = 0; j < size; ++j) {
     const std::uint64_t from_j = (std::uint64_t{1} << 31) | (static_cast<std::uint64_t>(j) << 32);
-    const std::uint64_t from_me = (std::uint64_t{1} << 31) | (static_cast<std::uint64_t>(rank) << 32);
+    const std::uint64_t from_me =
+        (std::uint64_t{1} << 31) | (static_cast<std::uint64_t>(rank) << 32);
     if (void* r = recv(&token, 0, from_j)) pending.push_back(r);
     if (void* r = send(j, &token, 0, from_me)) pending.push_back(r);
   }
@@ -123,7 +124,8 @@ Worker::Worker(MPI_Comm bootstrap) : context_(Context::shared()), bootstrap_(boo
     while (!test(r)) progress();
   ucp_request_param_t fp{};
   ucs_status_ptr_t flush = ucp_worker_flush_nbx(worker_, &fp);
-  if (UCS_PTR_IS_ERR(flush)) throw_ucs_error(UCS_PTR_STATUS(flush), "ucp_worker_flush_nbx", __FILE__, __LINE__);
+  if (UCS_PTR_IS_ERR(flush))
+    throw_ucs_error(UCS_PTR_STATUS(flush), "ucp_worker_flush_nbx", __FILE__, __LINE__);
   if (flush)
     while (!test(flush)) progress();
 }

@@ -37,7 +37,8 @@ namespace {
 
 int run(int argc, char** argv) {
   Options o;
-  CLI::App app{"ody-bench: sequence-parallel strategies of one decoder block, forward and backward"};
+  CLI::App app{
+      "ody-bench: sequence-parallel strategies of one decoder block, forward and backward"};
   add_flags(app, o);
   parse_command_line(app, argc, argv);
 
@@ -46,7 +47,8 @@ int run(int argc, char** argv) {
   Plan plan = make_plan(o, world_size);
   const layers::BlockConfig cfg = plan.cfg;
   Session s("ody-bench", o.run);
-  layers::KokkosScope kokkos(o.host_memory == "retain" ? layers::HostMemory::retain : layers::HostMemory::release);
+  layers::KokkosScope kokkos(o.host_memory == "retain" ? layers::HostMemory::retain
+                                                       : layers::HostMemory::release);
   const std::vector<int> nodes = node_of_rank(s.info(), o.virtual_nodes);
   std::vector<std::string> placement_lines = place_runs(plan, o, nodes, s);
 
@@ -58,7 +60,8 @@ int run(int argc, char** argv) {
   if (!o.dump.empty() && s.rank() == 0)
     layers::save_block_inputs(std::filesystem::path(o.dump) / "inputs", in.x, in.dy, in.w);
   const Reference ref = run_reference(o, cfg, in, s, progress);
-  const Setting setting{cfg, *std::max_element(nodes.begin(), nodes.end()) + 1, ref, std::move(placement_lines)};
+  const Setting setting{cfg, *std::max_element(nodes.begin(), nodes.end()) + 1, ref,
+                        std::move(placement_lines)};
   write_json_header(o, setting, s);
   print_header(o, setting, plan, s);
 
@@ -76,9 +79,13 @@ int run(int argc, char** argv) {
   print_bytes_table(results, s);
   if (!o.trace.empty()) write_chrome_trace(o.trace, trace_t0, s.raw());
   if (s.rank() == 0) {
-    if (!o.trace.empty()) std::printf("\n# trace: %s (open in ui.perfetto.dev or chrome://tracing)\n", o.trace.c_str());
-    if (!o.dump.empty()) std::printf("# dump: %s/{inputs,single-rank,<strategy>}/*.npy\n", o.dump.c_str());
-    std::printf("\n# %s\n", all_ok ? "OK" : "FAILED: a strategy differs from the single-rank block or from its cost");
+    if (!o.trace.empty())
+      std::printf("\n# trace: %s (open in ui.perfetto.dev or chrome://tracing)\n", o.trace.c_str());
+    if (!o.dump.empty())
+      std::printf("# dump: %s/{inputs,single-rank,<strategy>}/*.npy\n", o.dump.c_str());
+    std::printf(
+        "\n# %s\n",
+        all_ok ? "OK" : "FAILED: a strategy differs from the single-rank block or from its cost");
   }
   return all_ok ? 0 : 1;
 }

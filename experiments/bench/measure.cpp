@@ -19,8 +19,9 @@ using layers::Array3;
 namespace {
 
 // Worst relative error of y, dx and every gradient against the reference (rank 0), on every rank.
-double check_outputs(const Result& res, strategies::Strategy& st, const layers::BlockConfig& cfg, const Options& o,
-                     const Array3& yl, const Array3& dxl, const Reference& ref, Session& s) {
+double check_outputs(const Result& res, strategies::Strategy& st, const layers::BlockConfig& cfg,
+                     const Options& o, const Array3& yl, const Array3& dxl, const Reference& ref,
+                     Session& s) {
   Array3 yf("yf", cfg.B, cfg.L, cfg.d), dxf("dxf", cfg.B, cfg.L, cfg.d);
   strategies::unshard(res.layout, yl.data(), yf.data(), cfg.B, cfg.L, cfg.d, st.comm());
   strategies::unshard(res.layout, dxl.data(), dxf.data(), cfg.B, cfg.L, cfg.d, st.comm());
@@ -34,7 +35,8 @@ double check_outputs(const Result& res, strategies::Strategy& st, const layers::
     const auto n = static_cast<std::size_t>(cfg.B * cfg.L * cfg.d);
     err = std::max(rel_err(yf.data(), ref.y.data(), n), rel_err(dxf.data(), ref.dx.data(), n));
     const auto gt = g.tensors(), rt = ref.g.tensors();
-    for (std::size_t k = 0; k < gt.size(); ++k) err = std::max(err, rel_err(gt[k].data, rt[k].data, gt[k].size()));
+    for (std::size_t k = 0; k < gt.size(); ++k)
+      err = std::max(err, rel_err(gt[k].data, rt[k].data, gt[k].size()));
   }
   ODY_MPI_CHECK(MPI_Bcast(&err, 1, MPI_DOUBLE, 0, s.raw()));
   return err;
@@ -42,8 +44,8 @@ double check_outputs(const Result& res, strategies::Strategy& st, const layers::
 
 }  // namespace
 
-Result measure(const Planned& planned, const layers::BlockConfig& cfg, const Options& o, const Inputs& in,
-               const Reference& ref, Session& s, Progress& progress) {
+Result measure(const Planned& planned, const layers::BlockConfig& cfg, const Options& o,
+               const Inputs& in, const Reference& ref, Session& s, Progress& progress) {
   const std::string& name = planned.name;
   const int p = s.size(), iters = o.run.iters;
   const std::int64_t Ll = cfg.L / p;
@@ -57,15 +59,19 @@ Result measure(const Planned& planned, const layers::BlockConfig& cfg, const Opt
   // A dimension whose group spans nodes runs on a hierarchical (two-level) communicator
   // (strategies/factory.hpp, node_of_rank): one line per such dimension (rank 0's group).
   for (const auto& d : st->mesh_dims())
-    if (auto* h = dynamic_cast<comm::HierarchicalCommunicator*>(&st->mesh_comm(d.name)); h && s.rank() == 0)
-      std::printf("# two-level %s: %s=%d hierarchical (%d nodes x %d ranks: intra-node then inter-node steps)\n",
-                  name.c_str(), d.name.c_str(), d.size, h->nodes(), h->ranks_per_node());
+    if (auto* h = dynamic_cast<comm::HierarchicalCommunicator*>(&st->mesh_comm(d.name));
+        h && s.rank() == 0)
+      std::printf(
+          "# two-level %s: %s=%d hierarchical (%d nodes x %d ranks: intra-node then inter-node "
+          "steps)\n",
+          name.c_str(), d.name.c_str(), d.size, h->nodes(), h->ranks_per_node());
   res.layout = st->layout();
   res.weights = std::string(strategies::to_string(st->weight_mode()));
   // Inputs: this rank's shard of the full tensors, in the strategy's layout slot.
   Array3 xl("xl", cfg.B, Ll, cfg.d), dyl("dyl", cfg.B, Ll, cfg.d);
   strategies::shard(res.layout, in.x.data(), xl.data(), cfg.B, cfg.L, cfg.d, p, st->layout_rank());
-  strategies::shard(res.layout, in.dy.data(), dyl.data(), cfg.B, cfg.L, cfg.d, p, st->layout_rank());
+  strategies::shard(res.layout, in.dy.data(), dyl.data(), cfg.B, cfg.L, cfg.d, p,
+                    st->layout_rank());
   st->set_weights(in.w);
   const strategies::Cost cost = st->cost();
   res.peak_expected = expected_peak_bytes(cost, cfg, p);
@@ -119,7 +125,8 @@ Result measure(const Planned& planned, const layers::BlockConfig& cfg, const Opt
   double peak = mem.peak_bytes_since();
   ODY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &peak, 1, MPI_DOUBLE, MPI_MAX, s.raw()));
   res.peak_bytes = peak;
-  if (o.check || !o.dump.empty()) res.max_rel_err = check_outputs(res, *st, cfg, o, yl, dxl, ref, s);
+  if (o.check || !o.dump.empty())
+    res.max_rel_err = check_outputs(res, *st, cfg, o, yl, dxl, ref, s);
   return res;
 }
 

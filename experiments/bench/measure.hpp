@@ -25,7 +25,7 @@ struct Result {
 };
 
 // Collective over the world. Prints a '# two-level' line per hierarchical dimension.
-Result measure(const Planned& planned, const layers::BlockConfig& cfg, const Options& o, const Inputs& in,
-               const Reference& ref, Session& s, Progress& progress);
+Result measure(const Planned& planned, const layers::BlockConfig& cfg, const Options& o,
+               const Inputs& in, const Reference& ref, Session& s, Progress& progress);
 
 }  // namespace ody::experiments::bench

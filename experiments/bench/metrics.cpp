@@ -1,8 +1,8 @@
 #include "experiments/bench/metrics.hpp"
 
+#include <malloc.h>
 #include <algorithm>
 #include <cmath>
-#include <malloc.h>
 
 #include <fstream>
 #include <string>
@@ -39,14 +39,16 @@ double rel_err(const float* got, const float* ref, std::size_t n) {
   return max_ref > 0 ? worst / max_ref : worst;
 }
 
-double expected_peak_bytes(const strategies::Cost& cost, const layers::BlockConfig& c, int world_size) {
+double expected_peak_bytes(const strategies::Cost& cost, const layers::BlockConfig& c,
+                           int world_size) {
   const double shard = static_cast<double>(c.B * (c.L / world_size) * c.d) * sizeof(float);
   return static_cast<double>(cost.peak_bytes) + 4 * shard;
 }
 
 double single_rank_expected_peak_bytes(const layers::BlockConfig& c) {
   const double full = static_cast<double>(c.B * c.L * c.d) * sizeof(float);
-  return static_cast<double>(layers::Block::peak_bytes(c) + layers::Block::parameter_bytes(c)) + 2 * full;
+  return static_cast<double>(layers::Block::peak_bytes(c) + layers::Block::parameter_bytes(c)) +
+         2 * full;
 }
 
 void PeakMemory::start() {

@@ -33,7 +33,8 @@ double rel_err(const float* got, const float* ref, std::size_t n);
 //   single_rank_expected_peak_bytes  the single-rank block: Block::peak_bytes + its
 //                              gradients (parameter_bytes) + y and dx [B, L, d] (the
 //                              weights and x, dy are allocated before the region).
-double expected_peak_bytes(const strategies::Cost& cost, const layers::BlockConfig& cfg, int world_size);
+double expected_peak_bytes(const strategies::Cost& cost, const layers::BlockConfig& cfg,
+                           int world_size);
 double single_rank_expected_peak_bytes(const layers::BlockConfig& cfg);
 
 class PeakMemory {

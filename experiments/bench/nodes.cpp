@@ -26,8 +26,11 @@ std::vector<int> node_of_rank(const RunInfo& info, int virtual_nodes) {
   return node;
 }
 
-std::vector<std::string> place_runs(Plan& plan, const Options& o, const std::vector<int>& nodes, Session& s) {
-  auto is_hybrid = [](const Planned& r) { return r.skip.empty() && (r.name == "usp" || r.name == "odysseus-ring"); };
+std::vector<std::string> place_runs(Plan& plan, const Options& o, const std::vector<int>& nodes,
+                                    Session& s) {
+  auto is_hybrid = [](const Planned& r) {
+    return r.skip.empty() && (r.name == "usp" || r.name == "odysseus-ring");
+  };
   const int node_count = *std::max_element(nodes.begin(), nodes.end()) + 1;
   std::vector<std::string> lines;
   if (node_count > 1 && std::any_of(plan.runs.begin(), plan.runs.end(), is_hybrid)) {

@@ -15,6 +15,7 @@ std::vector<int> node_of_rank(const RunInfo& info, int virtual_nodes);
 // Sets every planned run's node_of_rank and, for the hybrids on more than one node, its
 // placement; returns one '# placement' line per placed dimension. The cluster is the same
 // on every rank, so a mesh that cannot be placed is a UsageError everywhere. Collective.
-std::vector<std::string> place_runs(Plan& plan, const Options& o, const std::vector<int>& nodes, Session& s);
+std::vector<std::string> place_runs(Plan& plan, const Options& o, const std::vector<int>& nodes,
+                                    Session& s);
 
 }  // namespace ody::experiments::bench

@@ -10,7 +10,8 @@
 namespace ody::experiments::bench {
 
 void add_flags(CLI::App& app, Options& o) {
-  app.add_option("--strategy", o.strategy, "tpsp, ulysses, ring, odysseus, usp, odysseus-ring, or all");
+  app.add_option("--strategy", o.strategy,
+                 "tpsp, ulysses, ring, odysseus, usp, odysseus-ring, or all");
   app.add_option("--seq-len", o.seq_len, "global sequence length L (K/M suffixes)");
   app.add_option("--hidden", o.hidden, "hidden size d");
   app.add_option("--heads", o.heads, "query heads H");
@@ -18,23 +19,34 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--ffn", o.ffn, "MLP intermediate size i");
   app.add_option("--batch", o.batch, "batch B");
   app.add_flag("--causal,!--no-causal", o.causal, "causal mask (default) or none");
-  app.add_option("--dtype", o.dtype,
-                 "f32, or bf16: bf16 weights/activations (and wire), fp32 accumulation and weight gradients");
-  app.add_option("--mesh", o.mesh, "hybrid mesh, inner first: ulysses=U,ring=R (usp) or tp=T,ring=R (odysseus-ring)");
-  app.add_option("--weights", o.weights, "replicated, zero3, zero3-mlp or tp (default: each strategy's own)");
-  app.add_option("--layout", o.layout, "zigzag, contiguous or stripe (default: zigzag for rings when causal)");
+  app.add_option(
+      "--dtype", o.dtype,
+      "f32, or bf16: bf16 weights/activations (and wire), fp32 accumulation and weight gradients");
+  app.add_option("--mesh", o.mesh,
+                 "hybrid mesh, inner first: ulysses=U,ring=R (usp) or tp=T,ring=R (odysseus-ring)");
+  app.add_option("--weights", o.weights,
+                 "replicated, zero3, zero3-mlp or tp (default: each strategy's own)");
+  app.add_option("--layout", o.layout,
+                 "zigzag, contiguous or stripe (default: zigzag for rings when causal)");
   app.add_option("--virtual-nodes", o.virtual_nodes,
-                 "pretend the ranks form K nodes (contiguous blocks) for placement and hierarchical collectives");
-  app.add_option("--host-memory", o.host_memory,
-                 "retain (freed buffers stay in the heap, default) or release (the C library's allocator as "
-                 "configured: glibc defaults or your MALLOC_* settings); layers/host_memory.hpp");
+                 "pretend the ranks form K nodes (contiguous blocks) for placement and "
+                 "hierarchical collectives");
+  app.add_option(
+      "--host-memory", o.host_memory,
+      "retain (freed buffers stay in the heap, default) or release (the C library's allocator as "
+      "configured: glibc defaults or your MALLOC_* settings); layers/host_memory.hpp");
   add_run_flags(app, o.run);
-  app.add_flag("--check,!--no-check", o.check, "compare with the single-rank block on rank 0 (default on)");
-  app.add_flag("--baseline", o.baseline, "time the single-rank block on rank 0 even without --check");
+  app.add_flag("--check,!--no-check", o.check,
+               "compare with the single-rank block on rank 0 (default on)");
+  app.add_flag("--baseline", o.baseline,
+               "time the single-rank block on rank 0 even without --check");
   app.add_option("--seed", o.seed, "seed of weights and inputs");
-  app.add_option("--trace", o.trace, "write a Chrome/Perfetto trace of the timed iterations to this file");
-  app.add_option("--load", o.load, "read x, dy and the weights from DIR/*.npy (full shapes) instead of seeding");
-  app.add_option("--dump", o.dump, "write inputs, y, dx and every weight gradient (full shapes) under DIR");
+  app.add_option("--trace", o.trace,
+                 "write a Chrome/Perfetto trace of the timed iterations to this file");
+  app.add_option("--load", o.load,
+                 "read x, dy and the weights from DIR/*.npy (full shapes) instead of seeding");
+  app.add_option("--dump", o.dump,
+                 "write inputs, y, dx and every weight gradient (full shapes) under DIR");
 }
 
 namespace {
@@ -45,7 +57,8 @@ strategies::WeightMode parse_weights(const std::string& s) {
   if (s == "zero3") return WeightMode::zero3;
   if (s == "zero3-mlp") return WeightMode::zero3_mlp;
   if (s == "tp") return WeightMode::tensor_parallel;
-  throw UsageError("--weights: expected one of replicated, zero3, zero3-mlp, tp, found '" + s + "'");
+  throw UsageError("--weights: expected one of replicated, zero3, zero3-mlp, tp, found '" + s +
+                   "'");
 }
 
 strategies::TokenLayout parse_layout(const std::string& s) {
@@ -69,8 +82,8 @@ Plan make_plan(const Options& o, int world_size) {
     throw UsageError("--host-memory: expected retain or release, found '" + o.host_memory + "'");
   check_run_flags(o.run);
   if (o.virtual_nodes < 0 || (o.virtual_nodes > 0 && world_size % o.virtual_nodes != 0))
-    throw UsageError("--virtual-nodes: expected K >= 1 dividing the world size " + std::to_string(world_size) +
-                     ", found " + std::to_string(o.virtual_nodes));
+    throw UsageError("--virtual-nodes: expected K >= 1 dividing the world size " +
+                     std::to_string(world_size) + ", found " + std::to_string(o.virtual_nodes));
   try {
     if (!o.load.empty()) {
       if (!std::filesystem::is_directory(o.load))
@@ -104,13 +117,15 @@ Plan make_plan(const Options& o, int world_size) {
   }
 
   const bool all = o.strategy == "all";
-  std::vector<std::string> names = all ? strategies::strategy_names() : std::vector<std::string>{o.strategy};
+  std::vector<std::string> names =
+      all ? strategies::strategy_names() : std::vector<std::string>{o.strategy};
   if (!all) {
     const auto known = strategies::strategy_names();
     if (std::find(known.begin(), known.end(), o.strategy) == known.end()) {
       std::string list;
       for (const auto& n : known) list += (list.empty() ? "" : ", ") + n;
-      throw UsageError("--strategy: expected one of " + list + " or all, found '" + o.strategy + "'");
+      throw UsageError("--strategy: expected one of " + list + " or all, found '" + o.strategy +
+                       "'");
     }
   }
   for (const auto& name : names) {
@@ -118,9 +133,9 @@ Plan make_plan(const Options& o, int world_size) {
     // --mesh describes a hybrid's two dimensions; with --strategy all it applies to the
     // hybrid whose dimension names it uses, and the one-dimensional strategies span N.
     if (!mesh.empty()) {
-      const bool matches = is_hybrid(name) &&
-                           ((name == "usp" && mesh.front().name == "ulysses") ||
-                            (name == "odysseus-ring" && mesh.front().name == "tp"));
+      const bool matches =
+          is_hybrid(name) && ((name == "usp" && mesh.front().name == "ulysses") ||
+                              (name == "odysseus-ring" && mesh.front().name == "tp"));
       if (!all || matches) p.options.mesh = mesh;
     }
     try {
@@ -133,7 +148,9 @@ Plan make_plan(const Options& o, int world_size) {
   }
   bool any = false;
   for (const auto& p : plan.runs) any = any || p.skip.empty();
-  if (!any) throw UsageError("--strategy all: no strategy accepts these options: " + plan.runs.front().skip);
+  if (!any)
+    throw UsageError("--strategy all: no strategy accepts these options: " +
+                     plan.runs.front().skip);
   return plan;
 }
 

@@ -15,7 +15,8 @@ namespace ody::experiments::bench {
 Inputs make_inputs(const Options& o, const layers::BlockConfig& cfg) {
   if (!o.load.empty()) {
     auto in = layers::load_block(o.load, cfg);
-    if (in.dy.size() == 0) throw Error("--load", "dy.npy in " + o.load + " (backward needs it)", "none");
+    if (in.dy.size() == 0)
+      throw Error("--load", "dy.npy in " + o.load + " (backward needs it)", "none");
     if (cfg.precision == layers::Precision::bf16) {  // bf16 inputs and weights, as the seeded ones
       layers::round_bf16(in.x.data(), in.x.size());
       layers::round_bf16(in.dy.data(), in.dy.size());
@@ -23,13 +24,14 @@ Inputs make_inputs(const Options& o, const layers::BlockConfig& cfg) {
     }
     return {std::move(in.x), std::move(in.dy), std::move(in.weights)};
   }
-  Inputs in{layers::make_block_input(cfg, o.seed), layers::make_block_dy(cfg, o.seed), layers::BlockWeights(cfg)};
+  Inputs in{layers::make_block_input(cfg, o.seed), layers::make_block_dy(cfg, o.seed),
+            layers::BlockWeights(cfg)};
   layers::init_block_weights(in.w, cfg, o.seed);
   return in;
 }
 
-Reference run_reference(const Options& o, const layers::BlockConfig& cfg, const Inputs& in, Session& s,
-                        Progress& progress) {
+Reference run_reference(const Options& o, const layers::BlockConfig& cfg, const Inputs& in,
+                        Session& s, Progress& progress) {
   Reference ref;
   ref.peak_expected = single_rank_expected_peak_bytes(cfg);
   if (!o.check && !o.baseline) return ref;
@@ -51,7 +53,8 @@ Reference run_reference(const Options& o, const layers::BlockConfig& cfg, const 
     ref.ms = median(t) * 1e3;
     ref.peak = mem.peak_bytes_since();
     if (!o.dump.empty())
-      layers::save_block_outputs(std::filesystem::path(o.dump) / "single-rank", ref.y, ref.dx, &ref.g);
+      layers::save_block_outputs(std::filesystem::path(o.dump) / "single-rank", ref.y, ref.dx,
+                                 &ref.g);
   }
   double v[2] = {ref.ms, ref.peak};
   ODY_MPI_CHECK(MPI_Bcast(v, 2, MPI_DOUBLE, 0, s.raw()));

@@ -24,7 +24,7 @@ struct Reference {
 };
 // Runs the single-rank block on rank 0 when --check or --baseline (warm-up and timed
 // iterations of -w/-n), dumps its outputs with --dump. Collective (broadcasts ms, peak).
-Reference run_reference(const Options& o, const layers::BlockConfig& cfg, const Inputs& in, Session& s,
-                        Progress& progress);
+Reference run_reference(const Options& o, const layers::BlockConfig& cfg, const Inputs& in,
+                        Session& s, Progress& progress);
 
 }  // namespace ody::experiments::bench

@@ -22,37 +22,44 @@ void write_json_header(const Options& o, const Setting& st, Session& s) {
   auto header = s.header();
   header["nodes"] = st.node_count;
   header["virtual_nodes"] = o.virtual_nodes;
-  header["shape"] = {{"B", cfg.B}, {"L", cfg.L}, {"d", cfg.d}, {"H", cfg.H}, {"G", cfg.G}, {"i", cfg.ffn},
-                     {"causal", cfg.causal}, {"dtype", o.dtype}};
+  header["shape"] = {{"B", cfg.B}, {"L", cfg.L},   {"d", cfg.d},           {"H", cfg.H},
+                     {"G", cfg.G}, {"i", cfg.ffn}, {"causal", cfg.causal}, {"dtype", o.dtype}};
   header["inputs"] = o.load.empty() ? "seed " + std::to_string(o.seed) : "loaded from " + o.load;
   header["host_memory"] = layers::host_memory_policy().description;
   header["timing"] = "median over iterations of the slowest rank";
-  header["exposed_comm"] = "time blocked waiting for communication in forward+backward, slowest rank, median";
-  header["flops"] = "model FLOPs; causal attention counted as half of L^2; backward = 2x GEMMs + 2.5x attention";
+  header["exposed_comm"] =
+      "time blocked waiting for communication in forward+backward, slowest rank, median";
+  header["flops"] =
+      "model FLOPs; causal attention counted as half of L^2; backward = 2x GEMMs + 2.5x attention";
   s.json().write(header);
 }
 
 void print_header(const Options& o, const Setting& st, const Plan& plan, const Session& s) {
   if (s.rank() != 0) return;
   const layers::BlockConfig& cfg = st.cfg;
-  std::printf("# ody-bench: %d ranks on %zu host(s)%s, backend %s, commit %s\n", s.size(), s.host_count(),
-              o.virtual_nodes > 0 ? (" as " + std::to_string(o.virtual_nodes) + " pretend nodes").c_str() : "",
-              o.run.backend.c_str(), s.info().commit.c_str());
-  std::printf("# B=%lld L=%lld d=%lld H=%lld G=%lld i=%lld %s %s; %d iterations after %d warm-up; inputs %s\n",
-              (long long)cfg.B, (long long)cfg.L, (long long)cfg.d, (long long)cfg.H, (long long)cfg.G,
-              (long long)cfg.ffn, cfg.causal ? "causal" : "non-causal", o.dtype.c_str(), o.run.iters, o.run.warmup,
-              o.load.empty() ? ("seed " + std::to_string(o.seed)).c_str() : o.load.c_str());
+  std::printf(
+      "# ody-bench: %d ranks on %zu host(s)%s, backend %s, commit %s\n", s.size(), s.host_count(),
+      o.virtual_nodes > 0 ? (" as " + std::to_string(o.virtual_nodes) + " pretend nodes").c_str()
+                          : "",
+      o.run.backend.c_str(), s.info().commit.c_str());
+  std::printf(
+      "# B=%lld L=%lld d=%lld H=%lld G=%lld i=%lld %s %s; %d iterations after %d warm-up; inputs "
+      "%s\n",
+      (long long)cfg.B, (long long)cfg.L, (long long)cfg.d, (long long)cfg.H, (long long)cfg.G,
+      (long long)cfg.ffn, cfg.causal ? "causal" : "non-causal", o.dtype.c_str(), o.run.iters,
+      o.run.warmup, o.load.empty() ? ("seed " + std::to_string(o.seed)).c_str() : o.load.c_str());
   std::printf("# host memory: %s\n", layers::host_memory_policy().description.c_str());
   std::printf("# blas: %s\n", layers::blas_info().description().c_str());
   if (st.ref.ms >= 0)
-    std::printf("# single-rank block (rank 0 alone): fwd+bwd %.1f ms, peak %.1f MB (expected %.1f MB)\n", st.ref.ms,
-                st.ref.peak / 1e6, st.ref.peak_expected / 1e6);
+    std::printf(
+        "# single-rank block (rank 0 alone): fwd+bwd %.1f ms, peak %.1f MB (expected %.1f MB)\n",
+        st.ref.ms, st.ref.peak / 1e6, st.ref.peak_expected / 1e6);
   for (const auto& l : st.placement_lines) std::printf("# placement %s\n", l.c_str());
   for (const auto& r : plan.runs)
     if (!r.skip.empty()) std::printf("# skipped %s: %s\n", r.name.c_str(), r.skip.c_str());
-  std::printf("\n%-13s %-16s %9s %9s %8s %14s %10s %9s %10s %10s %14s %13s %10s\n", "strategy", "mesh", "fwd(ms)",
-              "bwd(ms)", "speedup", "exposed ms(%)", "tokens/s", "GFLOP/s/r", "sent MB/it", "expect MB",
-              "peak MB(x1rk)", "peak MB(exp)", "max relerr");
+  std::printf("\n%-13s %-16s %9s %9s %8s %14s %10s %9s %10s %10s %14s %13s %10s\n", "strategy",
+              "mesh", "fwd(ms)", "bwd(ms)", "speedup", "exposed ms(%)", "tokens/s", "GFLOP/s/r",
+              "sent MB/it", "expect MB", "peak MB(x1rk)", "peak MB(exp)", "max relerr");
   std::fflush(stdout);
 }
 
@@ -75,17 +82,19 @@ bool report(const Result& r, const Options& o, const Setting& st, Session& s) {
   const bool ok = (r.max_rel_err < 0 || r.max_rel_err < limit) && r.bytes_match;
   if (s.rank() == 0) {
     char exposed[32], peak[32], speed[16], peak_exp[32];
-    std::snprintf(exposed, sizeof exposed, "%.1f (%.0f%%)", r.exposed_ms, 100.0 * r.exposed_ms / step_ms);
+    std::snprintf(exposed, sizeof exposed, "%.1f (%.0f%%)", r.exposed_ms,
+                  100.0 * r.exposed_ms / step_ms);
     if (ref_peak > 0)
       std::snprintf(peak, sizeof peak, "%.1f (%.2f)", r.peak_bytes / 1e6, r.peak_bytes / ref_peak);
     else
       std::snprintf(peak, sizeof peak, "%.1f", r.peak_bytes / 1e6);
     std::snprintf(speed, sizeof speed, "%.2fx", speedup);
-    std::snprintf(peak_exp, sizeof peak_exp, "%.1f (%.2f)", r.peak_expected / 1e6, r.peak_bytes / r.peak_expected);
-    std::printf("%-13s %-16s %9.1f %9.1f %8s %14s %10.0f %9.2f %10.3f %10.3f %14s %13s %10s%s\n", r.name.c_str(),
-                r.mesh.c_str(), r.fwd_ms, r.bwd_ms, speedup > 0 ? speed : "-", exposed, tokens_s, gflops_rank,
-                sent / 1e6, want / 1e6, peak, peak_exp, r.max_rel_err < 0 ? "-" : sci(r.max_rel_err).c_str(),
-                ok ? "" : "  <-- MISMATCH");
+    std::snprintf(peak_exp, sizeof peak_exp, "%.1f (%.2f)", r.peak_expected / 1e6,
+                  r.peak_bytes / r.peak_expected);
+    std::printf("%-13s %-16s %9.1f %9.1f %8s %14s %10.0f %9.2f %10.3f %10.3f %14s %13s %10s%s\n",
+                r.name.c_str(), r.mesh.c_str(), r.fwd_ms, r.bwd_ms, speedup > 0 ? speed : "-",
+                exposed, tokens_s, gflops_rank, sent / 1e6, want / 1e6, peak, peak_exp,
+                r.max_rel_err < 0 ? "-" : sci(r.max_rel_err).c_str(), ok ? "" : "  <-- MISMATCH");
     std::fflush(stdout);
   }
   nlohmann::json by_kind = nlohmann::json::object();
@@ -96,17 +105,35 @@ bool report(const Result& r, const Options& o, const Setting& st, Session& s) {
                                                    {"bytes_sent", r.per_iter[kind].bytes_sent},
                                                    {"bytes_expected", r.expected[kind].bytes_sent}};
   }
-  s.json().write({{"type", "result"}, {"strategy", r.name}, {"world_size", s.size()}, {"mesh", r.mesh},
-                  {"weights", r.weights}, {"layout", strategies::to_string(r.layout)}, {"seq_len", cfg.L},
-                  {"batch", cfg.B}, {"hidden", cfg.d}, {"heads", cfg.H}, {"kv_heads", cfg.G}, {"ffn", cfg.ffn},
-                  {"causal", cfg.causal}, {"dtype", o.dtype}, {"fwd_ms", r.fwd_ms}, {"bwd_ms", r.bwd_ms},
-                  {"exposed_comm_ms", r.exposed_ms}, {"single_rank_ms", null_if_neg(ref_ms)},
+  s.json().write({{"type", "result"},
+                  {"strategy", r.name},
+                  {"world_size", s.size()},
+                  {"mesh", r.mesh},
+                  {"weights", r.weights},
+                  {"layout", strategies::to_string(r.layout)},
+                  {"seq_len", cfg.L},
+                  {"batch", cfg.B},
+                  {"hidden", cfg.d},
+                  {"heads", cfg.H},
+                  {"kv_heads", cfg.G},
+                  {"ffn", cfg.ffn},
+                  {"causal", cfg.causal},
+                  {"dtype", o.dtype},
+                  {"fwd_ms", r.fwd_ms},
+                  {"bwd_ms", r.bwd_ms},
+                  {"exposed_comm_ms", r.exposed_ms},
+                  {"single_rank_ms", null_if_neg(ref_ms)},
                   {"single_rank_peak_mem_bytes", null_if_neg(ref_peak)},
-                  {"single_rank_peak_mem_expected_bytes", st.ref.peak_expected}, {"tokens_per_s", tokens_s},
-                  {"gflops_per_rank", gflops_rank}, {"bytes_sent", r.per_iter.total().bytes_sent},
-                  {"bytes_expected", r.expected.total().bytes_sent}, {"bytes_match_all_ranks", r.bytes_match},
-                  {"bytes_by_kind", by_kind}, {"peak_mem_bytes", r.peak_bytes},
-                  {"peak_mem_expected_bytes", r.peak_expected}, {"max_rel_err", null_if_neg(r.max_rel_err)}});
+                  {"single_rank_peak_mem_expected_bytes", st.ref.peak_expected},
+                  {"tokens_per_s", tokens_s},
+                  {"gflops_per_rank", gflops_rank},
+                  {"bytes_sent", r.per_iter.total().bytes_sent},
+                  {"bytes_expected", r.expected.total().bytes_sent},
+                  {"bytes_match_all_ranks", r.bytes_match},
+                  {"bytes_by_kind", by_kind},
+                  {"peak_mem_bytes", r.peak_bytes},
+                  {"peak_mem_expected_bytes", r.peak_expected},
+                  {"max_rel_err", null_if_neg(r.max_rel_err)}});
   return ok;
 }
 
@@ -120,11 +147,13 @@ void print_bytes_table(const std::vector<Result>& results, const Session& s) {
         break;
       }
   std::printf("\n%-13s", "MB sent/it");
-  for (int k : kinds) std::printf(" %13s", std::string(comm::to_string(static_cast<comm::OpKind>(k))).c_str());
+  for (int k : kinds)
+    std::printf(" %13s", std::string(comm::to_string(static_cast<comm::OpKind>(k))).c_str());
   std::printf("\n");
   for (const auto& r : results) {
     std::printf("%-13s", r.name.c_str());
-    for (int k : kinds) std::printf(" %13.3f", static_cast<double>(r.per_iter.by_kind[k].bytes_sent) / 1e6);
+    for (int k : kinds)
+      std::printf(" %13.3f", static_cast<double>(r.per_iter.by_kind[k].bytes_sent) / 1e6);
     std::printf("\n");
   }
 }

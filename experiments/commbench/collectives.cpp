@@ -20,26 +20,80 @@ namespace mpi = backends::mpi;
 void store(std::byte* base, std::int64_t i, DType t, double v) {
   std::byte* p = base + i * static_cast<std::int64_t>(comm::dtype_size(t));
   switch (t) {
-    case DType::f32: { float x = static_cast<float>(v); std::memcpy(p, &x, 4); break; }
-    case DType::f64: std::memcpy(p, &v, 8); break;
-    case DType::bf16: { ody::bf16 x(static_cast<float>(v)); std::memcpy(p, &x, 2); break; }
-    case DType::f16: { ody::f16 x(static_cast<float>(v)); std::memcpy(p, &x, 2); break; }
-    case DType::i32: { auto x = static_cast<std::int32_t>(v); std::memcpy(p, &x, 4); break; }
-    case DType::i64: { auto x = static_cast<std::int64_t>(v); std::memcpy(p, &x, 8); break; }
-    case DType::u8: { auto x = static_cast<std::uint8_t>(v); std::memcpy(p, &x, 1); break; }
+    case DType::f32: {
+      float x = static_cast<float>(v);
+      std::memcpy(p, &x, 4);
+      break;
+    }
+    case DType::f64:
+      std::memcpy(p, &v, 8);
+      break;
+    case DType::bf16: {
+      ody::bf16 x(static_cast<float>(v));
+      std::memcpy(p, &x, 2);
+      break;
+    }
+    case DType::f16: {
+      ody::f16 x(static_cast<float>(v));
+      std::memcpy(p, &x, 2);
+      break;
+    }
+    case DType::i32: {
+      auto x = static_cast<std::int32_t>(v);
+      std::memcpy(p, &x, 4);
+      break;
+    }
+    case DType::i64: {
+      auto x = static_cast<std::int64_t>(v);
+      std::memcpy(p, &x, 8);
+      break;
+    }
+    case DType::u8: {
+      auto x = static_cast<std::uint8_t>(v);
+      std::memcpy(p, &x, 1);
+      break;
+    }
   }
 }
 
 double load(const std::byte* base, std::int64_t i, DType t) {
   const std::byte* p = base + i * static_cast<std::int64_t>(comm::dtype_size(t));
   switch (t) {
-    case DType::f32: { float x; std::memcpy(&x, p, 4); return x; }
-    case DType::f64: { double x; std::memcpy(&x, p, 8); return x; }
-    case DType::bf16: { ody::bf16 x; std::memcpy(&x, p, 2); return static_cast<float>(x); }
-    case DType::f16: { ody::f16 x; std::memcpy(&x, p, 2); return static_cast<float>(x); }
-    case DType::i32: { std::int32_t x; std::memcpy(&x, p, 4); return x; }
-    case DType::i64: { std::int64_t x; std::memcpy(&x, p, 8); return static_cast<double>(x); }
-    case DType::u8: { std::uint8_t x; std::memcpy(&x, p, 1); return x; }
+    case DType::f32: {
+      float x;
+      std::memcpy(&x, p, 4);
+      return x;
+    }
+    case DType::f64: {
+      double x;
+      std::memcpy(&x, p, 8);
+      return x;
+    }
+    case DType::bf16: {
+      ody::bf16 x;
+      std::memcpy(&x, p, 2);
+      return static_cast<float>(x);
+    }
+    case DType::f16: {
+      ody::f16 x;
+      std::memcpy(&x, p, 2);
+      return static_cast<float>(x);
+    }
+    case DType::i32: {
+      std::int32_t x;
+      std::memcpy(&x, p, 4);
+      return x;
+    }
+    case DType::i64: {
+      std::int64_t x;
+      std::memcpy(&x, p, 8);
+      return static_cast<double>(x);
+    }
+    case DType::u8: {
+      std::uint8_t x;
+      std::memcpy(&x, p, 1);
+      return x;
+    }
   }
   return 0;
 }
@@ -81,8 +135,8 @@ class AllGather final : public Collective {
   }
   void run_ours(comm::Communicator& c) override { c.all_gather(send_buf(), recv_buf()); }
   void run_raw(MPI_Comm c) override {
-    ODY_MPI_CHECK(MPI_Allgather(send_.data(), icount(count_ / p_), mpi::to_mpi(dtype_), recv_.data(),
-                                icount(count_ / p_), mpi::to_mpi(dtype_), c));
+    ODY_MPI_CHECK(MPI_Allgather(send_.data(), icount(count_ / p_), mpi::to_mpi(dtype_),
+                                recv_.data(), icount(count_ / p_), mpi::to_mpi(dtype_), c));
   }
 
  protected:
@@ -152,8 +206,10 @@ class SendRecv final : public Collective {
   }
   void run_raw(MPI_Comm c) override {
     MPI_Request req[2];
-    ODY_MPI_CHECK(MPI_Irecv(recv_.data(), icount(count_), mpi::to_mpi(dtype_), prev(), 0, c, &req[0]));
-    ODY_MPI_CHECK(MPI_Isend(send_.data(), icount(count_), mpi::to_mpi(dtype_), next(), 0, c, &req[1]));
+    ODY_MPI_CHECK(
+        MPI_Irecv(recv_.data(), icount(count_), mpi::to_mpi(dtype_), prev(), 0, c, &req[0]));
+    ODY_MPI_CHECK(
+        MPI_Isend(send_.data(), icount(count_), mpi::to_mpi(dtype_), next(), 0, c, &req[1]));
     ODY_MPI_CHECK(MPI_Waitall(2, req, MPI_STATUSES_IGNORE));
   }
 
@@ -169,13 +225,16 @@ class SendRecv final : public Collective {
 
 }  // namespace
 
-double input_value(int rank, std::int64_t i) { return static_cast<double>((rank * 31 + i * 7) % 13 + 1); }
+double input_value(int rank, std::int64_t i) {
+  return static_cast<double>((rank * 31 + i * 7) % 13 + 1);
+}
 
 std::int64_t Collective::full_count(std::int64_t bytes, std::size_t esize, int) const {
   return bytes / static_cast<std::int64_t>(esize);
 }
 
-void Collective::prepare(std::int64_t count, comm::DType dtype, comm::ReduceOp op, int rank, int p) {
+void Collective::prepare(std::int64_t count, comm::DType dtype, comm::ReduceOp op, int rank,
+                         int p) {
   count_ = count;
   dtype_ = dtype;
   op_ = op;
@@ -184,16 +243,20 @@ void Collective::prepare(std::int64_t count, comm::DType dtype, comm::ReduceOp o
   const auto es = static_cast<std::int64_t>(comm::dtype_size(dtype));
   send_.assign(static_cast<std::size_t>(send_count() * es + 1), std::byte{0});
   recv_.assign(static_cast<std::size_t>(recv_count() * es + 1), std::byte{0});
-  for (std::int64_t i = 0; i < send_count(); ++i) store(send_.data(), i, dtype_, input_value(rank_, i));
+  for (std::int64_t i = 0; i < send_count(); ++i)
+    store(send_.data(), i, dtype_, input_value(rank_, i));
 }
 
 std::int64_t Collective::check(comm::Communicator& c) {
-  for (std::int64_t i = 0; i < send_count(); ++i) store(send_.data(), i, dtype_, input_value(rank_, i));
+  for (std::int64_t i = 0; i < send_count(); ++i)
+    store(send_.data(), i, dtype_, input_value(rank_, i));
   std::memset(recv_.data(), 0, recv_.size());
   run_ours(c);
   // avg rounds once in the element type; everything else is exact.
-  const double tol = op_ == ReduceOp::avg ? (dtype_ == DType::bf16 ? 1.0 / 256
-                                             : dtype_ == DType::f16 ? 1.0 / 2048 : 1e-6) : 0.0;
+  const double tol = op_ == ReduceOp::avg ? (dtype_ == DType::bf16  ? 1.0 / 256
+                                             : dtype_ == DType::f16 ? 1.0 / 2048
+                                                                    : 1e-6)
+                                          : 0.0;
   std::int64_t wrong = 0;
   for (std::int64_t i = 0; i < recv_count(); ++i) {
     const double want = expected(i);

@@ -41,17 +41,26 @@ int run(int argc, char** argv) {
   app.add_option("-c,--check", o.check, "check results (1) or not (0)");
   app.add_option("--dtype", o.dtype, "f32, f64, bf16, f16, i32, i64, u8");
   app.add_option("--reduce-op", o.reduce_op, "sum, max, min, avg");
-  app.add_option("--hier", o.hier, "also run through a hierarchical communicator over K pretend "
+  app.add_option("--hier", o.hier,
+                 "also run through a hierarchical communicator over K pretend "
                  "nodes of contiguous ranks (comm/hierarchical.hpp); 0: off");
   parse_command_line(app, argc, argv);
 
   // ---- validation: identical on every rank, before any communication ----------------
-  Sweep sw{parse_size(o.min_bytes, "-b"), parse_size(o.max_bytes, "-e"), o.factor, {}, o.dtype, {}, o.check != 0,
-           o.hier, nullptr};
+  Sweep sw{parse_size(o.min_bytes, "-b"),
+           parse_size(o.max_bytes, "-e"),
+           o.factor,
+           {},
+           o.dtype,
+           {},
+           o.check != 0,
+           o.hier,
+           nullptr};
   if (sw.min_bytes < 1) throw UsageError("-b: expected at least 1 byte, found " + o.min_bytes);
   if (sw.max_bytes < sw.min_bytes)
     throw UsageError("-e: expected a size >= -b (" + o.min_bytes + "), found " + o.max_bytes);
-  if (!(o.factor > 1)) throw UsageError("-f: expected a factor > 1, found " + std::to_string(o.factor));
+  if (!(o.factor > 1))
+    throw UsageError("-f: expected a factor > 1, found " + std::to_string(o.factor));
   check_run_flags(o.run);
   std::vector<std::unique_ptr<Collective>> ops;
   try {
@@ -67,8 +76,8 @@ int run(int argc, char** argv) {
   Session s("ody-commbench", o.run);
   const int p = s.size();
   if (o.hier < 0 || (o.hier > 0 && p % o.hier != 0))
-    throw UsageError("--hier: expected 0 or a number of nodes dividing the world size " + std::to_string(p) +
-                     ", found " + std::to_string(o.hier));
+    throw UsageError("--hier: expected 0 or a number of nodes dividing the world size " +
+                     std::to_string(p) + ", found " + std::to_string(o.hier));
   std::unique_ptr<comm::Communicator> hier;  // the same backend, two levels over pretend nodes
   if (o.hier > 0) {
     std::vector<int> nodes(static_cast<std::size_t>(p));
@@ -83,16 +92,20 @@ int run(int argc, char** argv) {
   header["timing"] = "median over iterations of the slowest rank; baseline = raw MPI, same run";
   s.json().write(header);
   if (s.rank() == 0) {
-    std::printf("# ody-commbench: backend %s, %d ranks on %zu host(s), dtype %s, op %s, commit %s\n",
-                o.run.backend.c_str(), p, s.host_count(), o.dtype.c_str(), o.reduce_op.c_str(),
-                s.info().commit.c_str());
+    std::printf(
+        "# ody-commbench: backend %s, %d ranks on %zu host(s), dtype %s, op %s, commit %s\n",
+        o.run.backend.c_str(), p, s.host_count(), o.dtype.c_str(), o.reduce_op.c_str(),
+        s.info().commit.c_str());
     std::printf("# blas: %s\n", layers::blas_info().description().c_str());
-    std::printf("# busbw = algbw x factor (allreduce 2(p-1)/p; allgather, reducescatter, alltoall (p-1)/p; sendrecv 1)\n");
+    std::printf(
+        "# busbw = algbw x factor (allreduce 2(p-1)/p; allgather, reducescatter, alltoall (p-1)/p; "
+        "sendrecv 1)\n");
   }
   std::int64_t total_wrong = 0;
   for (auto& coll : ops) total_wrong += run_sweep(*coll, sw, s);
   if (s.rank() == 0 && o.check)
-    std::printf("\n# %s: %lld wrong values\n", total_wrong ? "FAILED" : "OK", static_cast<long long>(total_wrong));
+    std::printf("\n# %s: %lld wrong values\n", total_wrong ? "FAILED" : "OK",
+                static_cast<long long>(total_wrong));
   return total_wrong == 0 ? 0 : 1;
 }
 

@@ -36,14 +36,15 @@ std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s) {
   const std::size_t es = comm::dtype_size(sw.dtype);
   std::int64_t total_wrong = 0;
   if (rank == 0) {
-    std::printf("\n# %s\n%12s %12s %6s %12s %10s %10s %8s %12s %12s %8s\n", coll.name().c_str(), "size(B)",
-                "count", "type", "time(us)", "algbw", "busbw", "#wrong", "raw time(us)", "raw busbw", "ratio");
+    std::printf("\n# %s\n%12s %12s %6s %12s %10s %10s %8s %12s %12s %8s\n", coll.name().c_str(),
+                "size(B)", "count", "type", "time(us)", "algbw", "busbw", "#wrong", "raw time(us)",
+                "raw busbw", "ratio");
     if (hier)
-      std::printf("# hier: the same through %d pretend nodes: %12s %12s %8s %8s\n", sw.hier_nodes, "time(us)",
-                  "busbw", "#wrong", "vs flat");
+      std::printf("# hier: the same through %d pretend nodes: %12s %12s %8s %8s\n", sw.hier_nodes,
+                  "time(us)", "busbw", "#wrong", "vs flat");
   }
-  for (double sz = static_cast<double>(sw.min_bytes); sz <= static_cast<double>(sw.max_bytes) * (1 + 1e-9);
-       sz *= sw.factor) {
+  for (double sz = static_cast<double>(sw.min_bytes);
+       sz <= static_cast<double>(sw.max_bytes) * (1 + 1e-9); sz *= sw.factor) {
     const auto bytes_req = static_cast<std::int64_t>(sz);
     const std::int64_t count = coll.full_count(bytes_req, es, p);
     if (count < 1) continue;
@@ -76,25 +77,41 @@ std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s) {
     const double raw_busbw = bytes / tr / 1e9 * coll.bus_factor(p);
     const double ratio = tr / t;  // = busbw / raw_busbw, also defined when p == 1
     if (rank == 0) {
-      std::printf("%12lld %12lld %6s %12.2f %10.3f %10.3f %8lld %12.2f %12.3f %8.3f\n", static_cast<long long>(bytes),
-                  static_cast<long long>(count), sw.dtype_name.c_str(), t * 1e6, algbw, busbw,
-                  static_cast<long long>(wrong), tr * 1e6, raw_busbw, ratio);
+      std::printf("%12lld %12lld %6s %12.2f %10.3f %10.3f %8lld %12.2f %12.3f %8.3f\n",
+                  static_cast<long long>(bytes), static_cast<long long>(count),
+                  sw.dtype_name.c_str(), t * 1e6, algbw, busbw, static_cast<long long>(wrong),
+                  tr * 1e6, raw_busbw, ratio);
       std::fflush(stdout);
     }
     if (hier) {
-      const double th = s.slowest_median(t_hier), hier_busbw = bytes / th / 1e9 * coll.bus_factor(p);
+      const double th = s.slowest_median(t_hier),
+                   hier_busbw = bytes / th / 1e9 * coll.bus_factor(p);
       if (rank == 0)
         std::printf("%12s hier %12.2f %12.3f %8lld %8.3f\n", "", th * 1e6, hier_busbw,
                     static_cast<long long>(hier_wrong), t / th);
-      s.json().write({{"type", "result_hier"}, {"op", coll.name()}, {"bytes", bytes}, {"nodes", sw.hier_nodes},
-                      {"time_us", th * 1e6}, {"busbw", hier_busbw}, {"flat_time_us", t * 1e6},
+      s.json().write({{"type", "result_hier"},
+                      {"op", coll.name()},
+                      {"bytes", bytes},
+                      {"nodes", sw.hier_nodes},
+                      {"time_us", th * 1e6},
+                      {"busbw", hier_busbw},
+                      {"flat_time_us", t * 1e6},
                       {"ratio_to_flat", t / th},
                       {"wrong", sw.check ? nlohmann::json(hier_wrong) : nlohmann::json(nullptr)}});
     }
-    s.json().write({{"type", "result"}, {"op", coll.name()}, {"bytes", bytes}, {"size", human(bytes)},
-                    {"count", count}, {"dtype", sw.dtype_name}, {"time_us", t * 1e6}, {"algbw", algbw},
-                    {"busbw", busbw}, {"baseline_time_us", tr * 1e6}, {"baseline_busbw", raw_busbw},
-                    {"ratio", ratio}, {"wrong", sw.check ? nlohmann::json(wrong) : nlohmann::json(nullptr)}});
+    s.json().write({{"type", "result"},
+                    {"op", coll.name()},
+                    {"bytes", bytes},
+                    {"size", human(bytes)},
+                    {"count", count},
+                    {"dtype", sw.dtype_name},
+                    {"time_us", t * 1e6},
+                    {"algbw", algbw},
+                    {"busbw", busbw},
+                    {"baseline_time_us", tr * 1e6},
+                    {"baseline_busbw", raw_busbw},
+                    {"ratio", ratio},
+                    {"wrong", sw.check ? nlohmann::json(wrong) : nlohmann::json(nullptr)}});
   }
   return total_wrong;
 }

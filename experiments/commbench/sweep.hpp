@@ -18,8 +18,8 @@ struct Sweep {
   std::string dtype_name;
   comm::ReduceOp op;
   bool check;
-  int hier_nodes;                   // 0: no hierarchical run
-  comm::Communicator* hier;         // the two-level communicator when hier_nodes > 0
+  int hier_nodes;            // 0: no hierarchical run
+  comm::Communicator* hier;  // the two-level communicator when hier_nodes > 0
 };
 
 // Returns the number of wrong output elements over every rank and size. Collective.

@@ -18,7 +18,8 @@ void add_run_flags(CLI::App& app, RunFlags& f) {
 }
 
 void check_run_flags(const RunFlags& f) {
-  if (f.iters < 1) throw UsageError("-n: expected at least 1 iteration, found " + std::to_string(f.iters));
+  if (f.iters < 1)
+    throw UsageError("-n: expected at least 1 iteration, found " + std::to_string(f.iters));
   if (f.warmup < 0) throw UsageError("-w: expected >= 0, found " + std::to_string(f.warmup));
 }
 
@@ -32,7 +33,8 @@ std::unique_ptr<comm::Communicator> world_on(const std::string& backend) {
 }
 }  // namespace
 
-Session::Session(const char* tool, const RunFlags& f) : tool_(tool), flags_(f), world_(world_on(f.backend)) {
+Session::Session(const char* tool, const RunFlags& f)
+    : tool_(tool), flags_(f), world_(world_on(f.backend)) {
   rank_ = world_->rank();
   size_ = world_->size();
   ODY_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &raw_));
@@ -53,7 +55,9 @@ nlohmann::json Session::header() const {
   return h;
 }
 
-std::size_t Session::host_count() const { return std::set<std::string>(info_.hosts.begin(), info_.hosts.end()).size(); }
+std::size_t Session::host_count() const {
+  return std::set<std::string>(info_.hosts.begin(), info_.hosts.end()).size();
+}
 
 std::vector<double> Session::time(const std::function<void()>& body) {
   for (int it = 0; it < flags_.warmup; ++it) body();
@@ -67,7 +71,9 @@ std::vector<double> Session::time(const std::function<void()>& body) {
   return t;
 }
 
-double Session::slowest_median(const std::vector<double>& t) const { return experiments::slowest_median(t, raw_); }
+double Session::slowest_median(const std::vector<double>& t) const {
+  return experiments::slowest_median(t, raw_);
+}
 
 void Session::barrier() const { ODY_MPI_CHECK(MPI_Barrier(raw_)); }
 

@@ -19,7 +19,8 @@ topology::Cluster live_cluster(comm::Communicator& world) {
   std::vector<tp::RankRecord> records;
   std::int64_t off = 0;
   for (int r = 0; r < world.size(); ++r) {
-    records.push_back(tp::deserialize_rank_record(std::span<const std::uint8_t>(all.data() + off, sizes[r])));
+    records.push_back(
+        tp::deserialize_rank_record(std::span<const std::uint8_t>(all.data() + off, sizes[r])));
     off += sizes[r];
   }
   std::map<std::string, int> local;

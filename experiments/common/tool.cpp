@@ -11,8 +11,8 @@
 #include <ctime>
 
 #include "backends/mpi/environment.hpp"
-#include "comm/communicator.hpp"
 #include "base/error.hpp"
+#include "comm/communicator.hpp"
 #include "layers/blas_kernel.hpp"
 
 #ifndef ODY_GIT_COMMIT
@@ -71,7 +71,8 @@ double median(std::vector<double> v) {
 }
 
 double slowest_median(std::vector<double> t, MPI_Comm comm) {
-  if (MPI_Allreduce(MPI_IN_PLACE, t.data(), static_cast<int>(t.size()), MPI_DOUBLE, MPI_MAX, comm) != MPI_SUCCESS)
+  if (MPI_Allreduce(MPI_IN_PLACE, t.data(), static_cast<int>(t.size()), MPI_DOUBLE, MPI_MAX,
+                    comm) != MPI_SUCCESS)
     throw Error("slowest_median: MPI_Allreduce failed");
   return median(std::move(t));
 }
@@ -87,14 +88,18 @@ std::int64_t parse_size(const std::string& text, const std::string& flag) {
   std::string suffix = text.substr(pos);
   if (!suffix.empty() && (suffix.back() == 'B' || suffix.back() == 'b')) suffix.pop_back();
   double mult = 1;
-  if (suffix == "K" || suffix == "k") mult = 1024.0;
-  else if (suffix == "M" || suffix == "m") mult = 1024.0 * 1024;
-  else if (suffix == "G" || suffix == "g") mult = 1024.0 * 1024 * 1024;
+  if (suffix == "K" || suffix == "k")
+    mult = 1024.0;
+  else if (suffix == "M" || suffix == "m")
+    mult = 1024.0 * 1024;
+  else if (suffix == "G" || suffix == "g")
+    mult = 1024.0 * 1024 * 1024;
   else if (!suffix.empty())
     throw UsageError(flag + ": expected a size with suffix K, M or G, found '" + text + "'");
   const double v = value * mult;
   if (!(v >= 0) || v > 9.0e18 || v != static_cast<double>(static_cast<std::int64_t>(v)))
-    throw UsageError(flag + ": expected a non-negative whole number of units, found '" + text + "'");
+    throw UsageError(flag + ": expected a non-negative whole number of units, found '" + text +
+                     "'");
   return static_cast<std::int64_t>(v);
 }
 
@@ -107,7 +112,8 @@ RunInfo gather_run_info(comm::Communicator& world) {
                    comm::Buf{all.data(), static_cast<std::int64_t>(all.size()), comm::DType::u8});
   RunInfo info;
   info.world_size = world.size();
-  for (int r = 0; r < world.size(); ++r) info.hosts.emplace_back(&all[static_cast<std::size_t>(r) * kLen]);
+  for (int r = 0; r < world.size(); ++r)
+    info.hosts.emplace_back(&all[static_cast<std::size_t>(r) * kLen]);
   info.build_type = ODY_BUILD_TYPE;
   info.commit = ODY_GIT_COMMIT;
   std::time_t now = std::time(nullptr);
@@ -118,14 +124,19 @@ RunInfo gather_run_info(comm::Communicator& world) {
 }
 
 nlohmann::json header_json(const RunInfo& info) {
-  return {{"type", "header"},         {"world_size", info.world_size}, {"hosts", info.hosts},
-          {"build", info.build_type}, {"commit", info.commit},         {"date", info.date},
+  return {{"type", "header"},
+          {"world_size", info.world_size},
+          {"hosts", info.hosts},
+          {"build", info.build_type},
+          {"commit", info.commit},
+          {"date", info.date},
           {"blas", blas_json(layers::blas_info())}};
 }
 
 nlohmann::json blas_json(const layers::BlasInfo& b) {
-  return {{"library", b.library},     {"version", b.version},   {"kernel", b.kernel},
-          {"chosen_by", b.chosen_by}, {"cpu_best", b.cpu_best}, {"generic", b.generic},
+  return {{"library", b.library},   {"version", b.version},
+          {"kernel", b.kernel},     {"chosen_by", b.chosen_by},
+          {"cpu_best", b.cpu_best}, {"generic", b.generic},
           {"path", b.path}};
 }
 

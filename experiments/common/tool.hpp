@@ -30,10 +30,10 @@ struct UsageError : std::runtime_error {
 };
 
 // Runs body(argc, argv) inside an MPI environment, after layers::use_best_blas_kernel (which
-// may re-execute the program with the right OPENBLAS_CORETYPE before MPI starts). UsageError and CLI11 parse errors:
-// one line from rank 0, exit 2 on every rank. Any other exception once the run started
-// (possibly on one rank only): one line naming the rank, then MPI_Abort so that no rank
-// is left waiting in a collective.
+// may re-execute the program with the right OPENBLAS_CORETYPE before MPI starts). UsageError and
+// CLI11 parse errors: one line from rank 0, exit 2 on every rank. Any other exception once the run
+// started (possibly on one rank only): one line naming the rank, then MPI_Abort so that no rank is
+// left waiting in a collective.
 int tool_main(const char* name, int argc, char** argv, const std::function<int(int, char**)>& body);
 
 // app.parse(argc, argv), except that --help prints the help text on rank 0 (stdout)

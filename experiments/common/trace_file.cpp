@@ -27,7 +27,8 @@ void write_chrome_trace(const std::string& path, double t0_us, MPI_Comm comm) {
     }
     all.resize(static_cast<std::size_t>(total));
   }
-  ODY_MPI_CHECK(MPI_Gatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, 0, comm));
+  ODY_MPI_CHECK(MPI_Gatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(),
+                            MPI_CHAR, 0, comm));
   if (rank != 0) return;
   std::ofstream out(path);
   if (!out) throw Error("--trace", "a writable file", "'" + path + "'");
@@ -37,10 +38,10 @@ void write_chrome_trace(const std::string& path, double t0_us, MPI_Comm comm) {
     // Track names: the process is the rank, its threads the compute and wait rows.
     out << (first ? "" : ",\n") << "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":" << r
         << ",\"args\":{\"name\":\"rank " << r << "\"}},\n"
-        << "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":" << r << ",\"tid\":" << comm::trace::kComputeTrack
-        << ",\"args\":{\"name\":\"compute\"}},\n"
-        << "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":" << r << ",\"tid\":" << comm::trace::kWaitTrack
-        << ",\"args\":{\"name\":\"communication\"}}";
+        << "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":" << r
+        << ",\"tid\":" << comm::trace::kComputeTrack << ",\"args\":{\"name\":\"compute\"}},\n"
+        << "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":" << r
+        << ",\"tid\":" << comm::trace::kWaitTrack << ",\"args\":{\"name\":\"communication\"}}";
     first = false;
     if (lens[r] > 0) out << ",\n" << std::string_view(all).substr(displs[r], lens[r]);
   }

@@ -84,8 +84,14 @@ ody::kernelbench::Case throughput_case(std::int64_t L, std::int64_t Dh, bool cau
   const char* dir = backward ? "bwd" : "fwd";
   c.name = std::string("attention/") + dir + "/" + dtype + "/L=" + std::to_string(L) +
            "/Dh=" + std::to_string(Dh) + (causal ? "/causal" : "/full");
-  c.fields = {{"kernel", "attention"}, {"direction", dir}, {"L", L}, {"Dh", Dh},
-              {"causal", causal}, {"dtype", dtype}, {"B", s.batch}, {"H", s.heads_q},
+  c.fields = {{"kernel", "attention"},
+              {"direction", dir},
+              {"L", L},
+              {"Dh", Dh},
+              {"causal", causal},
+              {"dtype", dtype},
+              {"B", s.batch},
+              {"H", s.heads_q},
               {"flop_convention", kFlopConvention}};
   c.flops = backward ? ody::kernels::attention_backward_flops(s, causal)
                      : ody::kernels::attention_forward_flops(s, causal);
@@ -116,8 +122,14 @@ long long max_rss_kib() {
 ody::kernelbench::Case memory_case(std::int64_t L, std::int64_t Dh) {
   ody::kernelbench::Case c;
   c.name = "attention_mem/f32/L=" + std::to_string(L) + "/Dh=" + std::to_string(Dh) + "/causal";
-  c.fields = {{"kernel", "attention_mem"}, {"direction", "fwd+bwd"}, {"L", L}, {"Dh", Dh},
-              {"causal", true}, {"dtype", "f32"}, {"B", 1}, {"H", 1}};
+  c.fields = {{"kernel", "attention_mem"},
+              {"direction", "fwd+bwd"},
+              {"L", L},
+              {"Dh", Dh},
+              {"causal", true},
+              {"dtype", "f32"},
+              {"B", 1},
+              {"H", 1}};
   c.measure = [L, Dh]() -> nlohmann::json {
     const AttentionShape s = one_head(L, Dh);
     Buffers<float> b(s, true, true);  // allocated and written: resident before measuring
@@ -125,20 +137,24 @@ ody::kernelbench::Case memory_case(std::int64_t L, std::int64_t Dh) {
     const auto t0 = std::chrono::steady_clock::now();
     b.forward();
     b.backward();
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const long long max1 = max_rss_kib();
-    const double extra = 1024.0 * static_cast<double>(max1 - std::max(rss0, max0 > rss0 ? rss0 : max0));
+    const double extra =
+        1024.0 * static_cast<double>(max1 - std::max(rss0, max0 > rss0 ? rss0 : max0));
     const double io = 4.0 * (8.0 * static_cast<double>(L) * Dh + L);
-    const double ws = static_cast<double>(std::max(ody::kernels::attention_forward_workspace_bytes<float>(s),
-                                                   ody::kernels::attention_backward_workspace_bytes<float>(s)));
-    return {{"seconds", secs},
-            {"peak_rss_rise_bytes", std::max(0.0, extra)},
-            {"rss_before_bytes", 1024.0 * rss0},
-            {"io_bytes", io},
-            {"workspace_bytes", ws},
-            {"workspace_per_token_bytes", ws / static_cast<double>(L)},
-            {"lxl_f32_bytes", 4.0 * static_cast<double>(L) * L},
-            {"note", "peak_rss_rise: max RSS after fwd+bwd minus RSS with inputs/outputs resident"}};
+    const double ws =
+        static_cast<double>(std::max(ody::kernels::attention_forward_workspace_bytes<float>(s),
+                                     ody::kernels::attention_backward_workspace_bytes<float>(s)));
+    return {
+        {"seconds", secs},
+        {"peak_rss_rise_bytes", std::max(0.0, extra)},
+        {"rss_before_bytes", 1024.0 * rss0},
+        {"io_bytes", io},
+        {"workspace_bytes", ws},
+        {"workspace_per_token_bytes", ws / static_cast<double>(L)},
+        {"lxl_f32_bytes", 4.0 * static_cast<double>(L) * L},
+        {"note", "peak_rss_rise: max RSS after fwd+bwd minus RSS with inputs/outputs resident"}};
   };
   return c;
 }
@@ -153,7 +169,8 @@ std::vector<ody::kernelbench::Case> attention_cases(const ody::kernelbench::Conf
       for (std::int64_t Dh : {64, 128})
         for (bool causal : {false, true}) {
           v.push_back(throughput_case<float>(L, Dh, causal, backward, "f32"));
-          if (L == bf16_len) v.push_back(throughput_case<ody::bf16>(L, Dh, causal, backward, "bf16"));
+          if (L == bf16_len)
+            v.push_back(throughput_case<ody::bf16>(L, Dh, causal, backward, "bf16"));
         }
   v.push_back(memory_case(cfg.quick ? 4096 : 65536, 64));
   return v;

@@ -51,10 +51,12 @@ double median_seconds(const std::function<void()>& fn, int iters, int warmup) {
 double sgemm_gflops(int m, int n, int k, int iters) {
   std::vector<float> a(static_cast<size_t>(m) * k, 0.5f), b(static_cast<size_t>(n) * k, 0.25f),
       c(static_cast<size_t>(m) * n);
-  const double s = median_seconds([&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, a.data(), k, b.data(), k, 0.f,
-                c.data(), n);
-  }, iters, 1);
+  const double s = median_seconds(
+      [&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, a.data(), k, b.data(), k,
+                    0.f, c.data(), n);
+      },
+      iters, 1);
   return 2.0 * m * n * k / s / 1e9;
 }
 
@@ -67,12 +69,14 @@ struct SgemmCeiling {
   nlohmann::json shapes = nlohmann::json::array();
 };
 SgemmCeiling sgemm_ceiling(bool quick) {
-  const int n = quick ? 512 : 2048, T = quick ? 256 : 4096, d = quick ? 128 : 1024, i = quick ? 352 : 2816;
+  const int n = quick ? 512 : 2048, T = quick ? 256 : 4096, d = quick ? 128 : 1024,
+            i = quick ? 352 : 2816;
   const int shapes[][3] = {{n, n, n}, {T, d, d}, {T, i, d}, {T, d, i}};  // m, n, k
   SgemmCeiling c;
   for (const auto& s : shapes) {
     const double gf = sgemm_gflops(s[0], s[1], s[2], quick ? 3 : 5);
-    const std::string name = std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" + std::to_string(s[2]);
+    const std::string name =
+        std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" + std::to_string(s[2]);
     c.shapes.push_back({{"mnk", name}, {"gflops", gf}});
     if (gf > c.gflops) c.gflops = gf, c.best_shape = name;
   }
@@ -92,8 +96,10 @@ int run(int argc, char** argv) {
   CLI::App app{"ody-kernelbench: CPU kernel throughput and memory (one core)"};
   app.add_option("--json", json_path, "write JSON lines to FILE");
   app.add_flag("--quick", cfg.quick, "small sizes (smoke test)");
-  app.add_option("-n,--iters", cfg.iters, "timed runs per case (median reported)")->check(CLI::PositiveNumber);
-  app.add_option("-w,--warmup", cfg.warmup, "untimed warm-up runs per case")->check(CLI::NonNegativeNumber);
+  app.add_option("-n,--iters", cfg.iters, "timed runs per case (median reported)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("-w,--warmup", cfg.warmup, "untimed warm-up runs per case")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--filter", filter, "run only cases whose name contains SUBSTR");
   app.add_flag("--list", list, "list the cases and exit");
   try {
@@ -120,11 +126,19 @@ int run(int argc, char** argv) {
   const SgemmCeiling ceiling = sgemm_ceiling(cfg.quick);
   const double sgemm = ceiling.gflops;
   const layers::BlasInfo blas = layers::blas_info();
-  nlohmann::json header = {{"kind", "header"}, {"tool", "ody-kernelbench"}, {"commit", ODY_GIT_COMMIT},
-                           {"build", ODY_BUILD_TYPE}, {"host", host_name()}, {"blas_threads", 1},
-                           {"blas", experiments::blas_json(blas)}, {"sgemm_shapes", ceiling.shapes},
-                           {"sgemm_best_shape", ceiling.best_shape}, {"sgemm_gflops", sgemm}, {"iters", cfg.iters},
-                           {"warmup", cfg.warmup}, {"quick", cfg.quick},
+  nlohmann::json header = {{"kind", "header"},
+                           {"tool", "ody-kernelbench"},
+                           {"commit", ODY_GIT_COMMIT},
+                           {"build", ODY_BUILD_TYPE},
+                           {"host", host_name()},
+                           {"blas_threads", 1},
+                           {"blas", experiments::blas_json(blas)},
+                           {"sgemm_shapes", ceiling.shapes},
+                           {"sgemm_best_shape", ceiling.best_shape},
+                           {"sgemm_gflops", sgemm},
+                           {"iters", cfg.iters},
+                           {"warmup", cfg.warmup},
+                           {"quick", cfg.quick},
                            {"timing", "median of iters runs after warmup runs"}};
   std::printf("# ody-kernelbench commit %s (%s) host %s, one BLAS thread\n", ODY_GIT_COMMIT,
               ODY_BUILD_TYPE, host_name().c_str());
@@ -137,7 +151,8 @@ int run(int argc, char** argv) {
   for (const auto& c : cases)
     if (c.fields.contains("flop_convention")) {
       const std::string fc = c.fields["flop_convention"].get<std::string>();
-      if (std::find(conventions.begin(), conventions.end(), fc) == conventions.end()) conventions.push_back(fc);
+      if (std::find(conventions.begin(), conventions.end(), fc) == conventions.end())
+        conventions.push_back(fc);
     }
   for (const auto& fc : conventions) std::printf("# FLOPs: %s\n", fc.c_str());
   header["flop_conventions"] = conventions;

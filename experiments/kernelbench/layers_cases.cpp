@@ -55,7 +55,7 @@ std::vector<kb::Case> layers_cases(const kb::Config& cfg) {
     const char* name;
     std::int64_t out, in;
   };
-  const W weights[] = {{"wq", hq, d}, {"wk", hk, d}, {"wv", hk, d}, {"wo", d, hq},
+  const W weights[] = {{"wq", hq, d},    {"wk", hk, d},  {"wv", hk, d},   {"wo", d, hq},
                        {"w_gate", i, d}, {"w_up", i, d}, {"w_down", d, i}};
   for (const W& wt : weights) {
     for (const bool bwd : {false, true}) {
@@ -63,8 +63,12 @@ std::vector<kb::Case> layers_cases(const kb::Config& cfg) {
         kb::Case c;
         const std::string dir = bwd ? "bwd" : "fwd";
         c.name = std::string("linear/") + wt.name + "/" + dir + "/" + (ours ? "ody" : "sgemm");
-        c.fields = {{"kernel", ours ? "linear" : "sgemm"}, {"weight", wt.name}, {"direction", dir},
-                    {"T", T}, {"out", wt.out}, {"in", wt.in},
+        c.fields = {{"kernel", ours ? "linear" : "sgemm"},
+                    {"weight", wt.name},
+                    {"direction", dir},
+                    {"T", T},
+                    {"out", wt.out},
+                    {"in", wt.in},
                     {"flop_convention", "fwd 2*T*out*in, bwd 4*T*out*in (dx and dW)"}};
         c.flops = (bwd ? 4.0 : 2.0) * double(T) * double(wt.out) * double(wt.in);
         const std::int64_t out = wt.out, in = wt.in;
@@ -87,14 +91,14 @@ std::vector<kb::Case> layers_cases(const kb::Config& cfg) {
             };
           if (!bwd)
             return [b] {
-              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b->T, b->out, b->in, 1.f, b->x.data(), b->in,
-                          b->w.data(), b->in, 0.f, b->y.data(), b->out);
+              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b->T, b->out, b->in, 1.f,
+                          b->x.data(), b->in, b->w.data(), b->in, 0.f, b->y.data(), b->out);
             };
           return [b] {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, b->out, b->in, b->T, 1.f, b->dy.data(), b->out,
-                        b->x.data(), b->in, 0.f, b->dw.data(), b->in);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b->T, b->in, b->out, 1.f, b->dy.data(), b->out,
-                        b->w.data(), b->in, 0.f, b->dx.data(), b->in);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, b->out, b->in, b->T, 1.f,
+                        b->dy.data(), b->out, b->x.data(), b->in, 0.f, b->dw.data(), b->in);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b->T, b->in, b->out, 1.f,
+                        b->dy.data(), b->out, b->w.data(), b->in, 0.f, b->dx.data(), b->in);
           };
         };
         v.push_back(std::move(c));
@@ -122,8 +126,17 @@ std::vector<kb::Case> layers_cases(const kb::Config& cfg) {
     as.head_dim = d / H;
     const double attn_flops = ody::kernels::attention_forward_flops(as, causal) +
                               ody::kernels::attention_backward_flops(as, causal);
-    c.fields = {{"kernel", "block"}, {"direction", "fwd+bwd"}, {"B", 1}, {"L", T}, {"d", d}, {"H", H},
-                {"G", H}, {"i", i}, {"causal", causal}, {"gemm_flops", gemm_flops}, {"attention_flops", attn_flops},
+    c.fields = {{"kernel", "block"},
+                {"direction", "fwd+bwd"},
+                {"B", 1},
+                {"L", T},
+                {"d", d},
+                {"H", H},
+                {"G", H},
+                {"i", i},
+                {"causal", causal},
+                {"gemm_flops", gemm_flops},
+                {"attention_flops", attn_flops},
                 {"saved_activation_bytes", ly::Block::saved_activation_bytes(bc)},
                 {"workspace_bytes", ly::Block::workspace_bytes(bc)}};
     const int iters = cfg.iters, warmup = cfg.warmup;
@@ -142,7 +155,8 @@ std::vector<kb::Case> layers_cases(const kb::Config& cfg) {
         block.backward(dx, g, dy, w, ly::Accum::kOverwrite, &p);
         if (r >= warmup) runs.push_back(p);
       }
-      std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.total_s() < b.total_s(); });
+      std::sort(runs.begin(), runs.end(),
+                [](const auto& a, const auto& b) { return a.total_s() < b.total_s(); });
       const ly::Profile& m = runs[runs.size() / 2];
       const double t = m.total_s();
       return {{"median_s", t},

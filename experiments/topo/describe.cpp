@@ -4,12 +4,12 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-#include <nlohmann/json.hpp>
-#include "comm/communicator.hpp"
 #include "base/error.hpp"
+#include "comm/communicator.hpp"
 #include "topology/cluster.hpp"
 #include "topology/hwloc_loader.hpp"
 #include "topology/nccl_xml.hpp"
@@ -74,7 +74,8 @@ void print_node(std::ostream& os, int index, const tp::Node& n, const tp::Node* 
   }
   os << "  packages " << n.packages << ", NUMA nodes " << n.numa_count() << " [";
   for (int i = 0; i < n.numa_count(); ++i) os << (i ? " " : "") << n.numa[i].os_index;
-  os << "], cores " << (n.cores ? std::to_string(n.cores) : std::string("n/a")) << ", PUs " << n.pus << "\n";
+  os << "], cores " << (n.cores ? std::to_string(n.cores) : std::string("n/a")) << ", PUs " << n.pus
+     << "\n";
   os << "  GPUs: " << n.gpu_count();
   if (n.nvswitches) os << " (NVSwitch PCI devices: " << n.nvswitches << ")";
   os << "\n";
@@ -90,7 +91,8 @@ void print_node(std::ostream& os, int index, const tp::Node& n, const tp::Node* 
     const tp::Nic& x = n.nics[k];
     os << "    NIC" << k << "  " << x.name << "  " << tp::to_string(x.kind);
     if (!x.netdev.empty() && x.netdev != x.name) os << " (" << x.netdev << ")";
-    os << "  " << (x.bus_id.empty() ? std::string("no PCI") : x.bus_id) << "  NUMA " << x.numa << "  " << speed(x) << "\n";
+    os << "  " << (x.bus_id.empty() ? std::string("no PCI") : x.bus_id) << "  NUMA " << x.numa
+       << "  " << speed(x) << "\n";
   }
   print_matrix(os, n);
 }
@@ -107,16 +109,18 @@ void print_text(const tp::Cluster& c, const tp::Placement* placement) {
   os << "ody-topo: " << c.node_count() << (c.virtual_nodes ? " virtual" : "") << " node(s), "
      << c.world_size() << " rank(s)\n";
   for (int i = 0; i < c.node_count(); ++i)
-    print_node(os, i, c.nodes[i], i > 0 && same_hardware(c.nodes[i], c.nodes[0]) ? &c.nodes[0] : nullptr);
+    print_node(os, i, c.nodes[i],
+               i > 0 && same_hardware(c.nodes[i], c.nodes[0]) ? &c.nodes[0] : nullptr);
   os << "ranks:\n";
   for (const tp::RankPlace& p : c.ranks) {
     const tp::Node& n = c.nodes[p.node];
     os << "  rank " << p.rank << ": " << n.host << " local " << p.local_rank << ", GPU "
-       << (p.gpu >= 0 ? std::to_string(p.gpu) : "-") << ", NUMA " << (p.numa >= 0 ? std::to_string(p.numa) : "?")
-       << ", NIC " << (p.nic >= 0 ? n.nics[p.nic].name : "-");
+       << (p.gpu >= 0 ? std::to_string(p.gpu) : "-") << ", NUMA "
+       << (p.numa >= 0 ? std::to_string(p.numa) : "?") << ", NIC "
+       << (p.nic >= 0 ? n.nics[p.nic].name : "-");
     if (!p.binding.pus.empty())
-      os << ", binding PUs " << list(p.binding.pus) << " cores " << list(p.binding.cores) << " NUMA "
-         << list(p.binding.numa) << (p.binding.whole_machine ? " (not bound)" : "");
+      os << ", binding PUs " << list(p.binding.pus) << " cores " << list(p.binding.cores)
+         << " NUMA " << list(p.binding.numa) << (p.binding.whole_machine ? " (not bound)" : "");
     os << "\n";
   }
   if (c.world_size() <= 32 && c.world_size() > 1) {
@@ -136,9 +140,9 @@ void print_text(const tp::Cluster& c, const tp::Placement* placement) {
     }
   }
   const tp::Subgroups s = tp::subgroups(c);
-  os << "subgroups: NODE " << tp::format_groups(s.node) << "; NODE_LEADERS " << list(s.node_leaders) << "; NUMA "
-     << tp::format_groups(s.numa) << "; NVLINK " << tp::format_groups(s.nvlink) << "; rail " << tp::format_groups(s.rail)
-     << "\n";
+  os << "subgroups: NODE " << tp::format_groups(s.node) << "; NODE_LEADERS " << list(s.node_leaders)
+     << "; NUMA " << tp::format_groups(s.numa) << "; NVLINK " << tp::format_groups(s.nvlink)
+     << "; rail " << tp::format_groups(s.rail) << "\n";
   if (placement) {
     os << "placement:\n";
     for (const auto& d : placement->dims) os << "  " << d.explanation << "\n";
@@ -150,13 +154,17 @@ json to_json_out(const tp::Cluster& c, const tp::Placement* placement) {
   json links = json::array();
   for (int a = 0; a < c.world_size(); ++a) {
     json row = json::array();
-    for (int b = 0; b < c.world_size(); ++b) row.push_back(std::string(tp::abbreviation(c.link(a, b))));
+    for (int b = 0; b < c.world_size(); ++b)
+      row.push_back(std::string(tp::abbreviation(c.link(a, b))));
     links.push_back(std::move(row));
   }
   j["rank_links"] = std::move(links);
   const tp::Subgroups s = tp::subgroups(c);
-  j["subgroups"] = {{"node", s.node}, {"node_leaders", s.node_leaders}, {"numa", s.numa},
-                    {"nvlink", s.nvlink}, {"rail", s.rail}};
+  j["subgroups"] = {{"node", s.node},
+                    {"node_leaders", s.node_leaders},
+                    {"numa", s.numa},
+                    {"nvlink", s.nvlink},
+                    {"rail", s.rail}};
   if (placement) {
     json dims = json::array();
     for (const auto& d : placement->dims)

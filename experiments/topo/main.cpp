@@ -24,8 +24,8 @@
 
 #include "backends/mpi/communicator.hpp"
 #include "backends/registry.hpp"
-#include "comm/communicator.hpp"
 #include "base/error.hpp"
+#include "comm/communicator.hpp"
 #include "experiments/common/live_cluster.hpp"
 #include "experiments/common/tool.hpp"
 #include "experiments/topo/describe.hpp"
@@ -55,21 +55,31 @@ int run(int argc, char** argv) {
   app.add_option("--cluster", o.cluster, "a JSON cluster spec (docs/topology.md)");
   app.add_option("--preset", o.preset, "a built-in machine: dgx-a100, dgx-h100");
   app.add_option("--nodes", o.nodes, "copies of the file/preset machine (default 1)");
-  app.add_option("--ranks-per-node", o.ranks_per_node, "ranks per machine (default: one per GPU, else 1)");
-  app.add_option("--virtual-nodes", o.virtual_nodes, "split one machine's ranks into K pretend nodes");
-  app.add_option("--mesh", o.mesh, "process mesh, e.g. ulysses=4,ring=2 (names: ulysses, tp, ring, dp)");
-  app.add_option("--backend-set", o.backend_set, "backends to choose from (default: those built, e.g. mpi,ucx)");
+  app.add_option("--ranks-per-node", o.ranks_per_node,
+                 "ranks per machine (default: one per GPU, else 1)");
+  app.add_option("--virtual-nodes", o.virtual_nodes,
+                 "split one machine's ranks into K pretend nodes");
+  app.add_option("--mesh", o.mesh,
+                 "process mesh, e.g. ulysses=4,ring=2 (names: ulysses, tp, ring, dp)");
+  app.add_option("--backend-set", o.backend_set,
+                 "backends to choose from (default: those built, e.g. mpi,ucx)");
   app.add_option("--backend", o.backend, "force one backend for every mesh dimension");
   app.add_flag("--json", o.json, "print one JSON object instead of text");
   parse_command_line(app, argc, argv);
 
-  const int sources = !o.hwloc_xml.empty() + !o.nccl_topo.empty() + !o.cluster.empty() + !o.preset.empty();
-  if (sources > 1) throw UsageError("options: expected at most one of --hwloc-xml, --nccl-topo, --cluster, --preset");
+  const int sources =
+      !o.hwloc_xml.empty() + !o.nccl_topo.empty() + !o.cluster.empty() + !o.preset.empty();
+  if (sources > 1)
+    throw UsageError(
+        "options: expected at most one of --hwloc-xml, --nccl-topo, --cluster, --preset");
   if (o.nodes < 1) throw UsageError("--nodes: expected >= 1, found " + std::to_string(o.nodes));
-  if (o.ranks_per_node < 0) throw UsageError("--ranks-per-node: expected >= 1, found " + std::to_string(o.ranks_per_node));
-  if (o.virtual_nodes < 0) throw UsageError("--virtual-nodes: expected >= 1, found " + std::to_string(o.virtual_nodes));
+  if (o.ranks_per_node < 0)
+    throw UsageError("--ranks-per-node: expected >= 1, found " + std::to_string(o.ranks_per_node));
+  if (o.virtual_nodes < 0)
+    throw UsageError("--virtual-nodes: expected >= 1, found " + std::to_string(o.virtual_nodes));
   if ((o.nodes != 1 || o.ranks_per_node) && (sources == 0 || !o.cluster.empty()))
-    throw UsageError("--nodes/--ranks-per-node: expected with --hwloc-xml, --nccl-topo or --preset only");
+    throw UsageError(
+        "--nodes/--ranks-per-node: expected with --hwloc-xml, --nccl-topo or --preset only");
 
   auto world = backends::mpi::MpiCommunicator::duplicate(MPI_COMM_WORLD);
 
@@ -99,7 +109,9 @@ int run(int argc, char** argv) {
         std::string item;
         while (std::getline(ss, item, ',')) names.push_back(item);
       }
-      auto has = [&](const char* n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+      auto has = [&](const char* n) {
+        return std::find(names.begin(), names.end(), n) != names.end();
+      };
       bo.mpi = has("mpi");
       bo.nccl = has("nccl");
       bo.ucx = has("ucx");
@@ -112,8 +124,10 @@ int run(int argc, char** argv) {
   }
 
   if (world->rank() == 0) {
-    if (o.json) std::cout << to_json_out(cluster, have_placement ? &placement : nullptr).dump(1) << "\n";
-    else print_text(cluster, have_placement ? &placement : nullptr);
+    if (o.json)
+      std::cout << to_json_out(cluster, have_placement ? &placement : nullptr).dump(1) << "\n";
+    else
+      print_text(cluster, have_placement ? &placement : nullptr);
     std::cout.flush();
   }
   return 0;
@@ -122,4 +136,6 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace ody::experiments::topo
 
-int main(int argc, char** argv) { return ody::experiments::tool_main("ody-topo", argc, argv, ody::experiments::topo::run); }
+int main(int argc, char** argv) {
+  return ody::experiments::tool_main("ody-topo", argc, argv, ody::experiments::topo::run);
+}

@@ -3,7 +3,8 @@
 #include "kernels/cuda/attention_bwd_kernel.cuh"
 
 namespace ody::kernels::cuda_detail {
-template void run_attention_bwd<__nv_bfloat16, __nv_bfloat16, 64>(const AttentionParams&, cudaStream_t);
+template void run_attention_bwd<__nv_bfloat16, __nv_bfloat16, 64>(const AttentionParams&,
+                                                                  cudaStream_t);
 template void run_attention_bwd<__nv_bfloat16, float, 64>(const AttentionParams&, cudaStream_t);
 template void run_attention_bwd<__half, __half, 64>(const AttentionParams&, cudaStream_t);
 template void run_attention_bwd<__half, float, 64>(const AttentionParams&, cudaStream_t);

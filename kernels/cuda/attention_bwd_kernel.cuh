@@ -58,7 +58,8 @@ __global__ void __launch_bounds__(Traits::kThreads) attention_bwd_kernel(const A
   float* sD = sLse2 + kM;
   std::int64_t* sPosQ = reinterpret_cast<std::int64_t*>(smem + Traits::kOffPosQ);
   std::int64_t* sPosK = reinterpret_cast<std::int64_t*>(smem + Traits::kOffPosK);
-  std::int64_t* sFlags = reinterpret_cast<std::int64_t*>(smem + Traits::kOffFlags);  // k_lo, k_hi, kind
+  std::int64_t* sFlags =
+      reinterpret_cast<std::int64_t*>(smem + Traits::kOffFlags);  // k_lo, k_hi, kind
 
   const int tid = threadIdx.x, warp = tid / 32;
   const int n0 = blockIdx.x * kN, h = blockIdx.y, b = blockIdx.z, hk = h / p.group;
@@ -112,13 +113,15 @@ __global__ void __launch_bounds__(Traits::kThreads) attention_bwd_kernel(const A
     __syncthreads();
     const int kind = static_cast<int>(sFlags[2]);
     if (kind == kTileSkip) continue;
-    load_tile<Elem, Elem, kM, kD, kThreads>(sQ, Traits::kLdQKV, q, p.q_seq, m0, p.len_q, p.head_dim);
-    load_tile<Elem, TOut, kM, kD, kThreads>(sDO, Traits::kLdQKV, dout, p.do_seq, m0, p.len_q, p.head_dim);
+    load_tile<Elem, Elem, kM, kD, kThreads>(sQ, Traits::kLdQKV, q, p.q_seq, m0, p.len_q,
+                                            p.head_dim);
+    load_tile<Elem, TOut, kM, kD, kThreads>(sDO, Traits::kLdQKV, dout, p.do_seq, m0, p.len_q,
+                                            p.head_dim);
     __syncthreads();
-    block_gemm<Elem, kM, kN, kD, false, true>(sS, Traits::kLdS, sQ, Traits::kLdQKV, sK, Traits::kLdQKV,
-                                              false, warp, Traits::kWarps);
-    block_gemm<Elem, kM, kN, kD, false, true>(sDP, Traits::kLdS, sDO, Traits::kLdQKV, sV, Traits::kLdQKV,
-                                              false, warp, Traits::kWarps);
+    block_gemm<Elem, kM, kN, kD, false, true>(sS, Traits::kLdS, sQ, Traits::kLdQKV, sK,
+                                              Traits::kLdQKV, false, warp, Traits::kWarps);
+    block_gemm<Elem, kM, kN, kD, false, true>(sDP, Traits::kLdS, sDO, Traits::kLdQKV, sV,
+                                              Traits::kLdQKV, false, warp, Traits::kWarps);
     __syncthreads();
     for (int idx = tid; idx < kM * kN; idx += kThreads) {
       const int r = idx / kN, c = idx % kN;
@@ -130,17 +133,18 @@ __global__ void __launch_bounds__(Traits::kThreads) attention_bwd_kernel(const A
     }
     __syncthreads();
     // dV += P^T dO, dK += dS^T Q (scale applied at the end), dQ_tile = dS K.
-    block_gemm<Elem, kN, kD, kM, true, false>(sDV, Traits::kLdAcc, sP, Traits::kLdP, sDO, Traits::kLdQKV,
-                                              true, warp, Traits::kWarps);
-    block_gemm<Elem, kN, kD, kM, true, false>(sDK, Traits::kLdAcc, sDS, Traits::kLdP, sQ, Traits::kLdQKV,
-                                              true, warp, Traits::kWarps);
-    block_gemm<Elem, kM, kD, kN, false, false>(sDQ, Traits::kLdAcc, sDS, Traits::kLdP, sK, Traits::kLdQKV,
-                                               false, warp, Traits::kWarps);
+    block_gemm<Elem, kN, kD, kM, true, false>(sDV, Traits::kLdAcc, sP, Traits::kLdP, sDO,
+                                              Traits::kLdQKV, true, warp, Traits::kWarps);
+    block_gemm<Elem, kN, kD, kM, true, false>(sDK, Traits::kLdAcc, sDS, Traits::kLdP, sQ,
+                                              Traits::kLdQKV, true, warp, Traits::kWarps);
+    block_gemm<Elem, kM, kD, kN, false, false>(sDQ, Traits::kLdAcc, sDS, Traits::kLdP, sK,
+                                               Traits::kLdQKV, false, warp, Traits::kWarps);
     __syncthreads();
     for (int idx = tid; idx < rows * kD; idx += kThreads) {
       const int r = idx / kD, d = idx % kD;
       if (d < p.head_dim)
-        atomicAdd(dq + static_cast<std::int64_t>(m0 + r) * p.dq_seq + d, p.scale * sDQ[r * Traits::kLdAcc + d]);
+        atomicAdd(dq + static_cast<std::int64_t>(m0 + r) * p.dq_seq + d,
+                  p.scale * sDQ[r * Traits::kLdAcc + d]);
     }
   }
   __syncthreads();
@@ -149,7 +153,8 @@ __global__ void __launch_bounds__(Traits::kThreads) attention_bwd_kernel(const A
   for (int idx = tid; idx < cols * kD; idx += kThreads) {
     const int c = idx / kD, d = idx % kD;
     if (d >= p.head_dim) continue;
-    atomicAdd(dk + static_cast<std::int64_t>(n0 + c) * p.dk_seq + d, p.scale * sDK[c * Traits::kLdAcc + d]);
+    atomicAdd(dk + static_cast<std::int64_t>(n0 + c) * p.dk_seq + d,
+              p.scale * sDK[c * Traits::kLdAcc + d]);
     atomicAdd(dv + static_cast<std::int64_t>(n0 + c) * p.dv_seq + d, sDV[c * Traits::kLdAcc + d]);
   }
 }
@@ -159,7 +164,8 @@ void run_attention_bwd(const AttentionParams& p, cudaStream_t stream) {
   using Traits = BwdConfig<Elem, kHeadDim>;
   const std::int64_t rows = static_cast<std::int64_t>(p.batch) * p.heads_q * p.len_q;
   constexpr int kDeltaThreads = 256;  // 8 rows (warps) per block
-  const unsigned delta_blocks = static_cast<unsigned>((rows * 32 + kDeltaThreads - 1) / kDeltaThreads);
+  const unsigned delta_blocks =
+      static_cast<unsigned>((rows * 32 + kDeltaThreads - 1) / kDeltaThreads);
   attention_delta_kernel<TOut><<<delta_blocks, kDeltaThreads, 0, stream>>>(p);
   ODY_CUDA_CHECK(cudaGetLastError());
   auto kernel = attention_bwd_kernel<Traits, TOut>;

@@ -3,7 +3,8 @@
 #include "kernels/cuda/attention_fwd_kernel.cuh"
 
 namespace ody::kernels::cuda_detail {
-template void run_attention_fwd<__nv_bfloat16, __nv_bfloat16, 128>(const AttentionParams&, cudaStream_t);
+template void run_attention_fwd<__nv_bfloat16, __nv_bfloat16, 128>(const AttentionParams&,
+                                                                   cudaStream_t);
 template void run_attention_fwd<__nv_bfloat16, float, 128>(const AttentionParams&, cudaStream_t);
 template void run_attention_fwd<__half, __half, 128>(const AttentionParams&, cudaStream_t);
 template void run_attention_fwd<__half, float, 128>(const AttentionParams&, cudaStream_t);

@@ -32,7 +32,8 @@ __global__ void __launch_bounds__(Traits::kThreads) attention_fwd_kernel(const A
   float* sL = sM + kM;
   std::int64_t* sPosQ = reinterpret_cast<std::int64_t*>(smem + Traits::kOffPosQ);
   std::int64_t* sPosK = reinterpret_cast<std::int64_t*>(smem + Traits::kOffPosK);
-  std::int64_t* sFlags = reinterpret_cast<std::int64_t*>(smem + Traits::kOffFlags);  // q_lo, q_hi, kind
+  std::int64_t* sFlags =
+      reinterpret_cast<std::int64_t*>(smem + Traits::kOffFlags);  // q_lo, q_hi, kind
 
   const int tid = threadIdx.x, warp = tid / 32;
   const int m0 = blockIdx.x * kM, h = blockIdx.y, b = blockIdx.z, hk = h / p.group;
@@ -75,11 +76,13 @@ __global__ void __launch_bounds__(Traits::kThreads) attention_fwd_kernel(const A
     __syncthreads();
     const int kind = static_cast<int>(sFlags[2]);
     if (kind == kTileSkip) continue;  // uniform across the block
-    load_tile<Elem, Elem, kN, kD, kThreads>(sK, Traits::kLdQKV, k, p.k_seq, n0, p.len_k, p.head_dim);
-    load_tile<Elem, Elem, kN, kD, kThreads>(sV, Traits::kLdQKV, v, p.v_seq, n0, p.len_k, p.head_dim);
+    load_tile<Elem, Elem, kN, kD, kThreads>(sK, Traits::kLdQKV, k, p.k_seq, n0, p.len_k,
+                                            p.head_dim);
+    load_tile<Elem, Elem, kN, kD, kThreads>(sV, Traits::kLdQKV, v, p.v_seq, n0, p.len_k,
+                                            p.head_dim);
     __syncthreads();
-    block_gemm<Elem, kM, kN, kD, false, true>(sS, Traits::kLdS, sQ, Traits::kLdQKV, sK, Traits::kLdQKV,
-                                              false, warp, Traits::kWarps);
+    block_gemm<Elem, kM, kN, kD, false, true>(sS, Traits::kLdS, sQ, Traits::kLdQKV, sK,
+                                              Traits::kLdQKV, false, warp, Traits::kWarps);
     __syncthreads();
     if (tid < kM) {  // online softmax of row tid
       const int r = tid;
@@ -109,8 +112,8 @@ __global__ void __launch_bounds__(Traits::kThreads) attention_fwd_kernel(const A
       for (int d = 0; d < kD; ++d) orow[d] *= alpha;
     }
     __syncthreads();
-    block_gemm<Elem, kM, kD, kN, false, false>(sO, Traits::kLdO, sP, Traits::kLdP, sV, Traits::kLdQKV,
-                                               true, warp, Traits::kWarps);
+    block_gemm<Elem, kM, kD, kN, false, false>(sO, Traits::kLdO, sP, Traits::kLdP, sV,
+                                               Traits::kLdQKV, true, warp, Traits::kWarps);
   }
   __syncthreads();
 

@@ -31,7 +31,7 @@ struct AttentionParams {
   const std::int64_t* pos_q;
   const std::int64_t* pos_k;
   int batch, len_q, len_k, heads_q, heads_k, head_dim, group;  // group = Hq / Hk
-  float scale;       // score scale
+  float scale;                                                 // score scale
   float scale_log2;  // scale * log2(e): scores are kept in log2 units
   bool causal;
   bool accumulate;

@@ -42,7 +42,8 @@ struct FwdTraits {
   static constexpr std::size_t kOffFlags = kOffPosK + round_up(sizeof(std::int64_t) * kBlockN, 128);
   static constexpr std::size_t kSmemBytes = kOffFlags + 128;
 
-  static_assert(kHeadDim % 16 == 0 && kBlockM % 16 == 0 && kBlockN % 16 == 0, "WMMA tiles are 16x16x16");
+  static_assert(kHeadDim % 16 == 0 && kBlockM % 16 == 0 && kBlockN % 16 == 0,
+                "WMMA tiles are 16x16x16");
   static_assert(kBlockM <= kThreads, "softmax uses one thread per row");
   static_assert(kBlockN <= kThreads, "one thread per column loads positions");
   static_assert(kSmemBytes <= kMaxSmemBytes, "forward tile does not fit in shared memory");
@@ -80,7 +81,8 @@ struct BwdTraits {
   static constexpr std::size_t kOffFlags = kOffPosK + round_up(sizeof(std::int64_t) * kBlockN, 128);
   static constexpr std::size_t kSmemBytes = kOffFlags + 128;
 
-  static_assert(kHeadDim % 16 == 0 && kBlockM % 16 == 0 && kBlockN % 16 == 0, "WMMA tiles are 16x16x16");
+  static_assert(kHeadDim % 16 == 0 && kBlockM % 16 == 0 && kBlockN % 16 == 0,
+                "WMMA tiles are 16x16x16");
   static_assert(kBlockM <= kThreads && kBlockN <= kThreads, "one thread per row / column loads");
   static_assert(kOffDQ + sizeof(float) * kBlockM * kLdAcc <= kScratchEnd,
                 "dQ tile must fit in the S + dP space it reuses");
@@ -97,20 +99,32 @@ using BwdConfig = BwdTraits<Elem, kHeadDim, (kHeadDim <= 64 ? 64 : 32), 64, 4>;
 template <class X>
 __device__ __forceinline__ float to_float(X x);
 template <>
-__device__ __forceinline__ float to_float<float>(float x) { return x; }
+__device__ __forceinline__ float to_float<float>(float x) {
+  return x;
+}
 template <>
-__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 x) {
+  return __bfloat162float(x);
+}
 template <>
-__device__ __forceinline__ float to_float<__half>(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_float<__half>(__half x) {
+  return __half2float(x);
+}
 
 template <class X>
 __device__ __forceinline__ X from_float(float x);
 template <>
-__device__ __forceinline__ float from_float<float>(float x) { return x; }
+__device__ __forceinline__ float from_float<float>(float x) {
+  return x;
+}
 template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);
+}
 template <>
-__device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
+__device__ __forceinline__ __half from_float<__half>(float x) {
+  return __float2half_rn(x);
+}
 
 // ---- block-wide GEMM on shared memory with WMMA ---------------------------------------
 // C [M, N] (float, row-major, ldc) = (accumulate ? C : 0) + op(A) [M, K] * op(B) [K, N].
@@ -128,8 +142,10 @@ __device__ __forceinline__ void block_gemm(float* c, int ldc, const Elem* a, int
     const int mi = f / kTilesN, ni = f % kTilesN;
     wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
     float* cp = c + mi * 16 * ldc + ni * 16;
-    if (accumulate) wmma::load_matrix_sync(acc, cp, ldc, wmma::mem_row_major);
-    else wmma::fill_fragment(acc, 0.f);
+    if (accumulate)
+      wmma::load_matrix_sync(acc, cp, ldc, wmma::mem_row_major);
+    else
+      wmma::fill_fragment(acc, 0.f);
 #pragma unroll 4
     for (int kk = 0; kk < K / 16; ++kk) {
       wmma::fragment<wmma::matrix_a, 16, 16, 16, Elem, LayoutA> fa;
@@ -152,7 +168,8 @@ __device__ __forceinline__ void load_tile(Elem* dst, int ld_dst, const Src* src,
   for (int idx = threadIdx.x; idx < kRows * kHeadDim; idx += kThreads) {
     const int r = idx / kHeadDim, d = idx % kHeadDim;
     const bool ok = row0 + r < len && d < head_dim;
-    dst[r * ld_dst + d] = ok ? from_float<Elem>(to_float(src[(row0 + r) * ld + d])) : from_float<Elem>(0.f);
+    dst[r * ld_dst + d] =
+        ok ? from_float<Elem>(to_float(src[(row0 + r) * ld + d])) : from_float<Elem>(0.f);
   }
 }
 

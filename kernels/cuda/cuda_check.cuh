@@ -7,9 +7,9 @@ namespace ody::kernels::cuda_detail {
 [[noreturn]] void throw_cuda_error(cudaError_t error, const char* call, const char* file, int line);
 }  // namespace ody::kernels::cuda_detail
 
-#define ODY_CUDA_CHECK(call)                                                              \
-  do {                                                                                    \
-    const cudaError_t ody_cuda_status_ = (call);                                          \
-    if (ody_cuda_status_ != cudaSuccess)                                                  \
+#define ODY_CUDA_CHECK(call)                                                                      \
+  do {                                                                                            \
+    const cudaError_t ody_cuda_status_ = (call);                                                  \
+    if (ody_cuda_status_ != cudaSuccess)                                                          \
       ::ody::kernels::cuda_detail::throw_cuda_error(ody_cuda_status_, #call, __FILE__, __LINE__); \
   } while (0)

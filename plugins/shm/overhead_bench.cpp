@@ -13,8 +13,8 @@
 // plugin / builtin is the cost of being a plugin (the ABI crossing); plugin / direct adds
 // the host adapter and the Communicator layer every backend has.
 // The four alternate iteration by iteration (in an order that rotates), each iteration
-// between barriers; an iteration's time is its slowest rank's; the medians are compared. Every iteration's
-// received bytes are checked (first and last byte); wrong data exits non-zero.
+// between barriers; an iteration's time is its slowest rank's; the medians are compared. Every
+// iteration's received bytes are checked (first and last byte); wrong data exits non-zero.
 //
 //   mpirun -np 2 build/bin/ody-plugin-overhead [-n ITERS] [-s BYTES]
 // (ODY_PLUGIN_PATH must name the directory of libody-plugin-shm.so; -s runs one size only.)
@@ -30,8 +30,8 @@
 
 #include "backends/mpi/environment.hpp"
 #include "backends/registry.hpp"
-#include "builtin.hpp"
 #include "base/error.hpp"
+#include "builtin.hpp"
 #include "transport.hpp"
 
 namespace {
@@ -62,9 +62,13 @@ int main(int argc, char** argv) {
     long iters = 2000, only = 0;
     for (int i = 1; i < argc; i += 2) {
       if (i + 1 >= argc) throw ody::Error(argv[i], "a value after the flag", "nothing");
-      if (!std::strcmp(argv[i], "-n")) iters = parse_positive("-n", argv[i + 1]);
-      else if (!std::strcmp(argv[i], "-s")) only = parse_positive("-s", argv[i + 1]);
-      else throw ody::Error("ody-plugin-overhead", "-n ITERS or -s BYTES", std::string("'") + argv[i] + "'");
+      if (!std::strcmp(argv[i], "-n"))
+        iters = parse_positive("-n", argv[i + 1]);
+      else if (!std::strcmp(argv[i], "-s"))
+        only = parse_positive("-s", argv[i + 1]);
+      else
+        throw ody::Error("ody-plugin-overhead", "-n ITERS or -s BYTES",
+                         std::string("'") + argv[i] + "'");
     }
     int rank = 0, size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -76,9 +80,11 @@ int main(int argc, char** argv) {
     auto plugin = ody::backends::create_world("plugin:shm");
     const int next = (rank + 1) % size, prev = (rank + size - 1) % size;
     if (rank == 0)
-      std::printf("# ody-plugin-overhead: %d ranks, ring exchange, median of %ld iterations\n"
-                  "# %10s %11s %11s %11s %11s %9s %9s\n", size, iters, "bytes", "direct_us",
-                  "adapter_us", "builtin_us", "plugin_us", "plug/bltn", "plug/dir");
+      std::printf(
+          "# ody-plugin-overhead: %d ranks, ring exchange, median of %ld iterations\n"
+          "# %10s %11s %11s %11s %11s %9s %9s\n",
+          size, iters, "bytes", "direct_us", "adapter_us", "builtin_us", "plugin_us", "plug/bltn",
+          "plug/dir");
     std::vector<std::size_t> sizes{8, 4096, 65536, std::size_t{1} << 20, std::size_t{16} << 20};
     if (only) sizes = {static_cast<std::size_t>(only)};
     const auto mark = static_cast<std::uint8_t>(prev + 1);
@@ -95,8 +101,10 @@ int main(int argc, char** argv) {
         }
       };
       const ody::comm::P2POp ops[] = {
-          ody::comm::P2POp::isend(ody::comm::cbuf(out.data(), static_cast<std::int64_t>(bytes)), next, 5),
-          ody::comm::P2POp::irecv(ody::comm::buf(in.data(), static_cast<std::int64_t>(bytes)), prev, 5)};
+          ody::comm::P2POp::isend(ody::comm::cbuf(out.data(), static_cast<std::int64_t>(bytes)),
+                                  next, 5),
+          ody::comm::P2POp::irecv(ody::comm::buf(in.data(), static_cast<std::int64_t>(bytes)), prev,
+                                  5)};
       auto run_adapter = [&] { builtin->batch_p2p_hook_only(ops)->wait(); };
       auto run_builtin = [&] { builtin->batch_p2p(ops); };
       auto run_plugin = [&] { plugin->batch_p2p(ops); };
@@ -106,7 +114,9 @@ int main(int argc, char** argv) {
         MPI_Barrier(MPI_COMM_WORLD);
         const auto t0 = std::chrono::steady_clock::now();
         body();
-        const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+        const double us =
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                .count();
         if (in.front() != mark || in.back() != mark) ++wrong;
         return us;
       };
@@ -117,18 +127,33 @@ int main(int argc, char** argv) {
       // The order rotates every iteration, so that no way always runs first or last.
       for (long i = 0; i < n; ++i)
         for (long k = 0; k < 4; ++k) switch ((i + k) % 4) {
-            case 0: td[i] = time_one(run_direct); break;
-            case 1: ta[i] = time_one(run_adapter); break;
-            case 2: tb[i] = time_one(run_builtin); break;
-            default: tp[i] = time_one(run_plugin); break;
+            case 0:
+              td[i] = time_one(run_direct);
+              break;
+            case 1:
+              ta[i] = time_one(run_adapter);
+              break;
+            case 2:
+              tb[i] = time_one(run_builtin);
+              break;
+            default:
+              tp[i] = time_one(run_plugin);
+              break;
           }
-      MPI_Allreduce(MPI_IN_PLACE, td.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-      MPI_Allreduce(MPI_IN_PLACE, ta.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-      MPI_Allreduce(MPI_IN_PLACE, tb.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-      MPI_Allreduce(MPI_IN_PLACE, tp.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+      MPI_Allreduce(MPI_IN_PLACE, td.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX,
+                    MPI_COMM_WORLD);
+      MPI_Allreduce(MPI_IN_PLACE, ta.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX,
+                    MPI_COMM_WORLD);
+      MPI_Allreduce(MPI_IN_PLACE, tb.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX,
+                    MPI_COMM_WORLD);
+      MPI_Allreduce(MPI_IN_PLACE, tp.data(), static_cast<int>(n), MPI_DOUBLE, MPI_MAX,
+                    MPI_COMM_WORLD);
       MPI_Allreduce(MPI_IN_PLACE, &wrong, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
       if (wrong) {
-        if (rank == 0) std::fprintf(stderr, "ody-plugin-overhead: %d iterations received wrong data at %zu bytes\n", wrong, bytes);
+        if (rank == 0)
+          std::fprintf(stderr,
+                       "ody-plugin-overhead: %d iterations received wrong data at %zu bytes\n",
+                       wrong, bytes);
         return 1;
       }
       const double d = median(td), a = median(ta), b = median(tb), p = median(tp);

@@ -67,7 +67,8 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
 
 Endpoint::Endpoint(int rank, int size, AllGatherFn all_gather, void* ctx)
     : rank_(rank), size_(size), maps_(size, nullptr), sends_(size), inbound_(size) {
-  if (size < 1 || rank < 0 || rank >= size) fail("rank " + std::to_string(rank) + " of size " + std::to_string(size));
+  if (size < 1 || rank < 0 || rank >= size)
+    fail("rank " + std::to_string(rank) + " of size " + std::to_string(size));
   auto gather = [&](const void* send, std::size_t bytes, void* recv) {
     if (all_gather(ctx, send, bytes, recv) != 0) fail("the host's bootstrap all_gather failed");
   };
@@ -103,8 +104,10 @@ Endpoint::Endpoint(int rank, int size, AllGatherFn all_gather, void* ctx)
       problem = "ftruncate(" + own + ", " + std::to_string(segment_bytes_) + "): " + errno_text();
     } else {
       void* p = mmap(nullptr, segment_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-      if (p == MAP_FAILED) problem = "mmap(" + own + "): " + errno_text();
-      else maps_[rank] = p;
+      if (p == MAP_FAILED)
+        problem = "mmap(" + own + "): " + errno_text();
+      else
+        maps_[rank] = p;
     }
     close(fd);
   }
@@ -135,8 +138,10 @@ Endpoint::Endpoint(int rank, int size, AllGatherFn all_gather, void* ctx)
     }
     void* p = mmap(nullptr, segment_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
     close(f);
-    if (p == MAP_FAILED) problem = "mmap(" + n + "): " + errno_text();
-    else maps_[r] = p;
+    if (p == MAP_FAILED)
+      problem = "mmap(" + n + "): " + errno_text();
+    else
+      maps_[r] = p;
   }
   agree("mapping the peers' shared-memory segments");
   shm_unlink(own.c_str());
@@ -160,7 +165,8 @@ Endpoint::Ring* Endpoint::outbound_ring(int dest) const {
 
 Request* Endpoint::isend(const void* data, std::size_t bytes, int peer, std::int64_t tag) {
   if (peer < 0 || peer >= size_) fail("isend: peer " + std::to_string(peer) + " out of range");
-  auto* r = new Request(this, true, const_cast<char*>(static_cast<const char*>(data)), bytes, peer, tag);
+  auto* r =
+      new Request(this, true, const_cast<char*>(static_cast<const char*>(data)), bytes, peer, tag);
   sends_[peer].push_back(r);
   if (sends_[peer].size() == 1) push_sends(peer);
   return r;
@@ -256,7 +262,8 @@ void Endpoint::pull_frames(int source) {
       if (frame && in.current->error.empty())
         ring->read(tail + kHeader, in.current->data + in.current_received, frame);
     } else {
-      if (frame) ring->read(tail + kHeader, in.current_unexpected->data.data() + in.current_received, frame);
+      if (frame)
+        ring->read(tail + kHeader, in.current_unexpected->data.data() + in.current_received, frame);
       in.current_unexpected->received += frame;
     }
     in.current_received += frame;

@@ -63,10 +63,10 @@ class Endpoint {
     std::size_t received = 0;
     Request* attached = nullptr;  // a receive posted while the message was arriving
   };
-  struct Inbound {  // receiver-side state of one source
-    std::list<Request*> posted;          // receives not yet matched, in posting order
-    std::list<Unexpected> unexpected;    // arrived (or arriving) without a receive
-    Request* current = nullptr;          // the receive the current message lands in
+  struct Inbound {                     // receiver-side state of one source
+    std::list<Request*> posted;        // receives not yet matched, in posting order
+    std::list<Unexpected> unexpected;  // arrived (or arriving) without a receive
+    Request* current = nullptr;        // the receive the current message lands in
     Unexpected* current_unexpected = nullptr;
     std::size_t current_size = 0, current_received = 0;
     bool in_message = false;
@@ -79,7 +79,7 @@ class Endpoint {
   void finish_receive(Request* r, const char* data, std::size_t bytes);
 
   int rank_, size_;
-  std::vector<void*> maps_;          // segment of every rank (ours included)
+  std::vector<void*> maps_;  // segment of every rank (ours included)
   std::size_t segment_bytes_ = 0;
   std::vector<std::deque<Request*>> sends_;  // pending sends per destination, in order
   std::vector<Inbound> inbound_;

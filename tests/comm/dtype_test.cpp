@@ -5,8 +5,8 @@
 #include <cmath>
 #include <limits>
 
-#include "comm/dtype.hpp"
 #include "base/error.hpp"
+#include "comm/dtype.hpp"
 
 namespace ody::comm {
 namespace {
@@ -80,7 +80,8 @@ void nearest_rounding() {
     const double down = Half::to_float(static_cast<std::uint16_t>(h - 1));
     const double err = std::abs(got - f);
     if (std::isfinite(up) && !std::isnan(up)) EXPECT_LE(err, std::abs(up - f)) << f;
-    if (std::isfinite(down) && !std::isnan(down) && (h & 0x7fff) != 0) EXPECT_LE(err, std::abs(down - f)) << f;
+    if (std::isfinite(down) && !std::isnan(down) && (h & 0x7fff) != 0)
+      EXPECT_LE(err, std::abs(down - f)) << f;
   }
 }
 
@@ -91,7 +92,8 @@ TEST(Half, TiesGoToEven) {
   // 1 + 2^-8 lies halfway between bf16 1.0 and 1 + 2^-7: rounds to 1.0 (even mantissa).
   EXPECT_EQ(bf16::from_float(1.0f + std::ldexp(1.0f, -8)), bf16::from_float(1.0f));
   // 1 + 3·2^-8 lies halfway between 1 + 2^-7 (odd) and 1 + 2^-6 (even).
-  EXPECT_EQ(bf16::to_float(bf16::from_float(1.0f + 3 * std::ldexp(1.0f, -8))), 1.0f + std::ldexp(1.0f, -6));
+  EXPECT_EQ(bf16::to_float(bf16::from_float(1.0f + 3 * std::ldexp(1.0f, -8))),
+            1.0f + std::ldexp(1.0f, -6));
   EXPECT_EQ(f16::from_float(1.0f + std::ldexp(1.0f, -11)), f16::from_float(1.0f));
   EXPECT_EQ(f16::from_float(70000.0f), 0x7c00);  // overflow to inf
 }

@@ -23,10 +23,14 @@ std::unique_ptr<comm::Communicator> create_hierarchical_world(std::string_view n
   const int p = flat->size();
   std::vector<int> nodes(static_cast<std::size_t>(p));
   for (int r = 0; r < p; ++r) {
-    if (p % 2 != 0) nodes[r] = r;
-    else if (name == "hier-mpi") nodes[r] = r / 2;
-    else if (name == "hier-mpi-rr") nodes[r] = r % (p / 2);
-    else throw Error("--ody-backend", "hier-mpi or hier-mpi-rr", std::string(name));
+    if (p % 2 != 0)
+      nodes[r] = r;
+    else if (name == "hier-mpi")
+      nodes[r] = r / 2;
+    else if (name == "hier-mpi-rr")
+      nodes[r] = r % (p / 2);
+    else
+      throw Error("--ody-backend", "hier-mpi or hier-mpi-rr", std::string(name));
   }
   return comm::make_hierarchical(std::move(flat), nodes, std::string(name));
 }

@@ -74,10 +74,12 @@ Buf view(std::vector<std::byte>& b, DType t, int64_t n, int64_t offset = 0) {
   return {b.data() + offset * static_cast<int64_t>(dtype_size(t)), n, t, MemoryKind::host};
 }
 // First index where the two differ in the first `n` elements, or -1.
-int64_t first_difference(const std::vector<std::byte>& a, const std::vector<std::byte>& b, DType t, int64_t n) {
+int64_t first_difference(const std::vector<std::byte>& a, const std::vector<std::byte>& b, DType t,
+                         int64_t n) {
   const auto es = static_cast<int64_t>(dtype_size(t));
   for (int64_t i = 0; i < n; ++i)
-    if (std::memcmp(a.data() + i * es, b.data() + i * es, static_cast<std::size_t>(es)) != 0) return i;
+    if (std::memcmp(a.data() + i * es, b.data() + i * es, static_cast<std::size_t>(es)) != 0)
+      return i;
   return -1;
 }
 
@@ -89,7 +91,8 @@ class Hierarchical : public ::testing::Test {
     r_ = flat_->rank();
   }
   // Runs `body` once per pretend-node map with a fresh hierarchical communicator.
-  void for_each_mapping(const std::function<void(HierarchicalCommunicator&, const Mapping&)>& body) {
+  void for_each_mapping(
+      const std::function<void(HierarchicalCommunicator&, const Mapping&)>& body) {
     for (const auto& m : mappings(p_)) {
       auto h = make_hierarchical(*flat_, m.node_of_rank);
       SCOPED_TRACE(m.name);
@@ -99,8 +102,8 @@ class Hierarchical : public ::testing::Test {
   // Expected traffic of one operation: `flat_sent/recv` on the hierarchical communicator's
   // own counters (the logical operation, as a flat MPI communicator counts it), and
   // `level_sent/recv` summed over the levels' counters (the steps really run).
-  void expect_traffic(HierarchicalCommunicator& h, OpKind k, u64 level_sent, u64 level_recv, u64 flat_sent,
-                      u64 flat_recv, const std::string& what) {
+  void expect_traffic(HierarchicalCommunicator& h, OpKind k, u64 level_sent, u64 level_recv,
+                      u64 flat_sent, u64 flat_recv, const std::string& what) {
     const auto e = h.traffic()[k];
     EXPECT_EQ(e.ops, 1u) << what;
     EXPECT_EQ(e.bytes_sent, flat_sent) << what << ": logical (flat) volume";
@@ -108,8 +111,10 @@ class Hierarchical : public ::testing::Test {
     EXPECT_EQ(h.traffic().total().ops, 1u) << what << ": one operation counted, under its own kind";
     // The levels' own counters (MPI levels: the model volume of each step).
     const auto intra = (h.intra_traffic() - base_intra_).total(), inter = h.inter_traffic().total();
-    EXPECT_EQ(intra.bytes_sent + inter.bytes_sent, level_sent) << what << ": sum of the levels' counters";
-    EXPECT_EQ(intra.bytes_recv + inter.bytes_recv, level_recv) << what << ": sum of the levels' counters";
+    EXPECT_EQ(intra.bytes_sent + inter.bytes_sent, level_sent)
+        << what << ": sum of the levels' counters";
+    EXPECT_EQ(intra.bytes_recv + inter.bytes_recv, level_recv)
+        << what << ": sum of the levels' counters";
   }
   void reset(HierarchicalCommunicator& h) {
     h.reset_traffic();
@@ -124,7 +129,8 @@ class Hierarchical : public ::testing::Test {
   TrafficSnapshot base_intra_;
 };
 
-constexpr DType kTypes[] = {DType::f32, DType::f64, DType::bf16, DType::f16, DType::i32, DType::i64, DType::u8};
+constexpr DType kTypes[] = {DType::f32, DType::f64, DType::bf16, DType::f16,
+                            DType::i32, DType::i64, DType::u8};
 constexpr ReduceOp kOps[] = {ReduceOp::sum, ReduceOp::max, ReduceOp::min, ReduceOp::avg};
 
 TEST_F(Hierarchical, StructureFollowsTheNodeMap) {
@@ -159,8 +165,10 @@ TEST_F(Hierarchical, AllReduceEqualsFlat) {
             auto got = make(t, n, [](int64_t) { return -1.0; });
             reset(h);
             Buf out = in_place ? view(in, t, n) : view(got, t, n);
-            if (async) h.all_reduce_async(view(in, t, n), out, op)->wait();
-            else h.all_reduce(view(in, t, n), out, op);
+            if (async)
+              h.all_reduce_async(view(in, t, n), out, op)->wait();
+            else
+              h.all_reduce(view(in, t, n), out, op);
             const std::string what = "all_reduce " + std::string(to_string(t)) + " " +
                                      std::string(to_string(op)) + " n=" + std::to_string(n) +
                                      " variant " + std::to_string(variant);
@@ -195,8 +203,10 @@ TEST_F(Hierarchical, ReduceScatterEqualsFlat) {
             auto got = make(t, m, [](int64_t) { return -1.0; });
             reset(h);
             Buf out = in_place ? view(in, t, m) : view(got, t, m);
-            if (async) h.reduce_scatter_async(view(in, t, full), out, op)->wait();
-            else h.reduce_scatter(view(in, t, full), out, op);
+            if (async)
+              h.reduce_scatter_async(view(in, t, full), out, op)->wait();
+            else
+              h.reduce_scatter(view(in, t, full), out, op);
             const std::string what = "reduce_scatter " + std::string(to_string(t)) + " " +
                                      std::string(to_string(op)) + " m=" + std::to_string(m) +
                                      " variant " + std::to_string(variant);
@@ -220,13 +230,19 @@ TEST_F(Hierarchical, AllGatherEqualsFlat) {
           auto in = make(t, m, [&](int64_t i) { return value(r_, i); });
           auto want = make(t, m * p_, [](int64_t) { return 0.0; });
           flat_->all_gather(view(in, t, m), view(want, t, m * p_));
-          auto got = make(t, m * p_, [&](int64_t i) { return i / std::max<int64_t>(m, 1) == r_ ? value(r_, i % std::max<int64_t>(m, 1)) : -1.0; });
+          auto got = make(t, m * p_, [&](int64_t i) {
+            return i / std::max<int64_t>(m, 1) == r_ ? value(r_, i % std::max<int64_t>(m, 1))
+                                                     : -1.0;
+          });
           reset(h);
           ConstBuf src = in_place ? ConstBuf(view(got, t, m, r_ * m)) : ConstBuf(view(in, t, m));
-          if (async) h.all_gather_async(src, view(got, t, m * p_))->wait();
-          else h.all_gather(src, view(got, t, m * p_));
-          const std::string what = "all_gather " + std::string(to_string(t)) + " m=" + std::to_string(m) +
-                                   " variant " + std::to_string(variant);
+          if (async)
+            h.all_gather_async(src, view(got, t, m * p_))->wait();
+          else
+            h.all_gather(src, view(got, t, m * p_));
+          const std::string what = "all_gather " + std::string(to_string(t)) +
+                                   " m=" + std::to_string(m) + " variant " +
+                                   std::to_string(variant);
           EXPECT_EQ(first_difference(got, want, t, m * p_), -1) << what;
           const auto e = static_cast<int64_t>(dtype_size(t));
           const u64 b = static_cast<u64>(((nn - 1) * m + (q - 1) * nn * m) * e);
@@ -240,19 +256,26 @@ TEST_F(Hierarchical, AllGatherVEqualsFlat) {
   for_each_mapping([&](HierarchicalCommunicator& h, const Mapping&) {
     for (int variant = 0; variant < 3; ++variant) {
       const bool in_place = variant == 1, async = variant == 2;
-      std::vector<int64_t> counts(static_cast<std::size_t>(p_)), displs(static_cast<std::size_t>(p_), 0);
-      for (int j = 0; j < p_; ++j) counts[j] = (j * 3 + 1) % 5 + (j == 2 ? 1000 : 0);  // empty blocks too
+      std::vector<int64_t> counts(static_cast<std::size_t>(p_)),
+          displs(static_cast<std::size_t>(p_), 0);
+      for (int j = 0; j < p_; ++j)
+        counts[j] = (j * 3 + 1) % 5 + (j == 2 ? 1000 : 0);  // empty blocks too
       std::partial_sum(counts.begin(), counts.end() - 1, displs.begin() + 1);
       const int64_t total = displs.back() + counts.back();
       const DType t = DType::f64;
       auto in = make(t, counts[r_], [&](int64_t i) { return value(r_, i); });
       auto want = make(t, total, [](int64_t) { return 0.0; });
       flat_->all_gather_v(view(in, t, counts[r_]), view(want, t, total), counts);
-      auto got = make(t, total, [&](int64_t i) { return i >= displs[r_] && i < displs[r_] + counts[r_] ? value(r_, i - displs[r_]) : -1.0; });
+      auto got = make(t, total, [&](int64_t i) {
+        return i >= displs[r_] && i < displs[r_] + counts[r_] ? value(r_, i - displs[r_]) : -1.0;
+      });
       reset(h);
-      ConstBuf src = in_place ? ConstBuf(view(got, t, counts[r_], displs[r_])) : ConstBuf(view(in, t, counts[r_]));
-      if (async) h.all_gather_v_async(src, view(got, t, total), counts)->wait();
-      else h.all_gather_v(src, view(got, t, total), counts);
+      ConstBuf src = in_place ? ConstBuf(view(got, t, counts[r_], displs[r_]))
+                              : ConstBuf(view(in, t, counts[r_]));
+      if (async)
+        h.all_gather_v_async(src, view(got, t, total), counts)->wait();
+      else
+        h.all_gather_v(src, view(got, t, total), counts);
       EXPECT_EQ(first_difference(got, want, t, total), -1) << "variant " << variant;
       // inter: this local index's counts across nodes; intra: each local index's total.
       u64 sent = 0, recv = 0;
@@ -263,7 +286,8 @@ TEST_F(Hierarchical, AllGatherVEqualsFlat) {
       sent += static_cast<u64>(mine_total * (h.ranks_per_node() - 1) * 8);
       recv += static_cast<u64>((total - mine_total) * 8);
       // Flat: the own block to each of the P-1 others; every other block arrives.
-      const u64 fs = static_cast<u64>(counts[r_] * (p_ - 1) * 8), fr = static_cast<u64>((total - counts[r_]) * 8);
+      const u64 fs = static_cast<u64>(counts[r_] * (p_ - 1) * 8),
+                fr = static_cast<u64>((total - counts[r_]) * 8);
       expect_traffic(h, OpKind::allgatherv, sent, recv, fs, fr, "all_gather_v");
     }
   });
@@ -283,10 +307,13 @@ TEST_F(Hierarchical, AllToAllEqualsFlat) {
           auto got = make(t, n, [](int64_t) { return -1.0; });
           reset(h);
           Buf out = in_place ? view(in, t, n) : view(got, t, n);
-          if (async) h.all_to_all_async(view(in, t, n), out)->wait();
-          else h.all_to_all(view(in, t, n), out);
-          const std::string what = "all_to_all " + std::string(to_string(t)) + " block=" +
-                                   std::to_string(blk) + " variant " + std::to_string(variant);
+          if (async)
+            h.all_to_all_async(view(in, t, n), out)->wait();
+          else
+            h.all_to_all(view(in, t, n), out);
+          const std::string what = "all_to_all " + std::string(to_string(t)) +
+                                   " block=" + std::to_string(blk) + " variant " +
+                                   std::to_string(variant);
           EXPECT_EQ(first_difference(in_place ? in : got, want, t, n), -1) << what;
           const auto e = static_cast<int64_t>(dtype_size(t));
           const u64 b = static_cast<u64>(((q - 1) * nn * blk + (nn - 1) * q * blk) * e);
@@ -310,20 +337,25 @@ TEST_F(Hierarchical, AllToAllVBroadcastBarrierAndP2P) {
     auto got = make(DType::i64, rt, [](int64_t) { return -1.0; });
     flat_->all_to_all_v(view(in, DType::i64, st), scount, view(want, DType::i64, rt), rcount);
     reset(h);
-    h.all_to_all_v_async(view(in, DType::i64, st), scount, view(got, DType::i64, rt), rcount)->wait();
+    h.all_to_all_v_async(view(in, DType::i64, st), scount, view(got, DType::i64, rt), rcount)
+        ->wait();
     EXPECT_EQ(first_difference(got, want, DType::i64, rt), -1) << "all_to_all_v";
     u64 a2av_sent = 0, a2av_recv = 0;  // flat: every block not for itself
     for (int j = 0; j < p_; ++j)
-      if (j != r_) a2av_sent += static_cast<u64>(scount[j] * 8), a2av_recv += static_cast<u64>(rcount[j] * 8);
-    expect_traffic(h, OpKind::alltoallv, 0, 0, a2av_sent, a2av_recv, "all_to_all_v (no level step)");
+      if (j != r_)
+        a2av_sent += static_cast<u64>(scount[j] * 8), a2av_recv += static_cast<u64>(rcount[j] * 8);
+    expect_traffic(h, OpKind::alltoallv, 0, 0, a2av_sent, a2av_recv,
+                   "all_to_all_v (no level step)");
     // broadcast from every root, both forms.
     for (int root = 0; root < p_; ++root) {
       const int64_t n = 1001;
       auto b = make(DType::f32, n, [&](int64_t i) { return r_ == root ? value(root, i) : -1.0; });
       auto ref = make(DType::f32, n, [&](int64_t i) { return value(root, i); });
       reset(h);
-      if (root % 2) h.broadcast_async(view(b, DType::f32, n), root)->wait();
-      else h.broadcast(view(b, DType::f32, n), root);
+      if (root % 2)
+        h.broadcast_async(view(b, DType::f32, n), root)->wait();
+      else
+        h.broadcast(view(b, DType::f32, n), root);
       EXPECT_EQ(first_difference(b, ref, DType::f32, n), -1) << "broadcast root " << root;
       // root's local index: inter broadcast (root sends n, others of that index receive);
       // then intra broadcast from the root's local index on every node.
@@ -334,16 +366,21 @@ TEST_F(Hierarchical, AllToAllVBroadcastBarrierAndP2P) {
       u64 sent = 0, recv = 0;
       const u64 bytes = static_cast<u64>(n * 4);
       if (h.local_index() == root_local && h.nodes() > 1) {
-        if (h.node_index() == root_node) sent += bytes;
-        else recv += bytes;
+        if (h.node_index() == root_node)
+          sent += bytes;
+        else
+          recv += bytes;
       }
       if (h.ranks_per_node() > 1) {
-        if (h.local_index() == root_local) sent += bytes;
-        else recv += bytes;
+        if (h.local_index() == root_local)
+          sent += bytes;
+        else
+          recv += bytes;
       }
       // Flat: one copy leaves the root, one arrives at every other rank.
       const u64 fs = r_ == root ? bytes : 0, fr = r_ == root ? 0 : bytes;
-      expect_traffic(h, OpKind::broadcast, sent, recv, fs, fr, "broadcast root " + std::to_string(root));
+      expect_traffic(h, OpKind::broadcast, sent, recv, fs, fr,
+                     "broadcast root " + std::to_string(root));
     }
     // barrier: one operation, no bytes.
     reset(h);
@@ -355,14 +392,17 @@ TEST_F(Hierarchical, AllToAllVBroadcastBarrierAndP2P) {
     reset(h);
     const int next = (r_ + 1) % p_, prev = (r_ + p_ - 1) % p_;
     std::vector<float> out(7, static_cast<float>(r_)), back(7, -1.f);
-    const P2POp ops[] = {P2POp::isend(cbuf(out.data(), 7), next, 3), P2POp::irecv(buf(back.data(), 7), prev, 3)};
+    const P2POp ops[] = {P2POp::isend(cbuf(out.data(), 7), next, 3),
+                         P2POp::irecv(buf(back.data(), 7), prev, 3)};
     h.batch_p2p(ops);
     EXPECT_EQ(back, std::vector<float>(7, static_cast<float>(prev)));
     EXPECT_EQ(h.traffic()[OpKind::send].ops, 1u);
     EXPECT_EQ(h.traffic()[OpKind::send].bytes_sent, 28u);
     EXPECT_EQ(h.traffic()[OpKind::recv].ops, 1u);
     EXPECT_EQ(h.traffic()[OpKind::recv].bytes_recv, 28u);
-    EXPECT_EQ((h.intra_traffic() - base_intra_).total().bytes_sent + h.inter_traffic().total().bytes_sent, 0u);
+    EXPECT_EQ(
+        (h.intra_traffic() - base_intra_).total().bytes_sent + h.inter_traffic().total().bytes_sent,
+        0u);
   });
 }
 
@@ -379,11 +419,13 @@ TEST_F(Hierarchical, ManyInFlightInAnyWaitOrder) {
       want.push_back(make(t, n, [](int64_t) { return -1.0; }));
     }
     // Reference: the same operations on the flat communicator, blocking.
-    auto issue = [&](Communicator& c, int k, std::vector<std::vector<std::byte>>& out, bool async) -> WorkPtr {
+    auto issue = [&](Communicator& c, int k, std::vector<std::vector<std::byte>>& out,
+                     bool async) -> WorkPtr {
       const Tag tag = k % 3 == 2 ? 1 : 0;
       switch (k % 4) {
         case 0:
-          if (async) return c.all_reduce_async(view(in[k], t, n), view(out[k], t, n), ReduceOp::sum, tag);
+          if (async)
+            return c.all_reduce_async(view(in[k], t, n), view(out[k], t, n), ReduceOp::sum, tag);
           c.all_reduce(view(in[k], t, n), view(out[k], t, n), ReduceOp::sum, tag);
           return nullptr;
         case 1:
@@ -391,7 +433,9 @@ TEST_F(Hierarchical, ManyInFlightInAnyWaitOrder) {
           c.all_gather(view(in[k], t, n / p_), view(out[k], t, n), tag);
           return nullptr;
         case 2:
-          if (async) return c.reduce_scatter_async(view(in[k], t, n), view(out[k], t, n / p_), ReduceOp::max, tag);
+          if (async)
+            return c.reduce_scatter_async(view(in[k], t, n), view(out[k], t, n / p_), ReduceOp::max,
+                                          tag);
           c.reduce_scatter(view(in[k], t, n), view(out[k], t, n / p_), ReduceOp::max, tag);
           return nullptr;
         default:
@@ -413,7 +457,8 @@ TEST_F(Hierarchical, ManyInFlightInAnyWaitOrder) {
       for (auto it = works.rbegin(); it != works.rend(); ++it) (*it)->wait();
     else
       for (auto& w : works) w->wait();
-    for (int k = 0; k < 8; ++k) EXPECT_EQ(first_difference(got[k], want[k], t, n), -1) << "operation " << k;
+    for (int k = 0; k < 8; ++k)
+      EXPECT_EQ(first_difference(got[k], want[k], t, n), -1) << "operation " << k;
   });
 }
 
@@ -447,15 +492,17 @@ TEST_F(Hierarchical, SplitIsHierarchicalWhenNodesStayEven) {
     EXPECT_EQ(sub->size(), static_cast<int>(members.size()));
     std::vector<int> sub_nodes;
     for (int q : members) sub_nodes.push_back(m.node_of_rank[q]);
-    EXPECT_EQ(dynamic_cast<HierarchicalCommunicator*>(sub.get()) != nullptr, uniform_nodes(sub_nodes));
+    EXPECT_EQ(dynamic_cast<HierarchicalCommunicator*>(sub.get()) != nullptr,
+              uniform_nodes(sub_nodes));
     const int64_t blk = 5;
     auto in = make(DType::i32, blk * sub->size(), [&](int64_t i) { return value(r_, i); });
     auto got = make(DType::i32, blk * sub->size(), [](int64_t) { return -1.0; });
-    sub->all_to_all(view(in, DType::i32, blk * sub->size()), view(got, DType::i32, blk * sub->size()));
+    sub->all_to_all(view(in, DType::i32, blk * sub->size()),
+                    view(got, DType::i32, blk * sub->size()));
     const int me = sub->rank();
     EXPECT_EQ(members[me], r_);
-    auto want = make(DType::i32, blk * sub->size(), [&](int64_t k) {
-      return value(members[k / blk], me * blk + k % blk); });
+    auto want = make(DType::i32, blk * sub->size(),
+                     [&](int64_t k) { return value(members[k / blk], me * blk + k % blk); });
     EXPECT_EQ(first_difference(got, want, DType::i32, blk * sub->size()), -1);
     // A group that leaves out rank 0 has uneven nodes: the flat sub-communicator.
     auto none = h.split(r_ == 0 ? -1 : 0, 0);
@@ -474,7 +521,8 @@ TEST_F(Hierarchical, UnevenNodesAreRejected) {
     EXPECT_NE(std::string(e.what()).find("node_of_rank"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("same number of ranks"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(make_hierarchical(*flat_, std::vector<int>(static_cast<std::size_t>(p_) + 1, 0)), Error);
+  EXPECT_THROW(make_hierarchical(*flat_, std::vector<int>(static_cast<std::size_t>(p_) + 1, 0)),
+               Error);
   EXPECT_FALSE(uniform_nodes(nodes));
   flat_->barrier();  // nothing was left half-done
 }

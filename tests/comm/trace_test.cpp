@@ -71,7 +71,8 @@ TEST(Trace, TimelineIsChromeTraceJson) {
   world->all_reduce(cbuf(a.data(), a.size()), buf(a.data(), a.size()), ReduceOp::sum);
   trace::enable(false);
   const auto events = trace::take_events();
-  const auto parsed = nlohmann::json::parse("[" + trace::to_chrome_json(events, world->rank(), 0.0) + "]");
+  const auto parsed =
+      nlohmann::json::parse("[" + trace::to_chrome_json(events, world->rank(), 0.0) + "]");
   ASSERT_EQ(parsed.size(), events.size());
   std::map<std::uint64_t, int> open;
   int compute = 0, waits = 0;

@@ -15,8 +15,10 @@ struct Result {
 
 template <class X>
 std::vector<X> as_type(const std::vector<float>& v) {
-  if constexpr (std::is_same_v<X, float>) return v;
-  else return to_bf16(v);
+  if constexpr (std::is_same_v<X, float>)
+    return v;
+  else
+    return to_bf16(v);
 }
 
 // Forward with <T, TOut>; backward (when asked) with <T, TOut> on that forward's out/lse.

@@ -29,10 +29,10 @@ std::string device_missing_reason() {
   return "";
 }
 
-#define ODY_TEST_CUDA(call)                                                  \
-  do {                                                                       \
-    const cudaError_t e_ = (call);                                           \
-    ASSERT_EQ(e_, cudaSuccess) << #call << ": " << cudaGetErrorString(e_);   \
+#define ODY_TEST_CUDA(call)                                                \
+  do {                                                                     \
+    const cudaError_t e_ = (call);                                         \
+    ASSERT_EQ(e_, cudaSuccess) << #call << ": " << cudaGetErrorString(e_); \
   } while (0)
 
 // Device copy of a host vector (freed on scope exit).
@@ -43,7 +43,8 @@ struct DeviceBuffer {
   explicit DeviceBuffer(const std::vector<X>& host) : n(host.size()) {
     if (n == 0) return;
     void* raw = nullptr;
-    if (cudaMalloc(&raw, n * sizeof(X)) != cudaSuccess) throw std::runtime_error("cudaMalloc failed");
+    if (cudaMalloc(&raw, n * sizeof(X)) != cudaSuccess)
+      throw std::runtime_error("cudaMalloc failed");
     ptr = static_cast<X*>(raw);
     if (cudaMemcpy(ptr, host.data(), n * sizeof(X), cudaMemcpyHostToDevice) != cudaSuccess)
       throw std::runtime_error("cudaMemcpy to device failed");
@@ -90,26 +91,35 @@ void run_and_check(Problem p) {
   DeviceBuffer<float> lse(std::vector<float>(p.lse_elems())), dq(std::vector<float>(p.q_elems())),
       dk(std::vector<float>(p.k_elems())), dv(std::vector<float>(p.k_elems()));
   DeviceBuffer<std::int64_t> pq(p.pos_q), pk(p.pos_k);
-  attention_forward_cuda<T, TOut>(out.ptr, lse.ptr, q.ptr, k.ptr, v.ptr, pq.ptr, pk.ptr, p.shape, p.options);
-  attention_backward_cuda<T, TOut>(dq.ptr, dk.ptr, dv.ptr, dout.ptr, q.ptr, k.ptr, v.ptr, out.ptr, lse.ptr,
-                                   pq.ptr, pk.ptr, p.shape, p.options);
+  attention_forward_cuda<T, TOut>(out.ptr, lse.ptr, q.ptr, k.ptr, v.ptr, pq.ptr, pk.ptr, p.shape,
+                                  p.options);
+  attention_backward_cuda<T, TOut>(dq.ptr, dk.ptr, dv.ptr, dout.ptr, q.ptr, k.ptr, v.ptr, out.ptr,
+                                   lse.ptr, pq.ptr, pk.ptr, p.shape, p.options);
   ODY_TEST_CUDA(cudaDeviceSynchronize());
   const auto& s = p.shape;
   const double u = unit_roundoff<T>();
   const bool out16 = !std::is_same_v<TOut, float>;
   const auto got_out = to_f64(out.to_host()), got_lse = to_f64(lse.to_host());
   EXPECT_TRUE(all_close(p.name + " out", got_out, ref.out,
-                        derived_tolerance(ref.out, plain.out, s.len_k, s.head_dim, out16) + 4 * u * max_abs_finite(ref.out), q_dims(s)));
+                        derived_tolerance(ref.out, plain.out, s.len_k, s.head_dim, out16) +
+                            4 * u * max_abs_finite(ref.out),
+                        q_dims(s)));
   EXPECT_TRUE(all_close(p.name + " lse", got_lse, ref.lse,
-                        derived_tolerance(ref.lse, plain.lse, s.len_k, s.head_dim, false) + 4 * u * max_abs_finite(ref.lse), lse_dims(s)));
-  const double mag = std::max({max_abs_finite(ref.dq), max_abs_finite(ref.dk), max_abs_finite(ref.dv)});
+                        derived_tolerance(ref.lse, plain.lse, s.len_k, s.head_dim, false) +
+                            4 * u * max_abs_finite(ref.lse),
+                        lse_dims(s)));
+  const double mag =
+      std::max({max_abs_finite(ref.dq), max_abs_finite(ref.dk), max_abs_finite(ref.dv)});
   const std::int64_t n = s.len_q + s.len_k;
-  EXPECT_TRUE(all_close(p.name + " dq", to_f64(dq.to_host()), ref.dq,
-                        derived_tolerance(ref.dq, plain.dq, n, s.head_dim, false, mag) + 4 * u * mag, q_dims(s)));
-  EXPECT_TRUE(all_close(p.name + " dk", to_f64(dk.to_host()), ref.dk,
-                        derived_tolerance(ref.dk, plain.dk, n, s.head_dim, false, mag) + 4 * u * mag, k_dims(s)));
-  EXPECT_TRUE(all_close(p.name + " dv", to_f64(dv.to_host()), ref.dv,
-                        derived_tolerance(ref.dv, plain.dv, n, s.head_dim, false, mag) + 4 * u * mag, k_dims(s)));
+  EXPECT_TRUE(all_close(
+      p.name + " dq", to_f64(dq.to_host()), ref.dq,
+      derived_tolerance(ref.dq, plain.dq, n, s.head_dim, false, mag) + 4 * u * mag, q_dims(s)));
+  EXPECT_TRUE(all_close(
+      p.name + " dk", to_f64(dk.to_host()), ref.dk,
+      derived_tolerance(ref.dk, plain.dk, n, s.head_dim, false, mag) + 4 * u * mag, k_dims(s)));
+  EXPECT_TRUE(all_close(
+      p.name + " dv", to_f64(dv.to_host()), ref.dv,
+      derived_tolerance(ref.dv, plain.dv, n, s.head_dim, false, mag) + 4 * u * mag, k_dims(s)));
 }
 
 class AttentionCuda : public ::testing::TestWithParam<Problem> {
@@ -133,13 +143,21 @@ TEST(AttentionCudaBlocks, BlockwiseEqualsWhole) {
   const std::string reason = device_missing_reason();
   if (!reason.empty()) GTEST_SKIP() << reason;
   AttentionShape s;
-  s.len_q = 256; s.len_k = 256; s.heads_q = 2; s.heads_k = 1; s.head_dim = 64;
-  Problem p = make_problem("blocks", s, true, zigzag_positions(1, 2, 512), zigzag_positions(1, 2, 512), true, 21);
+  s.len_q = 256;
+  s.len_k = 256;
+  s.heads_q = 2;
+  s.heads_k = 1;
+  s.head_dim = 64;
+  Problem p = make_problem("blocks", s, true, zigzag_positions(1, 2, 512),
+                           zigzag_positions(1, 2, 512), true, 21);
   const std::int64_t split = 100, HD = s.heads_k * s.head_dim;
-  const auto qh = convert<ody::bf16>(p.q), kh = convert<ody::bf16>(p.k), vh = convert<ody::bf16>(p.v);
+  const auto qh = convert<ody::bf16>(p.q), kh = convert<ody::bf16>(p.k),
+             vh = convert<ody::bf16>(p.v);
   DeviceBuffer<ody::bf16> q(qh), k(kh), v(vh);
-  DeviceBuffer<float> out(std::vector<float>(p.q_elems(), 0.f)), lse(std::vector<float>(p.lse_elems(), -INFINITY));
-  DeviceBuffer<float> out_w(std::vector<float>(p.q_elems())), lse_w(std::vector<float>(p.lse_elems()));
+  DeviceBuffer<float> out(std::vector<float>(p.q_elems(), 0.f)),
+      lse(std::vector<float>(p.lse_elems(), -INFINITY));
+  DeviceBuffer<float> out_w(std::vector<float>(p.q_elems())),
+      lse_w(std::vector<float>(p.lse_elems()));
   DeviceBuffer<std::int64_t> pq(p.pos_q), pk(p.pos_k);
   AttentionOptions acc = p.options;
   acc.accumulate = true;
@@ -148,16 +166,20 @@ TEST(AttentionCudaBlocks, BlockwiseEqualsWhole) {
   s2.len_k = s.len_k - split;
   ForwardLayout fl;
   fl.k = fl.v = Strides{s.len_k * HD, HD, s.head_dim};
-  attention_forward_cuda<ody::bf16, float>(out.ptr, lse.ptr, q.ptr, k.ptr, v.ptr, pq.ptr, pk.ptr, s1, acc, fl);
-  attention_forward_cuda<ody::bf16, float>(out.ptr, lse.ptr, q.ptr, k.ptr + split * HD, v.ptr + split * HD,
-                                           pq.ptr, pk.ptr + split, s2, acc, fl);
-  attention_forward_cuda<ody::bf16, float>(out_w.ptr, lse_w.ptr, q.ptr, k.ptr, v.ptr, pq.ptr, pk.ptr, s, p.options);
+  attention_forward_cuda<ody::bf16, float>(out.ptr, lse.ptr, q.ptr, k.ptr, v.ptr, pq.ptr, pk.ptr,
+                                           s1, acc, fl);
+  attention_forward_cuda<ody::bf16, float>(out.ptr, lse.ptr, q.ptr, k.ptr + split * HD,
+                                           v.ptr + split * HD, pq.ptr, pk.ptr + split, s2, acc, fl);
+  attention_forward_cuda<ody::bf16, float>(out_w.ptr, lse_w.ptr, q.ptr, k.ptr, v.ptr, pq.ptr,
+                                           pk.ptr, s, p.options);
   ODY_TEST_CUDA(cudaDeviceSynchronize());
   const auto o_blocks = to_f64(out.to_host()), o_whole = to_f64(out_w.to_host());
   // Block and whole runs differ only in fp32 merge rounding and the P rounding per tile:
   // within the bf16 allowance of the comparison above.
-  EXPECT_TRUE(all_close("blocks out", o_blocks, o_whole, 4 * (1.0 / 128) * max_abs_finite(o_whole), q_dims(s)));
-  EXPECT_TRUE(all_close("blocks lse", to_f64(lse.to_host()), to_f64(lse_w.to_host()), 1e-4 * (1 + max_abs_finite(to_f64(lse_w.to_host()))), lse_dims(s)));
+  EXPECT_TRUE(all_close("blocks out", o_blocks, o_whole, 4 * (1.0 / 128) * max_abs_finite(o_whole),
+                        q_dims(s)));
+  EXPECT_TRUE(all_close("blocks lse", to_f64(lse.to_host()), to_f64(lse_w.to_host()),
+                        1e-4 * (1 + max_abs_finite(to_f64(lse_w.to_host()))), lse_dims(s)));
 }
 
 }  // namespace

@@ -61,7 +61,9 @@ template <class T>
 void run_forward_backward(std::int64_t L, std::int64_t Dh, bool with_workspace, long long* peak,
                           long long* allocs) {
   AttentionShape s;
-  s.len_q = L; s.len_k = L; s.head_dim = Dh;
+  s.len_q = L;
+  s.len_k = L;
+  s.head_dim = Dh;
   AttentionOptions o;
   o.causal = true;
   const size_t n = static_cast<size_t>(L * Dh);
@@ -69,14 +71,16 @@ void run_forward_backward(std::int64_t L, std::int64_t Dh, bool with_workspace, 
   std::vector<float> lse(static_cast<size_t>(L)), dq(n), dk(n), dv(n);
   std::vector<T> dout(n, T(1.f));
   const auto pos = contiguous_positions(0, L);
-  const size_t ws_bytes = std::max(attention_forward_workspace_bytes<T>(s), attention_backward_workspace_bytes<T>(s));
+  const size_t ws_bytes =
+      std::max(attention_forward_workspace_bytes<T>(s), attention_backward_workspace_bytes<T>(s));
   std::vector<std::byte> buf(with_workspace ? ws_bytes : 0);
   Workspace ws{buf.data(), buf.size()};
   Workspace* wp = with_workspace ? &ws : nullptr;
   Counting c;
-  attention_forward<T, T>(out.data(), lse.data(), q.data(), k.data(), v.data(), pos.data(), pos.data(), s, o, {}, wp);
-  attention_backward<T, T>(dq.data(), dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(),
-                           out.data(), lse.data(), pos.data(), pos.data(), s, o, {}, wp);
+  attention_forward<T, T>(out.data(), lse.data(), q.data(), k.data(), v.data(), pos.data(),
+                          pos.data(), s, o, {}, wp);
+  attention_backward<T, T>(dq.data(), dk.data(), dv.data(), dout.data(), q.data(), k.data(),
+                           v.data(), out.data(), lse.data(), pos.data(), pos.data(), s, o, {}, wp);
   *peak = g_peak.load();
   *allocs = g_allocs.load();
   // Uniform keys: every visible key equally likely, out = v exactly up to rounding.
@@ -87,8 +91,11 @@ template <class T>
 void check_scratch_is_linear() {
   const std::int64_t L = 8192, Dh = 64;
   AttentionShape s;
-  s.len_q = L; s.len_k = L; s.head_dim = Dh;
-  const size_t fwd = attention_forward_workspace_bytes<T>(s), bwd = attention_backward_workspace_bytes<T>(s);
+  s.len_q = L;
+  s.len_k = L;
+  s.head_dim = Dh;
+  const size_t fwd = attention_forward_workspace_bytes<T>(s),
+               bwd = attention_backward_workspace_bytes<T>(s);
   long long peak = 0, allocs = 0;
   run_forward_backward<T>(L, Dh, false, &peak, &allocs);
   // What the kernels allocate is exactly the documented workspace (one block per call).
@@ -102,7 +109,8 @@ void check_scratch_is_linear() {
   AttentionShape s2 = s, s4 = s;
   s2.len_q = s2.len_k = 2 * L;
   s4.len_q = s4.len_k = 4 * L;
-  const double d1 = static_cast<double>(attention_backward_workspace_bytes<T>(s2)) - static_cast<double>(bwd);
+  const double d1 =
+      static_cast<double>(attention_backward_workspace_bytes<T>(s2)) - static_cast<double>(bwd);
   const double d2 = static_cast<double>(attention_backward_workspace_bytes<T>(s4)) -
                     static_cast<double>(attention_backward_workspace_bytes<T>(s2));
   EXPECT_NEAR(d2 / d1, 2.0, 0.01);

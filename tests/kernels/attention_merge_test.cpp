@@ -20,7 +20,8 @@ void merge_halves(const Problem& p, std::int64_t split) {
   const auto& s = p.shape;
   const auto q = to_f64(p.q), k = to_f64(p.k), v = to_f64(p.v);
   const std::int64_t HD = s.heads_k * s.head_dim;
-  auto partial = [&](std::int64_t from, std::int64_t to, std::vector<float>& out, std::vector<float>& lse) {
+  auto partial = [&](std::int64_t from, std::int64_t to, std::vector<float>& out,
+                     std::vector<float>& lse) {
     AttentionShape sb = s;
     sb.len_k = to - from;
     std::vector<double> kb, vb;  // rows [from, to) of every batch
@@ -40,8 +41,10 @@ void merge_halves(const Problem& p, std::int64_t split) {
   partial(split, s.len_k, ob, lb);
   attention_merge(oa.data(), la.data(), ob.data(), lb.data(), s);
   const Expected ref = reference64(p, false);
-  EXPECT_TRUE(all_close(p.name + " merged out", to_f64(oa), ref.out, 16 * kEps32 * (max_abs_finite(ref.out) + 1), q_dims(s)));
-  EXPECT_TRUE(all_close(p.name + " merged lse", to_f64(la), ref.lse, 16 * kEps32 * (max_abs_finite(ref.lse) + 1), lse_dims(s)));
+  EXPECT_TRUE(all_close(p.name + " merged out", to_f64(oa), ref.out,
+                        16 * kEps32 * (max_abs_finite(ref.out) + 1), q_dims(s)));
+  EXPECT_TRUE(all_close(p.name + " merged lse", to_f64(la), ref.lse,
+                        16 * kEps32 * (max_abs_finite(ref.lse) + 1), lse_dims(s)));
 }
 
 TEST(AttentionMerge, HalvesEqualWhole) {
@@ -55,19 +58,27 @@ TEST(AttentionMerge, HalvesEqualWhole) {
 
 TEST(AttentionMerge, EmptyPartials) {
   AttentionShape s;
-  s.len_q = 1; s.heads_q = 1; s.head_dim = 3;
+  s.len_q = 1;
+  s.heads_q = 1;
+  s.head_dim = 3;
   const float inf = INFINITY;
   {  // b empty: no-op, bit for bit
     float out[3] = {1.f, -2.f, 3.f}, lse = 0.5f;
     const float ob[3] = {9.f, 9.f, 9.f}, lb = -inf;
     attention_merge(out, &lse, ob, &lb, s);
-    EXPECT_EQ(out[0], 1.f); EXPECT_EQ(out[1], -2.f); EXPECT_EQ(out[2], 3.f); EXPECT_EQ(lse, 0.5f);
+    EXPECT_EQ(out[0], 1.f);
+    EXPECT_EQ(out[1], -2.f);
+    EXPECT_EQ(out[2], 3.f);
+    EXPECT_EQ(lse, 0.5f);
   }
   {  // a empty: takes b
     float out[3] = {0.f, 0.f, 0.f}, lse = -inf;
     const float ob[3] = {4.f, 5.f, -6.f}, lb = 1.25f;
     attention_merge(out, &lse, ob, &lb, s);
-    EXPECT_EQ(out[0], 4.f); EXPECT_EQ(out[1], 5.f); EXPECT_EQ(out[2], -6.f); EXPECT_EQ(lse, 1.25f);
+    EXPECT_EQ(out[0], 4.f);
+    EXPECT_EQ(out[1], 5.f);
+    EXPECT_EQ(out[2], -6.f);
+    EXPECT_EQ(lse, 1.25f);
   }
   {  // both empty: stays empty, no NaN
     float out[3] = {0.f, 0.f, 0.f}, lse = -inf;
@@ -99,7 +110,9 @@ TEST(AttentionMerge, EmptyPartials) {
 
 TEST(AttentionMerge, IsSymmetric) {
   AttentionShape s;
-  s.len_q = 64; s.heads_q = 2; s.head_dim = 16;
+  s.len_q = 64;
+  s.heads_q = 2;
+  s.head_dim = 16;
   auto a = random_values(64 * 2 * 16, 11), b = random_values(64 * 2 * 16, 12);
   auto la = random_values(128, 13, 3.f), lb = random_values(128, 14, 3.f);
   la[5] = -INFINITY;
@@ -107,8 +120,11 @@ TEST(AttentionMerge, IsSymmetric) {
   auto a1 = a, la1 = la, b2 = b, lb2 = lb;
   attention_merge(a1.data(), la1.data(), b.data(), lb.data(), s);
   attention_merge(b2.data(), lb2.data(), a.data(), la.data(), s);
-  for (size_t i = 0; i < a1.size(); ++i) ASSERT_NEAR(a1[i], b2[i], 4 * kEps32 * (std::fabs(a1[i]) + std::fabs(a[i]) + std::fabs(b[i]))) << i;
-  for (size_t i = 0; i < la1.size(); ++i) ASSERT_NEAR(la1[i], lb2[i], 4 * kEps32 * (std::fabs(la1[i]) + 1)) << i;
+  for (size_t i = 0; i < a1.size(); ++i)
+    ASSERT_NEAR(a1[i], b2[i], 4 * kEps32 * (std::fabs(a1[i]) + std::fabs(a[i]) + std::fabs(b[i])))
+        << i;
+  for (size_t i = 0; i < la1.size(); ++i)
+    ASSERT_NEAR(la1[i], lb2[i], 4 * kEps32 * (std::fabs(la1[i]) + 1)) << i;
 }
 
 }  // namespace

@@ -22,18 +22,25 @@ void check_forward(const Problem& p, const Result& got, const Expected& ref, con
                    bool bf16_out) {
   const auto& s = p.shape;
   EXPECT_TRUE(all_close(p.name + " out", got.out, ref.out,
-                        derived_tolerance(ref.out, plain.out, s.len_k, s.head_dim, bf16_out), q_dims(s)));
+                        derived_tolerance(ref.out, plain.out, s.len_k, s.head_dim, bf16_out),
+                        q_dims(s)));
   EXPECT_TRUE(all_close(p.name + " lse", got.lse, ref.lse,
-                        derived_tolerance(ref.lse, plain.lse, s.len_k, s.head_dim, false), lse_dims(s)));
+                        derived_tolerance(ref.lse, plain.lse, s.len_k, s.head_dim, false),
+                        lse_dims(s)));
 }
-void check_backward(const Problem& p, const Result& got, const Expected& ref, const Expected& plain) {
+void check_backward(const Problem& p, const Result& got, const Expected& ref,
+                    const Expected& plain) {
   const auto& s = p.shape;
   // Gradients sum over the other sequence too (dk, dv over Lq rows): use Lq + Lk.
   const std::int64_t n = s.len_q + s.len_k;
-  const double mag = std::max({max_abs_finite(ref.dq), max_abs_finite(ref.dk), max_abs_finite(ref.dv)});
-  EXPECT_TRUE(all_close(p.name + " dq", got.dq, ref.dq, derived_tolerance(ref.dq, plain.dq, n, s.head_dim, false, mag), q_dims(s)));
-  EXPECT_TRUE(all_close(p.name + " dk", got.dk, ref.dk, derived_tolerance(ref.dk, plain.dk, n, s.head_dim, false, mag), k_dims(s)));
-  EXPECT_TRUE(all_close(p.name + " dv", got.dv, ref.dv, derived_tolerance(ref.dv, plain.dv, n, s.head_dim, false, mag), k_dims(s)));
+  const double mag =
+      std::max({max_abs_finite(ref.dq), max_abs_finite(ref.dk), max_abs_finite(ref.dv)});
+  EXPECT_TRUE(all_close(p.name + " dq", got.dq, ref.dq,
+                        derived_tolerance(ref.dq, plain.dq, n, s.head_dim, false, mag), q_dims(s)));
+  EXPECT_TRUE(all_close(p.name + " dk", got.dk, ref.dk,
+                        derived_tolerance(ref.dk, plain.dk, n, s.head_dim, false, mag), k_dims(s)));
+  EXPECT_TRUE(all_close(p.name + " dv", got.dv, ref.dv,
+                        derived_tolerance(ref.dv, plain.dv, n, s.head_dim, false, mag), k_dims(s)));
 }
 
 TEST_P(AttentionCpu, ForwardBackwardMatchFp64) {
@@ -62,9 +69,12 @@ TEST_P(AttentionCpu, ForwardBackwardMatchFp64) {
     attention_backward<ody::bf16, float>(dq.data(), dk.data(), dv.data(), dout32.data(), q.data(),
                                          k.data(), v.data(), out32.data(), lse.data(),
                                          p.pos_q.data(), p.pos_k.data(), p.shape, p.options);
-    EXPECT_TRUE(all_close(p.name + " dq bf16-out vs fp32-out", r16.dq, to_f64(dq), 0.0, q_dims(p.shape)));
-    EXPECT_TRUE(all_close(p.name + " dk bf16-out vs fp32-out", r16.dk, to_f64(dk), 0.0, k_dims(p.shape)));
-    EXPECT_TRUE(all_close(p.name + " dv bf16-out vs fp32-out", r16.dv, to_f64(dv), 0.0, k_dims(p.shape)));
+    EXPECT_TRUE(
+        all_close(p.name + " dq bf16-out vs fp32-out", r16.dq, to_f64(dq), 0.0, q_dims(p.shape)));
+    EXPECT_TRUE(
+        all_close(p.name + " dk bf16-out vs fp32-out", r16.dk, to_f64(dk), 0.0, k_dims(p.shape)));
+    EXPECT_TRUE(
+        all_close(p.name + " dv bf16-out vs fp32-out", r16.dv, to_f64(dv), 0.0, k_dims(p.shape)));
   }
 }
 
@@ -74,15 +84,22 @@ INSTANTIATE_TEST_SUITE_P(Problems, AttentionCpu, ::testing::ValuesIn(standard_pr
 // Rows with no visible key: lse = -inf, out = 0, dq = 0, and no NaN anywhere.
 TEST(AttentionCpuEdge, EmptyRowsGiveZeroNotNaN) {
   AttentionShape s;
-  s.len_q = 10; s.len_k = 40; s.heads_q = 2; s.heads_k = 1; s.head_dim = 64;
-  Problem p = make_problem("empty_rows", s, true, contiguous_positions(0, 10), contiguous_positions(5, 40));
+  s.len_q = 10;
+  s.len_k = 40;
+  s.heads_q = 2;
+  s.heads_k = 1;
+  s.head_dim = 64;
+  Problem p =
+      make_problem("empty_rows", s, true, contiguous_positions(0, 10), contiguous_positions(5, 40));
   const Result r = run_cpu<float, float>(p, true);
   for (std::int64_t h = 0; h < s.heads_q; ++h)
     for (std::int64_t i = 0; i < s.len_q; ++i) {
       const bool empty = i < 5;
       const double l = r.lse[static_cast<size_t>(h * s.len_q + i)];
-      if (empty) EXPECT_EQ(l, -INFINITY) << "row " << i;
-      else EXPECT_TRUE(std::isfinite(l)) << "row " << i;
+      if (empty)
+        EXPECT_EQ(l, -INFINITY) << "row " << i;
+      else
+        EXPECT_TRUE(std::isfinite(l)) << "row " << i;
       for (std::int64_t d = 0; d < s.head_dim; ++d) {
         const size_t at = static_cast<size_t>((i * s.heads_q + h) * s.head_dim + d);
         if (empty) {
@@ -101,9 +118,11 @@ TEST(AttentionCpuEdge, EmptyRowsGiveZeroNotNaN) {
     }
   // Lk = 0: every row is empty.
   s.len_k = 0;
-  std::vector<float> q(static_cast<size_t>(s.len_q * s.heads_q * s.head_dim), 1.f), out(q.size(), 7.f), lse(20, 3.f);
+  std::vector<float> q(static_cast<size_t>(s.len_q * s.heads_q * s.head_dim), 1.f),
+      out(q.size(), 7.f), lse(20, 3.f);
   const auto pq = contiguous_positions(0, 10);
-  attention_forward<float, float>(out.data(), lse.data(), q.data(), nullptr, nullptr, pq.data(), nullptr, s, {});
+  attention_forward<float, float>(out.data(), lse.data(), q.data(), nullptr, nullptr, pq.data(),
+                                  nullptr, s, {});
   for (float x : out) EXPECT_EQ(x, 0.f);
   for (float x : lse) EXPECT_EQ(x, -INFINITY);
 }
@@ -133,7 +152,8 @@ TEST_P(AttentionCpuBlocks, BlockwiseEqualsWhole) {
   acc.accumulate = true;
   attention_forward<float, float>(out.data(), lse.data(), p.q.data(), p.k.data(), p.v.data(),
                                   p.pos_q.data(), p.pos_k.data(), s1, acc, fl);
-  attention_forward<float, float>(out.data(), lse.data(), p.q.data(), k2, v2, p.pos_q.data(), pk2, s2, acc, fl);
+  attention_forward<float, float>(out.data(), lse.data(), p.q.data(), k2, v2, p.pos_q.data(), pk2,
+                                  s2, acc, fl);
   Result a;
   a.out = to_f64(out);
   a.lse = to_f64(lse);
@@ -143,7 +163,8 @@ TEST_P(AttentionCpuBlocks, BlockwiseEqualsWhole) {
   std::vector<float> out_b(p.q_elems()), lse_b(p.lse_elems());
   attention_forward<float, float>(out.data(), lse.data(), p.q.data(), p.k.data(), p.v.data(),
                                   p.pos_q.data(), p.pos_k.data(), s1, p.options, fl);
-  attention_forward<float, float>(out_b.data(), lse_b.data(), p.q.data(), k2, v2, p.pos_q.data(), pk2, s2, p.options, fl);
+  attention_forward<float, float>(out_b.data(), lse_b.data(), p.q.data(), k2, v2, p.pos_q.data(),
+                                  pk2, s2, p.options, fl);
   attention_merge(out.data(), lse.data(), out_b.data(), lse_b.data(), s);
   Result b;
   b.out = to_f64(out);
@@ -181,15 +202,24 @@ INSTANTIATE_TEST_SUITE_P(Problems, AttentionCpuBlocks, ::testing::ValuesIn(block
 // rows, as strategies do) give exactly what the full call gives for those elements.
 TEST(AttentionCpuStrides, SubBlocksMatchFullCall) {
   AttentionShape s;
-  s.batch = 2; s.len_q = 96; s.len_k = 96; s.heads_q = 4; s.heads_k = 2; s.head_dim = 64;
-  Problem p = make_problem("strides", s, true, zigzag_positions(1, 2, 192), zigzag_positions(1, 2, 192));
+  s.batch = 2;
+  s.len_q = 96;
+  s.len_k = 96;
+  s.heads_q = 4;
+  s.heads_k = 2;
+  s.head_dim = 64;
+  Problem p =
+      make_problem("strides", s, true, zigzag_positions(1, 2, 192), zigzag_positions(1, 2, 192));
   const Result full = run_cpu<float, float>(p, true);
   const std::int64_t Dh = s.head_dim;
-  const Strides qst{s.len_q * s.heads_q * Dh, s.heads_q * Dh, Dh}, kst{s.len_k * s.heads_k * Dh, s.heads_k * Dh, Dh};
+  const Strides qst{s.len_q * s.heads_q * Dh, s.heads_q * Dh, Dh},
+      kst{s.len_k * s.heads_k * Dh, s.heads_k * Dh, Dh};
   const LseStrides lst{s.heads_q * s.len_q, s.len_q};
   // Heads 2..3 (kv head 1), rows 48..95.
   AttentionShape sub = s;
-  sub.heads_q = 2; sub.heads_k = 1; sub.len_q = 48;
+  sub.heads_q = 2;
+  sub.heads_k = 1;
+  sub.len_q = 48;
   const std::int64_t r0 = 48, h0 = 2, hk0 = 1;
   std::vector<float> out(p.q_elems(), 0.f), lse(p.lse_elems(), 0.f);
   ForwardLayout fl{qst, kst, kst, qst, lst};
@@ -198,13 +228,14 @@ TEST(AttentionCpuStrides, SubBlocksMatchFullCall) {
                                   p.k.data() + koff, p.v.data() + koff, p.pos_q.data() + r0,
                                   p.pos_k.data(), sub, p.options, fl);
   // Backward of the same sub-problem, using the full call's out/lse (its rows, heads).
-  std::vector<float> out_full(full.out.begin(), full.out.end()), lse_full(full.lse.begin(), full.lse.end());
+  std::vector<float> out_full(full.out.begin(), full.out.end()),
+      lse_full(full.lse.begin(), full.lse.end());
   std::vector<float> dq(p.q_elems(), 0.f), dk(p.k_elems(), 0.f), dv(p.k_elems(), 0.f);
   BackwardLayout bl{qst, kst, kst, qst, qst, qst, kst, kst, lst};
-  attention_backward<float, float>(dq.data() + qoff, dk.data() + koff, dv.data() + koff,
-                                   p.dout.data() + qoff, p.q.data() + qoff, p.k.data() + koff,
-                                   p.v.data() + koff, out_full.data() + qoff, lse_full.data() + loff,
-                                   p.pos_q.data() + r0, p.pos_k.data(), sub, p.options, bl);
+  attention_backward<float, float>(
+      dq.data() + qoff, dk.data() + koff, dv.data() + koff, p.dout.data() + qoff, p.q.data() + qoff,
+      p.k.data() + koff, p.v.data() + koff, out_full.data() + qoff, lse_full.data() + loff,
+      p.pos_q.data() + r0, p.pos_k.data(), sub, p.options, bl);
   // The full call's dk/dv also include rows 0..47; recompute them restricted to rows
   // 48..95 with a contiguous copy of the sub-problem to compare like with like.
   std::vector<float> qs, ks, vs, dos, outs, lses;
@@ -212,7 +243,8 @@ TEST(AttentionCpuStrides, SubBlocksMatchFullCall) {
     for (std::int64_t i = 0; i < sub.len_q; ++i)
       for (std::int64_t h = 0; h < sub.heads_q; ++h)
         for (std::int64_t d = 0; d < Dh; ++d) {
-          const size_t at = static_cast<size_t>(b * qst.batch + (r0 + i) * qst.seq + (h0 + h) * Dh + d);
+          const size_t at =
+              static_cast<size_t>(b * qst.batch + (r0 + i) * qst.seq + (h0 + h) * Dh + d);
           qs.push_back(p.q[at]);
           dos.push_back(p.dout[at]);
           outs.push_back(out_full[at]);
@@ -231,9 +263,9 @@ TEST(AttentionCpuStrides, SubBlocksMatchFullCall) {
   std::vector<float> o2(qs.size()), l2(lses.size()), dq2(qs.size()), dk2(ks.size()), dv2(ks.size());
   attention_forward<float, float>(o2.data(), l2.data(), qs.data(), ks.data(), vs.data(),
                                   p.pos_q.data() + r0, p.pos_k.data(), sub, p.options);
-  attention_backward<float, float>(dq2.data(), dk2.data(), dv2.data(), dos.data(), qs.data(), ks.data(),
-                                   vs.data(), outs.data(), lses.data(), p.pos_q.data() + r0,
-                                   p.pos_k.data(), sub, p.options);
+  attention_backward<float, float>(dq2.data(), dk2.data(), dv2.data(), dos.data(), qs.data(),
+                                   ks.data(), vs.data(), outs.data(), lses.data(),
+                                   p.pos_q.data() + r0, p.pos_k.data(), sub, p.options);
   // Compare element by element (same arithmetic, so equal up to BLAS blocking: 1 ulp).
   size_t n = 0;
   double worst = 0;
@@ -241,7 +273,8 @@ TEST(AttentionCpuStrides, SubBlocksMatchFullCall) {
     for (std::int64_t i = 0; i < sub.len_q; ++i)
       for (std::int64_t h = 0; h < sub.heads_q; ++h)
         for (std::int64_t d = 0; d < Dh; ++d, ++n) {
-          const size_t at = static_cast<size_t>(b * qst.batch + (r0 + i) * qst.seq + (h0 + h) * Dh + d);
+          const size_t at =
+              static_cast<size_t>(b * qst.batch + (r0 + i) * qst.seq + (h0 + h) * Dh + d);
           worst = std::max(worst, abs_diff(out[at], o2[n]) + abs_diff(dq[at], dq2[n]));
           // Also equal to the full call's output for those rows and heads.
           worst = std::max(worst, abs_diff(out[at], full.out[at]));
@@ -256,8 +289,9 @@ TEST(AttentionCpuStrides, SubBlocksMatchFullCall) {
   for (std::int64_t b = 0; b < s.batch; ++b)
     for (std::int64_t h = 0; h < sub.heads_q; ++h)
       for (std::int64_t i = 0; i < sub.len_q; ++i)
-        worst = std::max(worst, abs_diff(lse[static_cast<size_t>(b * lst.batch + (h0 + h) * lst.head + r0 + i)],
-                                         l2[static_cast<size_t>((b * sub.heads_q + h) * sub.len_q + i)]));
+        worst = std::max(
+            worst, abs_diff(lse[static_cast<size_t>(b * lst.batch + (h0 + h) * lst.head + r0 + i)],
+                            l2[static_cast<size_t>((b * sub.heads_q + h) * sub.len_q + i)]));
   EXPECT_LE(worst, 1e-5) << "strided sub-block differs from the contiguous call";
   // Elements outside the sub-block were not touched.
   EXPECT_EQ(out[0], 0.f);
@@ -268,10 +302,15 @@ TEST(AttentionCpuStrides, SubBlocksMatchFullCall) {
 // the fp64 reference (h = 1e-6: truncation ~h^2 and cancellation ~1e-16/h, both < 1e-9).
 TEST(AttentionCpuGradient, MatchesFiniteDifferences) {
   AttentionShape s;
-  s.len_q = 5; s.len_k = 6; s.heads_q = 2; s.heads_k = 1; s.head_dim = 8;
+  s.len_q = 5;
+  s.len_k = 6;
+  s.heads_q = 2;
+  s.heads_k = 1;
+  s.head_dim = 8;
   Problem p = make_problem("fd", s, true, {2, 3, 5, 7, 9}, {0, 1, 3, 4, 8, 20});
   const auto q = to_f64(p.q), k = to_f64(p.k), v = to_f64(p.v), dout = to_f64(p.dout);
-  auto loss = [&](const std::vector<double>& qq, const std::vector<double>& kk, const std::vector<double>& vv) {
+  auto loss = [&](const std::vector<double>& qq, const std::vector<double>& kk,
+                  const std::vector<double>& vv) {
     std::vector<double> out(p.q_elems()), lse(p.lse_elems());
     reference_attention_forward<double>(out.data(), lse.data(), qq.data(), kk.data(), vv.data(),
                                         p.pos_q.data(), p.pos_k.data(), s, p.options);
@@ -301,14 +340,21 @@ TEST(AttentionCpuGradient, MatchesFiniteDifferences) {
   // The kernel agrees with finite differences within the fp32 rule (FD error is far below it).
   const Result r = run_cpu<float, float>(p, true);
   const std::int64_t n = s.len_q + s.len_k;
-  EXPECT_TRUE(all_close("kernel dq vs FD", r.dq, gq, derived_tolerance(gq, plain.dq, n, s.head_dim, false), q_dims(s)));
-  EXPECT_TRUE(all_close("kernel dk vs FD", r.dk, gk, derived_tolerance(gk, plain.dk, n, s.head_dim, false), k_dims(s)));
-  EXPECT_TRUE(all_close("kernel dv vs FD", r.dv, gv, derived_tolerance(gv, plain.dv, n, s.head_dim, false), k_dims(s)));
+  EXPECT_TRUE(all_close("kernel dq vs FD", r.dq, gq,
+                        derived_tolerance(gq, plain.dq, n, s.head_dim, false), q_dims(s)));
+  EXPECT_TRUE(all_close("kernel dk vs FD", r.dk, gk,
+                        derived_tolerance(gk, plain.dk, n, s.head_dim, false), k_dims(s)));
+  EXPECT_TRUE(all_close("kernel dv vs FD", r.dv, gv,
+                        derived_tolerance(gv, plain.dv, n, s.head_dim, false), k_dims(s)));
 }
 
 TEST(AttentionCpuErrors, BadArgumentsThrow) {
   AttentionShape s;
-  s.len_q = 4; s.len_k = 4; s.heads_q = 3; s.heads_k = 2; s.head_dim = 8;
+  s.len_q = 4;
+  s.len_k = 4;
+  s.heads_q = 3;
+  s.heads_k = 2;
+  s.head_dim = 8;
   std::vector<float> x(4 * 3 * 8, 0.f), lse(12);
   const auto pos = contiguous_positions(0, 4);
   EXPECT_THROW((attention_forward<float, float>(x.data(), lse.data(), x.data(), x.data(), x.data(),

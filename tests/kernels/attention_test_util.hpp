@@ -88,9 +88,15 @@ struct Problem {
   bool bf16 = false;
   std::vector<float> q, k, v, dout;
 
-  std::size_t q_elems() const { return static_cast<size_t>(shape.batch * shape.len_q * shape.heads_q * shape.head_dim); }
-  std::size_t k_elems() const { return static_cast<size_t>(shape.batch * shape.len_k * shape.heads_k * shape.head_dim); }
-  std::size_t lse_elems() const { return static_cast<size_t>(shape.batch * shape.heads_q * shape.len_q); }
+  std::size_t q_elems() const {
+    return static_cast<size_t>(shape.batch * shape.len_q * shape.heads_q * shape.head_dim);
+  }
+  std::size_t k_elems() const {
+    return static_cast<size_t>(shape.batch * shape.len_k * shape.heads_k * shape.head_dim);
+  }
+  std::size_t lse_elems() const {
+    return static_cast<size_t>(shape.batch * shape.heads_q * shape.len_q);
+  }
 };
 
 inline Problem make_problem(std::string name, AttentionShape s, bool causal,
@@ -148,9 +154,9 @@ inline Expected plain32(const Problem& p, bool with_backward) {
   e.lse = to_f64(lse);
   if (with_backward) {
     std::vector<float> dq(p.q_elems()), dk(p.k_elems()), dv(p.k_elems());
-    reference_attention_backward<float>(dq.data(), dk.data(), dv.data(), p.dout.data(),
-                                        p.q.data(), p.k.data(), p.v.data(), p.pos_q.data(),
-                                        p.pos_k.data(), p.shape, p.options);
+    reference_attention_backward<float>(dq.data(), dk.data(), dv.data(), p.dout.data(), p.q.data(),
+                                        p.k.data(), p.v.data(), p.pos_q.data(), p.pos_k.data(),
+                                        p.shape, p.options);
     e.dq = to_f64(dq);
     e.dk = to_f64(dk);
     e.dv = to_f64(dv);
@@ -220,27 +226,46 @@ inline ::testing::AssertionResult all_close(const std::string& what, const std::
          << " [" << idx.str() << "]: got " << got[wi] << ", ref " << ref[wi];
 }
 
-inline std::vector<std::int64_t> q_dims(const AttentionShape& s) { return {s.batch, s.len_q, s.heads_q, s.head_dim}; }
-inline std::vector<std::int64_t> k_dims(const AttentionShape& s) { return {s.batch, s.len_k, s.heads_k, s.head_dim}; }
-inline std::vector<std::int64_t> lse_dims(const AttentionShape& s) { return {s.batch, s.heads_q, s.len_q}; }
+inline std::vector<std::int64_t> q_dims(const AttentionShape& s) {
+  return {s.batch, s.len_q, s.heads_q, s.head_dim};
+}
+inline std::vector<std::int64_t> k_dims(const AttentionShape& s) {
+  return {s.batch, s.len_k, s.heads_k, s.head_dim};
+}
+inline std::vector<std::int64_t> lse_dims(const AttentionShape& s) {
+  return {s.batch, s.heads_q, s.len_q};
+}
 
 // The problems both the CPU and the CUDA tests run (what breaks attention kernels).
 inline std::vector<Problem> standard_problems() {
   std::vector<Problem> v;
-  auto shape = [](std::int64_t b, std::int64_t lq, std::int64_t lk, std::int64_t hq, std::int64_t hk, std::int64_t dh) {
+  auto shape = [](std::int64_t b, std::int64_t lq, std::int64_t lk, std::int64_t hq,
+                  std::int64_t hk, std::int64_t dh) {
     AttentionShape s;
-    s.batch = b; s.len_q = lq; s.len_k = lk; s.heads_q = hq; s.heads_k = hk; s.head_dim = dh;
+    s.batch = b;
+    s.len_q = lq;
+    s.len_k = lk;
+    s.heads_q = hq;
+    s.heads_k = hk;
+    s.head_dim = dh;
     return s;
   };
   auto cont = contiguous_positions;
-  v.push_back(make_problem("dense_dh64", shape(1, 64, 64, 1, 1, 64), false, cont(0, 64), cont(0, 64)));
-  v.push_back(make_problem("causal_dh64_L200", shape(1, 200, 200, 2, 2, 64), true, cont(0, 200), cont(0, 200)));
-  v.push_back(make_problem("causal_gqa2_dh128_L150", shape(1, 150, 150, 4, 2, 128), true, cont(0, 150), cont(0, 150)));
-  v.push_back(make_problem("causal_gqa4_hk1_dh40_L97", shape(1, 97, 97, 4, 1, 40), true, cont(0, 97), cont(0, 97)));
-  v.push_back(make_problem("dense_lq33_lk300_b2", shape(2, 33, 300, 2, 1, 64), false, cont(0, 33), cont(0, 300)));
-  v.push_back(make_problem("causal_lq33_lk300_lastq", shape(1, 33, 300, 2, 2, 64), true, cont(267, 33), cont(0, 300)));
+  v.push_back(
+      make_problem("dense_dh64", shape(1, 64, 64, 1, 1, 64), false, cont(0, 64), cont(0, 64)));
+  v.push_back(make_problem("causal_dh64_L200", shape(1, 200, 200, 2, 2, 64), true, cont(0, 200),
+                           cont(0, 200)));
+  v.push_back(make_problem("causal_gqa2_dh128_L150", shape(1, 150, 150, 4, 2, 128), true,
+                           cont(0, 150), cont(0, 150)));
+  v.push_back(make_problem("causal_gqa4_hk1_dh40_L97", shape(1, 97, 97, 4, 1, 40), true,
+                           cont(0, 97), cont(0, 97)));
+  v.push_back(make_problem("dense_lq33_lk300_b2", shape(2, 33, 300, 2, 1, 64), false, cont(0, 33),
+                           cont(0, 300)));
+  v.push_back(make_problem("causal_lq33_lk300_lastq", shape(1, 33, 300, 2, 2, 64), true,
+                           cont(267, 33), cont(0, 300)));
   v.push_back(make_problem("L1", shape(1, 1, 1, 2, 1, 64), true, cont(0, 1), cont(0, 1)));
-  v.push_back(make_problem("L1_query_many_keys", shape(1, 1, 77, 1, 1, 64), true, cont(76, 1), cont(0, 77)));
+  v.push_back(make_problem("L1_query_many_keys", shape(1, 1, 77, 1, 1, 64), true, cont(76, 1),
+                           cont(0, 77)));
   {  // zigzag ring step: rank 0's queries against rank 1's key block (N = 2, L = 1024)
     v.push_back(make_problem("zigzag_q0_k1", shape(1, 512, 512, 2, 1, 64), true,
                              zigzag_positions(0, 2, 1024), zigzag_positions(1, 2, 1024)));
@@ -249,14 +274,20 @@ inline std::vector<Problem> standard_problems() {
   }
   v.push_back(make_problem("strided_q1_k2_N3", shape(1, 150, 150, 2, 2, 64), true,
                            strided_positions(1, 3, 450), strided_positions(2, 3, 450)));
-  v.push_back(make_problem("masked_rows", shape(1, 10, 100, 2, 1, 64), true, cont(0, 10), cont(5, 100)));
-  v.push_back(make_problem("all_masked", shape(1, 7, 20, 1, 1, 64), true, cont(0, 7), cont(100, 20)));
-  v.push_back(make_problem("odd_b3_lq77_lk131_gqa3_dh40", shape(3, 77, 131, 3, 1, 40), false, cont(0, 77), cont(0, 131)));
-  v.push_back(make_problem("scale_override", shape(1, 65, 65, 2, 1, 64), true, cont(0, 65), cont(0, 65), false, 7, 0.3f));
-  v.push_back(make_problem("bf16_causal_gqa2_dh128_L130", shape(1, 130, 130, 4, 2, 128), true, cont(0, 130), cont(0, 130), true, 3));
+  v.push_back(
+      make_problem("masked_rows", shape(1, 10, 100, 2, 1, 64), true, cont(0, 10), cont(5, 100)));
+  v.push_back(
+      make_problem("all_masked", shape(1, 7, 20, 1, 1, 64), true, cont(0, 7), cont(100, 20)));
+  v.push_back(make_problem("odd_b3_lq77_lk131_gqa3_dh40", shape(3, 77, 131, 3, 1, 40), false,
+                           cont(0, 77), cont(0, 131)));
+  v.push_back(make_problem("scale_override", shape(1, 65, 65, 2, 1, 64), true, cont(0, 65),
+                           cont(0, 65), false, 7, 0.3f));
+  v.push_back(make_problem("bf16_causal_gqa2_dh128_L130", shape(1, 130, 130, 4, 2, 128), true,
+                           cont(0, 130), cont(0, 130), true, 3));
   v.push_back(make_problem("bf16_zigzag_dh64", shape(1, 256, 256, 2, 1, 64), true,
                            zigzag_positions(1, 4, 1024), zigzag_positions(2, 4, 1024), true, 5));
-  v.push_back(make_problem("bf16_dense_dh40_lq31_lk45", shape(2, 31, 45, 2, 2, 40), false, cont(0, 31), cont(0, 45), true, 9));
+  v.push_back(make_problem("bf16_dense_dh40_lq31_lk45", shape(2, 31, 45, 2, 2, 40), false,
+                           cont(0, 31), cont(0, 45), true, 9));
   return v;
 }
 

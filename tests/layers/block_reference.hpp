@@ -32,8 +32,9 @@ struct RefWeights {
 // out [B, L, H, Dh] from q [B, L, H, Dh], k, v [B, L, G, Dh]; query head h reads kv head
 // h / (H/G); key j visible to query r iff !causal or pos[j] <= pos[r].
 template <class T>
-std::vector<T> attention_ref(const std::vector<T>& q, const std::vector<T>& k, const std::vector<T>& v,
-                             const std::vector<std::int64_t>& pos, const RefConfig& c) {
+std::vector<T> attention_ref(const std::vector<T>& q, const std::vector<T>& k,
+                             const std::vector<T>& v, const std::vector<std::int64_t>& pos,
+                             const RefConfig& c) {
   const Z Dh = c.Dh(), L = c.L;
   const T scale = T(1) / std::sqrt(T(Dh));
   std::vector<T> out(c.T() * c.H * Dh, T(0)), p(L);
@@ -70,9 +71,10 @@ std::vector<T> attention_ref(const std::vector<T>& q, const std::vector<T>& k, c
 // dS_j = P_j (dP_j - Σ_l P_l dP_l), dq = scale Σ_j dS_j k_j, dk_j += scale dS_j q,
 // dv_j += P_j dout.
 template <class T>
-void attention_bwd_ref(std::vector<T>& dq, std::vector<T>& dk, std::vector<T>& dv, const std::vector<T>& dout,
-                       const std::vector<T>& q, const std::vector<T>& k, const std::vector<T>& v,
-                       const std::vector<std::int64_t>& pos, const RefConfig& c) {
+void attention_bwd_ref(std::vector<T>& dq, std::vector<T>& dk, std::vector<T>& dv,
+                       const std::vector<T>& dout, const std::vector<T>& q, const std::vector<T>& k,
+                       const std::vector<T>& v, const std::vector<std::int64_t>& pos,
+                       const RefConfig& c) {
   const Z Dh = c.Dh(), L = c.L;
   const T scale = T(1) / std::sqrt(T(Dh));
   dq.assign(c.T() * c.H * Dh, T(0));
@@ -129,8 +131,8 @@ struct RefResult {
 
 // Forward only (for finite differences).
 template <class T>
-std::vector<T> block_forward_ref(const RefConfig& c, const std::vector<T>& x, const RefWeights<T>& w,
-                                 const std::vector<std::int64_t>& pos) {
+std::vector<T> block_forward_ref(const RefConfig& c, const std::vector<T>& x,
+                                 const RefWeights<T>& w, const std::vector<std::int64_t>& pos) {
   const Z T_ = c.T(), d = c.d, hq = c.H * c.Dh(), hk = c.G * c.Dh();
   std::vector<T> u1, r1, u2, r2;
   rmsnorm_ref(u1, r1, x, w.attn_norm, T_, d);
@@ -141,7 +143,8 @@ std::vector<T> block_forward_ref(const RefConfig& c, const std::vector<T>& x, co
   auto h = linear_ref(o, w.wo, T_, hq, d);
   for (Z e = 0; e < h.size(); ++e) h[e] += x[e];
   rmsnorm_ref(u2, r2, h, w.mlp_norm, T_, d);
-  const auto act = swiglu_ref(linear_ref(u2, w.w_gate, T_, d, c.i), linear_ref(u2, w.w_up, T_, d, c.i));
+  const auto act =
+      swiglu_ref(linear_ref(u2, w.w_gate, T_, d, c.i), linear_ref(u2, w.w_up, T_, d, c.i));
   auto y = linear_ref(act, w.w_down, T_, c.i, d);
   for (Z e = 0; e < y.size(); ++e) y[e] += h[e];
   return y;

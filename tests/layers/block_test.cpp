@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "base/error.hpp"
 #include "block_reference.hpp"
 #include "check.hpp"
-#include "base/error.hpp"
 #include "layers/block.hpp"
 #include "layers/init.hpp"
 
@@ -68,8 +68,10 @@ TEST_P(BlockTest, MatchesReferenceBlock) {
   block.backward(dx, g, dy, w);
 
   const RefConfig rc{Z(p.B), Z(p.L), Z(p.d), Z(p.H), Z(p.G), Z(p.i), p.causal};
-  const auto r64 = block_reference(rc, to_vec<double>(x), to_vec<double>(dy), ref_weights<double>(w), pos);
-  const auto r32 = block_reference(rc, to_vec<float>(x), to_vec<float>(dy), ref_weights<float>(w), pos);
+  const auto r64 =
+      block_reference(rc, to_vec<double>(x), to_vec<double>(dy), ref_weights<double>(w), pos);
+  const auto r32 =
+      block_reference(rc, to_vec<float>(x), to_vec<float>(dy), ref_weights<float>(w), pos);
   const std::vector<Z> btd{Z(p.B), Z(p.L), Z(p.d)};
   expect_close("y", y.data(), r64.y, r32.y, btd);
   expect_close("dx", dx.data(), r64.dx, r32.dx, btd);
@@ -131,7 +133,8 @@ TEST(BlockBf16, WithinItsRoundingStagesAndReallyBf16) {
       init_block_weights(w, cfg, 99);
       const Array3 x = make_block_input(cfg, 99), dy = make_block_dy(cfg, 99);
       for (const auto& t : w.tensors())
-        for (std::size_t e = 0; e < t.size(); ++e) ASSERT_EQ(round_to_bf16(t.data[e]), t.data[e]) << t.name;
+        for (std::size_t e = 0; e < t.size(); ++e)
+          ASSERT_EQ(round_to_bf16(t.data[e]), t.data[e]) << t.name;
       Block block(cfg);
       Array3 y("y", cfg.B, cfg.L, cfg.d), dx("dx", cfg.B, cfg.L, cfg.d);
       BlockGrads g(cfg);
@@ -139,8 +142,10 @@ TEST(BlockBf16, WithinItsRoundingStagesAndReallyBf16) {
       block.backward(dx, g, dy, w);
       const auto pos = positions_for(cfg.L, false);
       const RefConfig rc{Z(cfg.B), Z(cfg.L), Z(cfg.d), Z(cfg.H), Z(cfg.G), Z(cfg.ffn), causal};
-      const auto r64 = block_reference(rc, to_vec<double>(x), to_vec<double>(dy), ref_weights<double>(w), pos);
-      auto check = [&](const std::string& name, const float* got, const std::vector<double>& ref, bool bf16_values) {
+      const auto r64 =
+          block_reference(rc, to_vec<double>(x), to_vec<double>(dy), ref_weights<double>(w), pos);
+      auto check = [&](const std::string& name, const float* got, const std::vector<double>& ref,
+                       bool bf16_values) {
         double d2 = 0, r2 = 0;
         bool all_bf16 = true;
         for (std::size_t e = 0; e < ref.size(); ++e) {
@@ -150,7 +155,8 @@ TEST(BlockBf16, WithinItsRoundingStagesAndReallyBf16) {
         }
         const double rel = std::sqrt(d2 / r2);
         EXPECT_LE(rel, kStages * kUb) << name << ": relative 2-norm error " << rel;
-        EXPECT_GT(rel, kUb / 64) << name << ": no bf16 rounding visible (relative error " << rel << ")";
+        EXPECT_GT(rel, kUb / 64) << name << ": no bf16 rounding visible (relative error " << rel
+                                 << ")";
         EXPECT_EQ(all_bf16, bf16_values) << name;
       };
       check("y", y.data(), r64.y, true);
@@ -229,7 +235,8 @@ TEST(BlockApi, BackwardNeedsForwardAndShapesAreChecked) {
 TEST(BlockApi, SavedActivationBytesFollowTheFormula) {
   const BlockConfig c{2, 4096, 1024, 8, 2, 2816, true};
   const std::size_t T = 2 * 4096, Dh = 128;
-  const std::size_t floats = 2 * T * 1024 + 2 * T * 8 * Dh + 2 * T * 2 * Dh + 2 * T * 2816 + 2 * T + 2 * 8 * 4096;
+  const std::size_t floats =
+      2 * T * 1024 + 2 * T * 8 * Dh + 2 * T * 2 * Dh + 2 * T * 2816 + 2 * T + 2 * 8 * 4096;
   EXPECT_EQ(Block::saved_activation_bytes(c), floats * 4 + 4096 * 8);
 }
 

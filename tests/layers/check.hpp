@@ -109,8 +109,8 @@ inline void expect_fd_close(const std::string& name, const std::vector<double>& 
     }
   }
   EXPECT_LE(worst, rtol * std::max(scale, 1e-300))
-      << name << ": analytic vs finite difference, worst at " << at << ": analytic "
-      << analytic[at] << ", central difference " << fd[at] << " (scale " << scale << ")";
+      << name << ": analytic vs finite difference, worst at " << at << ": analytic " << analytic[at]
+      << ", central difference " << fd[at] << " (scale " << scale << ")";
 }
 
 // Central-difference gradient of the scalar f(x) at x, for every element of x.

@@ -53,7 +53,8 @@ TEST(HostMemory, FreedBuffersStayInTheHeapUnlessTheUserConfiguredMalloc) {
   }
   ASSERT_TRUE(p.retaining) << p.description;
   EXPECT_EQ(mapped, 0u) << "a 64 MiB buffer must come from the heap, not from its own mapping";
-  EXPECT_GE(after.fordblks - before.fordblks, kBig) << "freed, it must stay in the heap (not trimmed)";
+  EXPECT_GE(after.fordblks - before.fordblks, kBig)
+      << "freed, it must stay in the heap (not trimmed)";
   // The next pass's buffer of the same size reuses it: the heap does not grow.
   auto* again = static_cast<char*>(std::malloc(kBig));
   ASSERT_NE(again, nullptr);

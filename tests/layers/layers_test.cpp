@@ -9,12 +9,12 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "check.hpp"
 #include "layers/linear.hpp"
 #include "layers/mlp.hpp"
 #include "layers/rmsnorm.hpp"
 #include "layers/rope.hpp"
 #include "layers/views.hpp"
-#include "check.hpp"
 #include "reference.hpp"
 
 namespace ody::layers::test {
@@ -58,10 +58,16 @@ TEST_P(RmsNormTest, ForwardBackwardMatchReference) {
   std::vector<float> dx2(rows * d, 1.f), dw2(d, 1.f);
   rmsnorm_backward(Span2<float>(dx2.data(), rows, d), Span1<float>(dw2.data(), d),
                    Span2<const float>(dy.data(), rows, d), Span2<const float>(x.data(), rows, d),
-                   Span1<const float>(w.data(), d), Span1<const float>(rstd.data(), rows), Accum::kAdd,
-                   Accum::kAdd);
-  auto plus1 = [](std::vector<double> v) { for (auto& e : v) e += 1.0; return v; };
-  auto plus1f = [](std::vector<float> v) { for (auto& e : v) e += 1.f; return v; };
+                   Span1<const float>(w.data(), d), Span1<const float>(rstd.data(), rows),
+                   Accum::kAdd, Accum::kAdd);
+  auto plus1 = [](std::vector<double> v) {
+    for (auto& e : v) e += 1.0;
+    return v;
+  };
+  auto plus1f = [](std::vector<float> v) {
+    for (auto& e : v) e += 1.f;
+    return v;
+  };
   expect_close("rmsnorm dx (kAdd)", dx2.data(), plus1(dx_r), plus1f(dx_p), {rows, d});
   expect_close("rmsnorm dw (kAdd)", dw2.data(), plus1(dw_r), plus1f(dw_p), {d});
 }
@@ -96,18 +102,19 @@ TEST(RmsNorm, ReferenceBackwardMatchesFiniteDifferences) {
 TEST(RmsNorm, EmptyOutputsAreSkippedAndShapesChecked) {
   const Z rows = 4, d = 8;
   std::vector<float> x(rows * d, 0.5f), w(d, 1.f), y(rows * d), rstd(rows), dw(d, 7.f);
-  rmsnorm_forward(Span2<float>(y.data(), rows, d), Span1<float>(), Span2<const float>(x.data(), rows, d),
-                  Span1<const float>(w.data(), d));
+  rmsnorm_forward(Span2<float>(y.data(), rows, d), Span1<float>(),
+                  Span2<const float>(x.data(), rows, d), Span1<const float>(w.data(), d));
   EXPECT_NEAR(y[0], 1.0f, 1e-4f);  // 0.5 / sqrt(0.25 + 1e-5)
-  EXPECT_THROW(rmsnorm_forward(Span2<float>(y.data(), rows, d), Span1<float>(rstd.data(), rows),
-                               Span2<const float>(x.data(), rows, d), Span1<const float>(w.data(), d - 1)),
-               Error);
+  EXPECT_THROW(
+      rmsnorm_forward(Span2<float>(y.data(), rows, d), Span1<float>(rstd.data(), rows),
+                      Span2<const float>(x.data(), rows, d), Span1<const float>(w.data(), d - 1)),
+      Error);
   // Only dx requested: dw stays untouched.
   rmsnorm_forward(Span2<float>(y.data(), rows, d), Span1<float>(rstd.data(), rows),
                   Span2<const float>(x.data(), rows, d), Span1<const float>(w.data(), d));
-  rmsnorm_backward(Span2<float>(y.data(), rows, d), Span1<float>(), Span2<const float>(x.data(), rows, d),
-                   Span2<const float>(x.data(), rows, d), Span1<const float>(w.data(), d),
-                   Span1<const float>(rstd.data(), rows));
+  rmsnorm_backward(Span2<float>(y.data(), rows, d), Span1<float>(),
+                   Span2<const float>(x.data(), rows, d), Span2<const float>(x.data(), rows, d),
+                   Span1<const float>(w.data(), d), Span1<const float>(rstd.data(), rows));
   EXPECT_EQ(dw[0], 7.f);
   try {
     rmsnorm_forward(Span2<float>(y.data(), rows, d), Span1<float>(rstd.data(), rows - 1),
@@ -152,9 +159,11 @@ TEST_P(RopeTest, ForwardBackwardMatchReference) {
 
   std::vector<float> y(n), dx(n);
   const Span1<const Pos> p(pos.data(), c.L);
-  rope_forward(Span4<float>(y.data(), c.B, c.L, c.nh, c.Dh), Span4<const float>(x.data(), c.B, c.L, c.nh, c.Dh), p);
+  rope_forward(Span4<float>(y.data(), c.B, c.L, c.nh, c.Dh),
+               Span4<const float>(x.data(), c.B, c.L, c.nh, c.Dh), p);
   expect_close("rope y", y.data(), y_r, y_p, shape);
-  rope_backward(Span4<float>(dx.data(), c.B, c.L, c.nh, c.Dh), Span4<const float>(dy.data(), c.B, c.L, c.nh, c.Dh), p);
+  rope_backward(Span4<float>(dx.data(), c.B, c.L, c.nh, c.Dh),
+                Span4<const float>(dy.data(), c.B, c.L, c.nh, c.Dh), p);
   expect_close("rope dx", dx.data(), dx_r, dx_p, shape);
 
   // In place (y aliases x) gives the same result.
@@ -165,7 +174,8 @@ TEST_P(RopeTest, ForwardBackwardMatchReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, RopeTest,
-                         ::testing::Values(RopeCase{1, 1, 1, 2, 0, false}, RopeCase{2, 5, 3, 8, 0, false},
+                         ::testing::Values(RopeCase{1, 1, 1, 2, 0, false},
+                                           RopeCase{2, 5, 3, 8, 0, false},
                                            RopeCase{1, 16, 2, 64, 0, true},
                                            RopeCase{2, 7, 4, 128, 100000, true},
                                            RopeCase{1, 9, 1, 6, 3, true}));
@@ -178,7 +188,9 @@ TEST(Rope, ReferenceBackwardIsTheAdjoint) {
   const auto x = uniform(n, 1), dy = uniform(n, 2);
   const auto y = rope_ref(x, pos, B, L, nh, Dh);
   const auto dx = rope_ref(dy, pos, B, L, nh, Dh, -1.0);
-  auto loss = [&](const std::vector<double>& xx) { return dot(rope_ref(xx, pos, B, L, nh, Dh), dy); };
+  auto loss = [&](const std::vector<double>& xx) {
+    return dot(rope_ref(xx, pos, B, L, nh, Dh), dy);
+  };
   expect_fd_close("rope dx", dx, central_difference(x, loss));
   EXPECT_NEAR(dot(y, dy), dot(x, dx), 1e-12 * n);
 }
@@ -186,12 +198,14 @@ TEST(Rope, ReferenceBackwardIsTheAdjoint) {
 TEST(Rope, RejectsOddHeadDimAndWrongPositions) {
   std::vector<float> x(2 * 3 * 3);
   std::vector<std::int64_t> pos(2);
-  EXPECT_THROW(rope_forward(Span4<float>(x.data(), 1, 2, 3, 3), Span4<const float>(x.data(), 1, 2, 3, 3),
-                            Span1<const Pos>(pos.data(), 2)),
-               Error);
-  EXPECT_THROW(rope_forward(Span4<float>(x.data(), 1, 3, 1, 6), Span4<const float>(x.data(), 1, 3, 1, 6),
-                            Span1<const Pos>(pos.data(), 2)),
-               Error);
+  EXPECT_THROW(
+      rope_forward(Span4<float>(x.data(), 1, 2, 3, 3), Span4<const float>(x.data(), 1, 2, 3, 3),
+                   Span1<const Pos>(pos.data(), 2)),
+      Error);
+  EXPECT_THROW(
+      rope_forward(Span4<float>(x.data(), 1, 3, 1, 6), Span4<const float>(x.data(), 1, 3, 1, 6),
+                   Span1<const Pos>(pos.data(), 2)),
+      Error);
 }
 
 // ---------------------------------------------------------------- Linear -------------------
@@ -201,13 +215,14 @@ class LinearTest : public ::testing::TestWithParam<std::tuple<int, int, int>> {}
 TEST_P(LinearTest, ForwardBackwardMatchReference) {
   const auto [t_i, in_i, out_i] = GetParam();
   const Z rows = t_i, in = in_i, out = out_i;
-  const auto x64 = uniform(rows * in, 31), w64 = uniform(out * in, 32), dy64 = uniform(rows * out, 33);
+  const auto x64 = uniform(rows * in, 31), w64 = uniform(out * in, 32),
+             dy64 = uniform(rows * out, 33);
   const auto x = cast<float>(x64), w = cast<float>(w64), dy = cast<float>(dy64);
   std::vector<float> y(rows * out), dx(rows * in), dw(out * in);
   linear_forward(Span2<float>(y.data(), rows, out), Span2<const float>(x.data(), rows, in),
                  Span2<const float>(w.data(), out, in));
-  expect_close("linear y", y.data(), linear_ref(x64, w64, rows, in, out), linear_ref(x, w, rows, in, out),
-               {rows, out});
+  expect_close("linear y", y.data(), linear_ref(x64, w64, rows, in, out),
+               linear_ref(x, w, rows, in, out), {rows, out});
   linear_backward(Span2<float>(dx.data(), rows, in), Span2<float>(dw.data(), out, in),
                   Span2<const float>(dy.data(), rows, out), Span2<const float>(x.data(), rows, in),
                   Span2<const float>(w.data(), out, in));
@@ -219,13 +234,15 @@ TEST_P(LinearTest, ForwardBackwardMatchReference) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LinearTest,
                          ::testing::Values(std::make_tuple(1, 1, 1), std::make_tuple(7, 5, 3),
-                                           std::make_tuple(64, 32, 48), std::make_tuple(33, 129, 17)));
+                                           std::make_tuple(64, 32, 48),
+                                           std::make_tuple(33, 129, 17)));
 
 // A weight shard given as a column slice (row-parallel) of a bigger weight, without a
 // copy; accumulation of dW over two token halves equals dW over all tokens.
 TEST(Linear, StridedShardAndAccumulation) {
   const Z rows = 10, in = 12, out = 6, in_shard = 5, col0 = 4;
-  const auto x64 = uniform(rows * in_shard, 41), wfull64 = uniform(out * in, 42), dy64 = uniform(rows * out, 43);
+  const auto x64 = uniform(rows * in_shard, 41), wfull64 = uniform(out * in, 42),
+             dy64 = uniform(rows * out, 43);
   const auto x = cast<float>(x64), wfull = cast<float>(wfull64), dy = cast<float>(dy64);
   // Contiguous copy of the shard for the reference.
   std::vector<double> ws64(out * in_shard);
@@ -235,41 +252,50 @@ TEST(Linear, StridedShardAndAccumulation) {
   const Array2 wview("w", out, in);
   for (Z o = 0; o < out; ++o)
     for (Z k = 0; k < in; ++k) wview(o, k) = wfull[o * in + k];
-  const Mat<const float> shard = Kokkos::subview(wview, Kokkos::ALL, std::make_pair(col0, col0 + in_shard));
+  const Mat<const float> shard =
+      Kokkos::subview(wview, Kokkos::ALL, std::make_pair(col0, col0 + in_shard));
   EXPECT_EQ(shard.stride(0), in);
 
   std::vector<float> y(rows * out);
-  linear_forward(Span2<float>(y.data(), rows, out), Span2<const float>(x.data(), rows, in_shard), shard);
+  linear_forward(Span2<float>(y.data(), rows, out), Span2<const float>(x.data(), rows, in_shard),
+                 shard);
   expect_close("linear y (strided W)", y.data(), linear_ref(x64, ws64, rows, in_shard, out),
                linear_ref(x, ws, rows, in_shard, out), {rows, out});
 
   // dW over rows [0, 4) then += over rows [4, 10): equals dW over all rows.
   std::vector<float> dw(out * in_shard, 0.f);
   const Z half = 4;
-  linear_backward(Mat<float>(), Span2<float>(dw.data(), out, in_shard), Span2<const float>(dy.data(), half, out),
+  linear_backward(Mat<float>(), Span2<float>(dw.data(), out, in_shard),
+                  Span2<const float>(dy.data(), half, out),
                   Span2<const float>(x.data(), half, in_shard), shard);
   linear_backward(Mat<float>(), Span2<float>(dw.data(), out, in_shard),
                   Span2<const float>(dy.data() + half * out, rows - half, out),
-                  Span2<const float>(x.data() + half * in_shard, rows - half, in_shard), shard, Accum::kOverwrite,
-                  Accum::kAdd);
+                  Span2<const float>(x.data() + half * in_shard, rows - half, in_shard), shard,
+                  Accum::kOverwrite, Accum::kAdd);
   expect_close("linear dw (accumulated)", dw.data(), linear_dw_ref(dy64, x64, rows, in_shard, out),
                linear_dw_ref(dy, x, rows, in_shard, out), {out, in_shard});
 
   // Zero tokens: kOverwrite gives a zero gradient, kAdd leaves it.
   std::vector<float> dw0(out * in_shard, 3.f);
-  linear_backward(Mat<float>(), Span2<float>(dw0.data(), out, in_shard), Span2<const float>(dy.data(), 0, out),
-                  Span2<const float>(x.data(), 0, in_shard), shard, Accum::kOverwrite, Accum::kAdd);
+  linear_backward(Mat<float>(), Span2<float>(dw0.data(), out, in_shard),
+                  Span2<const float>(dy.data(), 0, out), Span2<const float>(x.data(), 0, in_shard),
+                  shard, Accum::kOverwrite, Accum::kAdd);
   EXPECT_EQ(dw0[0], 3.f);
-  linear_backward(Mat<float>(), Span2<float>(dw0.data(), out, in_shard), Span2<const float>(dy.data(), 0, out),
-                  Span2<const float>(x.data(), 0, in_shard), shard);
+  linear_backward(Mat<float>(), Span2<float>(dw0.data(), out, in_shard),
+                  Span2<const float>(dy.data(), 0, out), Span2<const float>(x.data(), 0, in_shard),
+                  shard);
   EXPECT_EQ(dw0[0], 0.f);
 }
 
 TEST(Linear, ReferenceBackwardMatchesFiniteDifferences) {
   const Z rows = 3, in = 4, out = 5;
   const auto x = uniform(rows * in, 1), w = uniform(out * in, 2), dy = uniform(rows * out, 3);
-  auto lx = [&](const std::vector<double>& xx) { return dot(linear_ref(xx, w, rows, in, out), dy); };
-  auto lw = [&](const std::vector<double>& ww) { return dot(linear_ref(x, ww, rows, in, out), dy); };
+  auto lx = [&](const std::vector<double>& xx) {
+    return dot(linear_ref(xx, w, rows, in, out), dy);
+  };
+  auto lw = [&](const std::vector<double>& ww) {
+    return dot(linear_ref(x, ww, rows, in, out), dy);
+  };
   expect_fd_close("linear dx", linear_dx_ref(dy, w, rows, in, out), central_difference(x, lx));
   expect_fd_close("linear dw", linear_dw_ref(dy, x, rows, in, out), central_difference(w, lw));
 }
@@ -277,7 +303,8 @@ TEST(Linear, ReferenceBackwardMatchesFiniteDifferences) {
 TEST(Linear, RejectsMismatchedShapes) {
   std::vector<float> a(64);
   try {
-    linear_forward(Span2<float>(a.data(), 2, 3), Span2<const float>(a.data(), 2, 4), Span2<const float>(a.data(), 3, 5));
+    linear_forward(Span2<float>(a.data(), 2, 3), Span2<const float>(a.data(), 2, 4),
+                   Span2<const float>(a.data(), 3, 5));
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("linear_forward: w"), std::string::npos) << e.what();
@@ -309,8 +336,8 @@ TEST(SwiGlu, ForwardBackwardMatchReference) {
   // In place: dgate over dact.
   std::vector<float> inplace = da;
   swiglu_backward(Span2<float>(inplace.data(), rows, i), Span2<float>(du.data(), rows, i),
-                  Span2<const float>(inplace.data(), rows, i), Span2<const float>(g.data(), rows, i),
-                  Span2<const float>(u.data(), rows, i));
+                  Span2<const float>(inplace.data(), rows, i),
+                  Span2<const float>(g.data(), rows, i), Span2<const float>(u.data(), rows, i));
   EXPECT_EQ(inplace, dg);
 }
 
@@ -332,13 +359,17 @@ TEST(Mlp, ForwardBackwardMatchReference) {
   const Z rows = 13, d = 24, i = 40;
   const double s_in = 1.0 / std::sqrt(double(d)), s_mid = 1.0 / std::sqrt(double(i));
   const auto u64 = uniform(rows * d, 61), dy64 = uniform(rows * d, 62);
-  const auto wg64 = uniform(i * d, 63, s_in), wu64 = uniform(i * d, 64, s_in), wd64 = uniform(d * i, 65, s_mid);
-  const auto u = cast<float>(u64), dy = cast<float>(dy64), wg = cast<float>(wg64), wu = cast<float>(wu64),
-             wd = cast<float>(wd64);
+  const auto wg64 = uniform(i * d, 63, s_in), wu64 = uniform(i * d, 64, s_in),
+             wd64 = uniform(d * i, 65, s_mid);
+  const auto u = cast<float>(u64), dy = cast<float>(dy64), wg = cast<float>(wg64),
+             wu = cast<float>(wu64), wd = cast<float>(wd64);
 
-  auto reference = [&](auto zero, const auto& uu, const auto& dyy, const auto& g_, const auto& u_, const auto& d_) {
+  auto reference = [&](auto zero, const auto& uu, const auto& dyy, const auto& g_, const auto& u_,
+                       const auto& d_) {
     using T = decltype(zero);
-    struct R { std::vector<T> y, du, dwg, dwu, dwd; } r;
+    struct R {
+      std::vector<T> y, du, dwg, dwu, dwd;
+    } r;
     const auto gate = linear_ref(uu, g_, rows, d, i), up = linear_ref(uu, u_, rows, d, i);
     const auto act = swiglu_ref(gate, up);
     r.y = linear_ref(act, d_, rows, i, d);
@@ -356,14 +387,16 @@ TEST(Mlp, ForwardBackwardMatchReference) {
   const auto r64 = reference(0.0, u64, dy64, wg64, wu64, wd64);
   const auto r32 = reference(0.f, u, dy, wg, wu, wd);
 
-  std::vector<float> y(rows * d), gate(rows * i), up(rows * i), s1(rows * i), s2(rows * i), du(rows * d),
-      dwg(i * d), dwu(i * d), dwd(d * i);
+  std::vector<float> y(rows * d), gate(rows * i), up(rows * i), s1(rows * i), s2(rows * i),
+      du(rows * d), dwg(i * d), dwu(i * d), dwd(d * i);
   const MlpWeights<> w{Span2<const float>(wg.data(), i, d), Span2<const float>(wu.data(), i, d),
                        Span2<const float>(wd.data(), d, i)};
-  mlp_forward(Span2<float>(y.data(), rows, d), Span2<float>(gate.data(), rows, i), Span2<float>(up.data(), rows, i),
-              Span2<float>(s1.data(), rows, i), Span2<const float>(u.data(), rows, d), w);
+  mlp_forward(Span2<float>(y.data(), rows, d), Span2<float>(gate.data(), rows, i),
+              Span2<float>(up.data(), rows, i), Span2<float>(s1.data(), rows, i),
+              Span2<const float>(u.data(), rows, d), w);
   expect_close("mlp y", y.data(), r64.y, r32.y, {rows, d});
-  const MlpGrads<> g{Span2<float>(dwg.data(), i, d), Span2<float>(dwu.data(), i, d), Span2<float>(dwd.data(), d, i)};
+  const MlpGrads<> g{Span2<float>(dwg.data(), i, d), Span2<float>(dwu.data(), i, d),
+                     Span2<float>(dwd.data(), d, i)};
   mlp_backward(Span2<float>(du.data(), rows, d), g, Span2<const float>(dy.data(), rows, d),
                Span2<const float>(u.data(), rows, d), w, Span2<const float>(gate.data(), rows, i),
                Span2<const float>(up.data(), rows, i), Span2<float>(s1.data(), rows, i),
@@ -389,7 +422,8 @@ TEST(Mlp, ForwardBackwardMatchReference) {
 
 TEST(Residual, AddsInPlace) {
   std::vector<float> a{1, 2, 3, 4, 5, 6}, b{10, 20, 30, 40, 50, 60};
-  residual_add(Span2<float>(a.data(), 2, 3), Span2<const float>(a.data(), 2, 3), Span2<const float>(b.data(), 2, 3));
+  residual_add(Span2<float>(a.data(), 2, 3), Span2<const float>(a.data(), 2, 3),
+               Span2<const float>(b.data(), 2, 3));
   EXPECT_EQ(a, (std::vector<float>{11, 22, 33, 44, 55, 66}));
   EXPECT_THROW(residual_add(Span2<float>(a.data(), 3, 2), Span2<const float>(a.data(), 2, 3),
                             Span2<const float>(b.data(), 2, 3)),

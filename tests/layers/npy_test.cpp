@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iterator>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -64,7 +64,8 @@ class NpyTest : public ::testing::Test {
 };
 
 TEST_F(NpyTest, RoundTripsShapes) {
-  const std::vector<std::vector<std::size_t>> shapes = {{}, {1}, {7}, {3, 5}, {2, 3, 4}, {2, 0, 3}, {1, 2, 3, 4}};
+  const std::vector<std::vector<std::size_t>> shapes = {{},        {1},       {7},         {3, 5},
+                                                        {2, 3, 4}, {2, 0, 3}, {1, 2, 3, 4}};
   for (const auto& shape : shapes) {
     std::size_t n = 1;
     for (auto s : shape) n *= s;
@@ -116,7 +117,8 @@ TEST_F(NpyTest, RejectsOtherDtypes) {
 }
 
 TEST_F(NpyTest, RejectsFortranOrder) {
-  const fs::path p = raw("f.npy", v1_file("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16));
+  const fs::path p =
+      raw("f.npy", v1_file("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16));
   const std::string e = error_of([&] { read_npy(p); });
   EXPECT_NE(e.find("fortran_order"), std::string::npos) << e;
 }
@@ -138,7 +140,8 @@ TEST_F(NpyTest, RejectsTruncatedAndDamagedFiles) {
   const std::string e = error_of([&] { read_npy(raw("x.npy", bytes + "junk")); });
   EXPECT_NE(e.find("after the data"), std::string::npos) << e;
   // Missing file.
-  EXPECT_NE(error_of([&] { read_npy(dir_ / "missing.npy"); }).find("missing.npy"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_npy(dir_ / "missing.npy"); }).find("missing.npy"),
+            std::string::npos);
 }
 
 TEST_F(NpyTest, RejectsBadMagicAndHeaders) {
@@ -150,13 +153,16 @@ TEST_F(NpyTest, RejectsBadMagicAndHeaders) {
   std::string bad = bytes;
   bad[1] = 'X';
   EXPECT_NE(error_of([&] { read_npy(raw("m.npy", bad)); }).find("bad magic"), std::string::npos);
-  EXPECT_NE(error_of([&] { read_npy(raw("h.npy", v1_file("{'descr': '<f4', 'fortran_order': False}", 8))); })
-                .find("'shape'"),
-            std::string::npos);
   EXPECT_NE(error_of([&] {
-              read_npy(raw("s.npy", v1_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -1), }", 8)));
-            }).find("not a non-negative integer"),
+              read_npy(raw("h.npy", v1_file("{'descr': '<f4', 'fortran_order': False}", 8)));
+            }).find("'shape'"),
             std::string::npos);
+  EXPECT_NE(
+      error_of([&] {
+        read_npy(raw("s.npy",
+                     v1_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -1), }", 8)));
+      }).find("not a non-negative integer"),
+      std::string::npos);
   std::string v9 = bytes;
   v9[6] = 9;
   EXPECT_NE(error_of([&] { read_npy(raw("v.npy", v9)); }).find("version 9"), std::string::npos);
@@ -174,8 +180,11 @@ TEST_F(NpyTest, InteroperatesWithNumpy) {
       std::string(py) + " -c \"import numpy as np; a = np.load('" + (dir_ / "ours.npy").string() +
       "'); e = (np.arange(30, dtype=np.float32) / np.float32(7) - np.float32(1)).reshape(2, 3, 5); "
       "assert a.dtype == np.float32 and a.shape == (2, 3, 5) and (a == e).all(); "
-      "np.save('" + (dir_ / "theirs.npy").string() + "', (np.arange(24, dtype=np.float32) * 0.5).reshape(4, 6)); "
-      "np.save('" + (dir_ / "f8.npy").string() + "', np.zeros(3))\"";
+      "np.save('" +
+      (dir_ / "theirs.npy").string() +
+      "', (np.arange(24, dtype=np.float32) * 0.5).reshape(4, 6)); "
+      "np.save('" +
+      (dir_ / "f8.npy").string() + "', np.zeros(3))\"";
   ASSERT_EQ(std::system(check.c_str()), 0) << "numpy failed to read our file: " << check;
   const NpyArray a = read_npy(dir_ / "theirs.npy");
   ASSERT_EQ(a.shape, (std::vector<std::size_t>{4, 6}));
@@ -189,7 +198,8 @@ TEST_F(NpyTest, BlockFilesRoundTrip) {
   init_block_weights(w, cfg, 3);
   const Array3 x = make_block_input(cfg, 3), dy = make_block_dy(cfg, 3);
   save_block_inputs(dir_, x, dy, w);
-  for (const char* name : {"x", "dy", "attn_norm", "wq", "wk", "wv", "wo", "mlp_norm", "w_gate", "w_up", "w_down"})
+  for (const char* name :
+       {"x", "dy", "attn_norm", "wq", "wk", "wv", "wo", "mlp_norm", "w_gate", "w_up", "w_down"})
     EXPECT_TRUE(fs::exists(dir_ / (std::string(name) + ".npy"))) << name;
   const BlockConfig inferred = infer_block_config(dir_, 4, true);
   EXPECT_EQ(inferred.B, 1);
@@ -202,7 +212,8 @@ TEST_F(NpyTest, BlockFilesRoundTrip) {
   for (std::size_t e = 0; e < dy.size(); ++e) ASSERT_EQ(in.dy.data()[e], dy.data()[e]);
   const auto a = w.tensors(), b = in.weights.tensors();
   for (std::size_t k = 0; k < a.size(); ++k)
-    for (std::size_t e = 0; e < a[k].size(); ++e) ASSERT_EQ(a[k].data[e], b[k].data[e]) << a[k].name;
+    for (std::size_t e = 0; e < a[k].size(); ++e)
+      ASSERT_EQ(a[k].data[e], b[k].data[e]) << a[k].name;
 
   Block block(cfg);
   Array3 y("y", 1, 6, 16), dx("dx", 1, 6, 16);
@@ -210,8 +221,8 @@ TEST_F(NpyTest, BlockFilesRoundTrip) {
   block.forward(y, x, w);
   block.backward(dx, g, dy, w);
   save_block_outputs(dir_, y, dx, &g);
-  for (const char* name : {"y", "dx", "dattn_norm", "dwq", "dwk", "dwv", "dwo", "dmlp_norm", "dw_gate", "dw_up",
-                           "dw_down"})
+  for (const char* name : {"y", "dx", "dattn_norm", "dwq", "dwk", "dwv", "dwo", "dmlp_norm",
+                           "dw_gate", "dw_up", "dw_down"})
     EXPECT_TRUE(fs::exists(dir_ / (std::string(name) + ".npy"))) << name;
   const BlockOutputs out = load_block_outputs(dir_, cfg);
   for (std::size_t e = 0; e < y.size(); ++e) ASSERT_EQ(out.y.data()[e], y.data()[e]);

@@ -26,9 +26,11 @@ TEST(Precision, RoundToNearestEven) {
   EXPECT_EQ(round_to_bf16(1.0f + 1.5f / 256), 1.0f + 2.0f / 256);  // above the tie
   EXPECT_EQ(round_to_bf16(-3.0f), -3.0f);
   EXPECT_TRUE(std::isnan(round_to_bf16(std::numeric_limits<float>::quiet_NaN())));
-  EXPECT_EQ(round_to_bf16(std::numeric_limits<float>::infinity()), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(round_to_bf16(std::numeric_limits<float>::infinity()),
+            std::numeric_limits<float>::infinity());
   // Relative error at most u_b = 2^-8 over many magnitudes.
-  for (float x = 1e-3f; x < 1e3f; x *= 1.0137f) EXPECT_LE(std::abs(round_to_bf16(x) - x), x / 256) << x;
+  for (float x = 1e-3f; x < 1e3f; x *= 1.0137f)
+    EXPECT_LE(std::abs(round_to_bf16(x) - x), x / 256) << x;
 }
 
 TEST(Precision, ScopeIsPerThreadAndNests) {
@@ -67,7 +69,8 @@ TEST(Precision, LayersRoundActivationsNotWeightGradients) {
   for (const Precision p : {Precision::f32, Precision::bf16}) {
     const bool bf = p == Precision::bf16;
     const PrecisionScope scope(p);
-    std::vector<float> y(T * out), dx(T * in), dw(out * in), u(T * in), rstd(T), g(in, 1.1f), dxn(T * in);
+    std::vector<float> y(T * out), dx(T * in), dw(out * in), u(T * in), rstd(T), g(in, 1.1f),
+        dxn(T * in);
     linear_forward(Span2<float>(y.data(), T, out), Span2<const float>(x.data(), T, in),
                    Span2<const float>(w.data(), out, in));
     EXPECT_EQ(all_bf16(y), bf);
@@ -76,19 +79,19 @@ TEST(Precision, LayersRoundActivationsNotWeightGradients) {
                     Span2<const float>(w.data(), out, in));
     EXPECT_EQ(all_bf16(dx), bf);
     EXPECT_FALSE(all_bf16(dw));  // fp32 master gradient
-    rmsnorm_forward(Span2<float>(u.data(), T, in), Span1<float>(rstd.data(), T), Span2<const float>(x.data(), T, in),
-                    Span1<const float>(g.data(), in));
+    rmsnorm_forward(Span2<float>(u.data(), T, in), Span1<float>(rstd.data(), T),
+                    Span2<const float>(x.data(), T, in), Span1<const float>(g.data(), in));
     EXPECT_EQ(all_bf16(u), bf);
     std::vector<float> dg(in);
-    rmsnorm_backward(Span2<float>(dxn.data(), T, in), Span1<float>(dg.data(), in), Span2<const float>(u.data(), T, in),
-                     Span2<const float>(x.data(), T, in), Span1<const float>(g.data(), in),
-                     Span1<const float>(rstd.data(), T));
+    rmsnorm_backward(Span2<float>(dxn.data(), T, in), Span1<float>(dg.data(), in),
+                     Span2<const float>(u.data(), T, in), Span2<const float>(x.data(), T, in),
+                     Span1<const float>(g.data(), in), Span1<const float>(rstd.data(), T));
     EXPECT_EQ(all_bf16(dxn), bf);
     std::vector<float> r(T * in);
     std::vector<Pos> pos(T);
     for (Index t = 0; t < T; ++t) pos[t] = 3 * t + 1;
-    rope_forward(Span4<float>(r.data(), 1, T, 2, in / 2), Span4<const float>(x.data(), 1, T, 2, in / 2),
-                 Span1<const Pos>(pos.data(), T));
+    rope_forward(Span4<float>(r.data(), 1, T, 2, in / 2),
+                 Span4<const float>(x.data(), 1, T, 2, in / 2), Span1<const Pos>(pos.data(), T));
     EXPECT_EQ(all_bf16(r), bf);
     std::vector<float> act(T * in), dgate(T * in), dup(T * in);
     swiglu_forward(Span2<float>(act.data(), T, in), Span2<const float>(x.data(), T, in),

@@ -39,7 +39,8 @@ void rmsnorm_bwd_ref(std::vector<T>& dx, std::vector<T>& dw, const std::vector<T
     const T r = rstd[t];
     T s = 0;
     for (Z j = 0; j < d; ++j) s += dy[t * d + j] * w[j] * x[t * d + j];
-    for (Z k = 0; k < d; ++k) dx[t * d + k] = r * dy[t * d + k] * w[k] - r * r * r * x[t * d + k] * s / T(d);
+    for (Z k = 0; k < d; ++k)
+      dx[t * d + k] = r * dy[t * d + k] * w[k] - r * r * r * x[t * d + k] * s / T(d);
     for (Z j = 0; j < d; ++j) dw[j] += dy[t * d + j] * x[t * d + j] * r;
   }
 }
@@ -79,7 +80,8 @@ std::vector<T> linear_ref(const std::vector<T>& x, const std::vector<T>& w, Z ro
 }
 // dx [T, in] = dy · W
 template <class T>
-std::vector<T> linear_dx_ref(const std::vector<T>& dy, const std::vector<T>& w, Z rows, Z in, Z out) {
+std::vector<T> linear_dx_ref(const std::vector<T>& dy, const std::vector<T>& w, Z rows, Z in,
+                             Z out) {
   std::vector<T> dx(rows * in, T(0));
   for (Z t = 0; t < rows; ++t)
     for (Z k = 0; k < in; ++k) {
@@ -91,7 +93,8 @@ std::vector<T> linear_dx_ref(const std::vector<T>& dy, const std::vector<T>& w, 
 }
 // dW [out, in] = dyᵀ · x (sum over tokens)
 template <class T>
-std::vector<T> linear_dw_ref(const std::vector<T>& dy, const std::vector<T>& x, Z rows, Z in, Z out) {
+std::vector<T> linear_dw_ref(const std::vector<T>& dy, const std::vector<T>& x, Z rows, Z in,
+                             Z out) {
   std::vector<T> dw(out * in, T(0));
   for (Z o = 0; o < out; ++o)
     for (Z k = 0; k < in; ++k) {

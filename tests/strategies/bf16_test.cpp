@@ -54,11 +54,14 @@ TEST(Bf16, CostHalvesActivationTraffic) {
   BlockConfig c16 = c32;
   c16.precision = layers::Precision::bf16;
   using K = comm::OpKind;
-  const auto f = [&](const char* name, const BlockConfig& c) { return strategy_cost(name, c, n, 1); };
+  const auto f = [&](const char* name, const BlockConfig& c) {
+    return strategy_cost(name, c, n, 1);
+  };
   const Cost u32 = f("ulysses", c32), u16 = f("ulysses", c16);
   EXPECT_EQ(2 * u16.forward[K::alltoall].bytes_sent, u32.forward[K::alltoall].bytes_sent);
   EXPECT_EQ(2 * u16.backward[K::alltoall].bytes_recv, u32.backward[K::alltoall].bytes_recv);
-  EXPECT_EQ(u16.backward[K::allreduce].bytes_sent, u32.backward[K::allreduce].bytes_sent);  // fp32 gradients
+  EXPECT_EQ(u16.backward[K::allreduce].bytes_sent,
+            u32.backward[K::allreduce].bytes_sent);  // fp32 gradients
   const Cost r32 = f("ring", c32), r16 = f("ring", c16);
   EXPECT_EQ(2 * r16.forward[K::send].bytes_sent, r32.forward[K::send].bytes_sent);
   // backward: n-1 bf16 k/v hops (half) + n fp32 accumulator hops (unchanged)

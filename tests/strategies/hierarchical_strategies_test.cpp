@@ -35,7 +35,8 @@ struct NodeMap {
 };
 
 std::vector<NodeMap> node_maps(int n) {
-  NodeMap major{"node-major", {}, {}}, rr{"round-robin", {}, {}}, placed{"round-robin placed node-major", {}, {}};
+  NodeMap major{"node-major", {}, {}}, rr{"round-robin", {}, {}},
+      placed{"round-robin placed node-major", {}, {}};
   for (int r = 0; r < n; ++r) {
     major.node_of_rank.push_back(r / (n / 2));
     rr.node_of_rank.push_back(r % 2);
@@ -64,7 +65,9 @@ bool expect_hierarchical(const std::vector<int>& sizes, int k, int index, const 
   return per_node.size() > 1 && counts.size() == 1 && *counts.begin() > 1;
 }
 
-bool is_hierarchical(comm::Communicator& c) { return dynamic_cast<comm::HierarchicalCommunicator*>(&c) != nullptr; }
+bool is_hierarchical(comm::Communicator& c) {
+  return dynamic_cast<comm::HierarchicalCommunicator*>(&c) != nullptr;
+}
 
 // H and i divisible by 8 so that every mesh of 4 and 8 ranks is valid for every strategy;
 // L = 32 leaves 2 tokens per zigzag half-chunk at N = 8. G: 8 where kv heads are sharded
@@ -84,7 +87,8 @@ class HierarchicalStrategies : public ::testing::Test {
   }
   // Builds `name` with `o`, checks which dimensions are hierarchical, then runs the
   // check against the Block. Returns the number of hierarchical dimensions.
-  int run(const std::string& name, const BlockConfig& cfg, const StrategyOptions& o, const NodeMap& nm) {
+  int run(const std::string& name, const BlockConfig& cfg, const StrategyOptions& o,
+          const NodeMap& nm) {
     auto s = make_strategy(name, cfg, *world_, o);
     const auto dims = s->mesh_dims();
     std::vector<int> sizes;
@@ -104,9 +108,12 @@ class HierarchicalStrategies : public ::testing::Test {
     test::expect_traffic("backward (factory)", a.backward, b.backward);
     // One-dimensional strategies whose collectives go through the two levels: the levels
     // carried the steps (intra and inter both), so the two-level algorithms really ran.
-    if (auto* h = dynamic_cast<comm::HierarchicalCommunicator*>(&s->comm()); h && dims.size() == 1) {
-      const auto levels = h->intra_traffic().total().bytes_sent + h->inter_traffic().total().bytes_sent;
-      const auto collectives = s->traffic().total().bytes_sent - s->traffic()[comm::OpKind::send].bytes_sent;
+    if (auto* h = dynamic_cast<comm::HierarchicalCommunicator*>(&s->comm());
+        h && dims.size() == 1) {
+      const auto levels =
+          h->intra_traffic().total().bytes_sent + h->inter_traffic().total().bytes_sent;
+      const auto collectives =
+          s->traffic().total().bytes_sent - s->traffic()[comm::OpKind::send].bytes_sent;
       if (collectives > 0) {
         EXPECT_GT(h->intra_traffic().total().ops, 0u);
         EXPECT_GT(h->inter_traffic().total().ops, 0u);
@@ -150,8 +157,8 @@ TEST_F(HierarchicalStrategies, HybridsOnEveryMesh) {
     for (const NodeMap& nm : node_maps(n_))
       for (int I = 1; I <= n_; I *= 2)
         for (bool causal : {true, false}) {
-          SCOPED_TRACE(std::string(name) + " " + inner + "=" + std::to_string(I) + ",ring=" + std::to_string(n_ / I) +
-                       " " + nm.name + (causal ? " causal" : " full"));
+          SCOPED_TRACE(std::string(name) + " " + inner + "=" + std::to_string(I) + ",ring=" +
+                       std::to_string(n_ / I) + " " + nm.name + (causal ? " causal" : " full"));
           StrategyOptions o;
           o.node_of_rank = nm.node_of_rank;
           o.placement = nm.placement;

@@ -116,7 +116,8 @@ TEST(Layout, PositionsArePartition) {
       std::vector<int> seen(L, 0);
       for (int r = 0; r < n; ++r)
         for (auto t : local_positions(lay, L, n, r)) ++seen[t];
-      for (std::int64_t t = 0; t < L; ++t) EXPECT_EQ(seen[t], 1) << to_string(lay) << " n=" << n << " t=" << t;
+      for (std::int64_t t = 0; t < L; ++t)
+        EXPECT_EQ(seen[t], 1) << to_string(lay) << " n=" << n << " t=" << t;
     }
   // zigzag, N = 2, L = 8: rank 0 holds chunks 0 and 3, rank 1 chunks 1 and 2.
   EXPECT_EQ(local_positions(TokenLayout::zigzag, 8, 2, 0), (std::vector<std::int64_t>{0, 1, 6, 7}));
@@ -129,12 +130,14 @@ TEST(Layout, ShardUnshardRoundTripIsExact) {
   const int n = w->size();
   const std::int64_t B = 2, L = 2 * n * 3, wd = 5;
   std::vector<float> full(B * L * wd);
-  for (std::size_t e = 0; e < full.size(); ++e) full[e] = std::ldexp(float(e) + 0.25f, -3) * (e % 3 ? 1 : -1);
+  for (std::size_t e = 0; e < full.size(); ++e)
+    full[e] = std::ldexp(float(e) + 0.25f, -3) * (e % 3 ? 1 : -1);
   for (auto lay : {TokenLayout::contiguous, TokenLayout::zigzag, TokenLayout::stripe}) {
     std::vector<float> local(B * L / n * wd), back(full.size(), -1.f);
     shard(lay, full.data(), local.data(), B, L, wd, n, w->rank());
     unshard(lay, local.data(), back.data(), B, L, wd, *w);
-    EXPECT_EQ(std::memcmp(full.data(), back.data(), full.size() * sizeof(float)), 0) << to_string(lay);
+    EXPECT_EQ(std::memcmp(full.data(), back.data(), full.size() * sizeof(float)), 0)
+        << to_string(lay);
   }
 }
 

@@ -26,7 +26,8 @@ TEST(OdysseusRing, MatchesBlockOnEveryMesh) {
   int ran = 0;
   for (int T : divisors(n)) {
     for (const auto& p : test::sweep()) {
-      if (n == 8 && !(p.B == 1 && p.d == 32 && (p.G == 4 || p.G == 2))) continue;  // keep np 8 small
+      if (n == 8 && !(p.B == 1 && p.d == 32 && (p.G == 4 || p.G == 2)))
+        continue;  // keep np 8 small
       BlockConfig cfg{p.B, p.L, p.d, p.H, p.G, p.i, p.causal};
       if (n == 8) cfg.L = 32;  // zigzag over 8 ranks: L % 16 == 0
       try {
@@ -34,7 +35,8 @@ TEST(OdysseusRing, MatchesBlockOnEveryMesh) {
       } catch (const Error&) {
         continue;
       }
-      SCOPED_TRACE("T " + std::to_string(T) + " R " + std::to_string(n / T) + " " + test::shape_name(p));
+      SCOPED_TRACE("T " + std::to_string(T) + " R " + std::to_string(n / T) + " " +
+                   test::shape_name(p));
       OdysseusRing s(cfg, *world, T);
       EXPECT_EQ(s.layout(), p.causal ? TokenLayout::zigzag : TokenLayout::contiguous);
       EXPECT_EQ(s.describe_mesh(), "tp=" + std::to_string(T) + ",ring=" + std::to_string(n / T));
@@ -60,7 +62,8 @@ TEST(OdysseusRing, LayoutsThroughFactory) {
         BlockConfig cfg = base;
         cfg.causal = causal;
         o.layout = lay;
-        SCOPED_TRACE("T " + std::to_string(T) + " " + std::string(to_string(lay)) + (causal ? " causal" : " full"));
+        SCOPED_TRACE("T " + std::to_string(T) + " " + std::string(to_string(lay)) +
+                     (causal ? " causal" : " full"));
         auto s = make_strategy("odysseus-ring", cfg, *world, o);
         EXPECT_EQ(s->layout(), lay);
         test::check_against_block(*s);
@@ -81,12 +84,19 @@ TEST(OdysseusRing, RejectsInvalidSettings) {
   };
   auto m = message([&] { OdysseusRing(BlockConfig{1, 3, 32, 4, 4, 48, true}, *world, 1); });
   EXPECT_NE(m.find("L % (2N) == 0"), std::string::npos) << m;
-  if (n > 1) EXPECT_THROW(OdysseusRing(BlockConfig{1, 4 * n + 1, 32, 4, 4, 48, false}, *world, n), Error);
-  m = message([] { OdysseusRing::check(BlockConfig{1, 32, 32, 4, 2, 48, true}, 8, 4, TokenLayout::zigzag); });
+  if (n > 1)
+    EXPECT_THROW(OdysseusRing(BlockConfig{1, 4 * n + 1, 32, 4, 4, 48, false}, *world, n), Error);
+  m = message([] {
+    OdysseusRing::check(BlockConfig{1, 32, 32, 4, 2, 48, true}, 8, 4, TokenLayout::zigzag);
+  });
   EXPECT_NE(m.find("G % T == 0"), std::string::npos) << m;
   EXPECT_NE(m.find("nearest valid G: 4"), std::string::npos) << m;
-  EXPECT_NE(m.find("valid meshes for N = 8, H = 4, G = 2: tp=1,ring=8, tp=2,ring=4"), std::string::npos) << m;
-  m = message([] { OdysseusRing::check(BlockConfig{1, 32, 32, 4, 4, 44, true}, 8, 2, TokenLayout::zigzag); });
+  EXPECT_NE(m.find("valid meshes for N = 8, H = 4, G = 2: tp=1,ring=8, tp=2,ring=4"),
+            std::string::npos)
+      << m;
+  m = message([] {
+    OdysseusRing::check(BlockConfig{1, 32, 32, 4, 4, 44, true}, 8, 2, TokenLayout::zigzag);
+  });
   EXPECT_NE(m.find("i % N == 0"), std::string::npos) << m;
   EXPECT_NE(m.find("40 or 48"), std::string::npos) << m;
   const BlockConfig cfg{1, 8 * n, 32, 4, 4, 48, true};

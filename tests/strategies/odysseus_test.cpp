@@ -36,10 +36,11 @@ TEST(Odysseus, RejectsInvalidShapes) {
     EXPECT_THROW(Odysseus(BlockConfig{1, 24, 32, 4, 4, 48, true}, *world), Error);  // H % N
   }
   if (n == 4) {
-    EXPECT_THROW(Odysseus(BlockConfig{1, 24, 48, 6, 6, 48, true}, *world), Error);  // H % N
+    EXPECT_THROW(Odysseus(BlockConfig{1, 24, 48, 6, 6, 48, true}, *world), Error);   // H % N
     EXPECT_THROW(Odysseus(BlockConfig{1, 24, 48, 12, 6, 48, true}, *world), Error);  // G=6 vs N=4
   }
-  EXPECT_THROW(Odysseus(BlockConfig{1, 24, 32, 4, 4, 48, true}, *world, WeightMode::tensor_parallel), Error);
+  EXPECT_THROW(
+      Odysseus(BlockConfig{1, 24, 32, 4, 4, 48, true}, *world, WeightMode::tensor_parallel), Error);
   if (n == 2 || n == 4) {
     EXPECT_THROW(Odysseus(BlockConfig{1, 24, 32, 4, 1, 48, true}, *world), Error);  // G % N
     EXPECT_THROW(Odysseus(BlockConfig{1, 24, 32, 4, 4, 49, true}, *world), Error);  // i % N

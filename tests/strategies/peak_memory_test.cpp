@@ -45,17 +45,19 @@ struct Shape {
   BlockConfig c{1, 2048, 128, 4, 4, 352, true};
   int n = 2;
   U T = 1024, L = 2048, d = 128, i = 352, Dh = 32, H = 4;
-  U Td = T * d, Ti = T * i, HT = H * T;                   // floats
-  U W = 2 * d + 4 * 4 * Dh * d + 3 * i * d;               // all weights: 2d + (2H + 2G)·Dh·d + 3·d·i
-  U FW = 3 * i * d;                                       // the three MLP weights
+  U Td = T * d, Ti = T * i, HT = H * T;      // floats
+  U W = 2 * d + 4 * 4 * Dh * d + 3 * i * d;  // all weights: 2d + (2H + 2G)·Dh·d + 3·d·i
+  U FW = 3 * i * d;                          // the three MLP weights
   U attn_shards(U tp) const { return (2 * H + 2 * H) / tp * Dh * d; }  // wq, wk, wv, wo shards
   std::size_t fwd_ws(U lq, U hq) const {
     return kernels::attention_forward_workspace_bytes<float>({1, std::int64_t(lq), std::int64_t(lq),
-                                                               std::int64_t(hq), std::int64_t(hq), std::int64_t(Dh)});
+                                                              std::int64_t(hq), std::int64_t(hq),
+                                                              std::int64_t(Dh)});
   }
   std::size_t bwd_ws(U lq, U hq) const {
-    return kernels::attention_backward_workspace_bytes<float>({1, std::int64_t(lq), std::int64_t(lq),
-                                                                std::int64_t(hq), std::int64_t(hq), std::int64_t(Dh)});
+    return kernels::attention_backward_workspace_bytes<float>({1, std::int64_t(lq),
+                                                               std::int64_t(lq), std::int64_t(hq),
+                                                               std::int64_t(hq), std::int64_t(Dh)});
   }
 };
 
@@ -64,7 +66,8 @@ TEST(PeakMemory, BlockHandCount) {
   // Constructor: saved x, h, q, o, k, v, gate, up, rstd1, rstd2, lse, positions; workspace u,
   // du, big1, big2 ([T·max(i, H·Dh)] each), dk, dv. Here T = L = 2048 (one rank).
   const U T = s.L;
-  const U saved = (2 * T * s.d + 2 * T * s.d + 2 * T * s.d + 2 * T * s.i + 2 * T + s.H * T) * kF + T * kPos;
+  const U saved =
+      (2 * T * s.d + 2 * T * s.d + 2 * T * s.d + 2 * T * s.i + 2 * T + s.H * T) * kF + T * kPos;
   const U work = (2 * T * s.d + 2 * T * s.i + 2 * T * s.d) * kF;
   const U kernel = std::max(s.fwd_ws(T, s.H), s.bwd_ws(T, s.H));
   EXPECT_EQ(layers::Block::peak_bytes(s.c), saved + work + kernel);
@@ -80,7 +83,8 @@ TEST(PeakMemory, RingHandCount) {
   const U saved = (s.Td + 2 * s.Td + s.Td + s.HT) * kF;
   const U locals = (s.Td + s.Td + s.Td + 2 * s.Td) * kF;
   const U ring = (2 * 2 * s.Td + 2 * 2 * s.Td) * kF;
-  EXPECT_EQ(Ring::cost(s.c, s.n, 0).peak_bytes, persistent + saved + locals + ring + s.bwd_ws(s.T, s.H));
+  EXPECT_EQ(Ring::cost(s.c, s.n, 0).peak_bytes,
+            persistent + saved + locals + ring + s.bwd_ws(s.T, s.H));
 }
 
 TEST(PeakMemory, UlyssesHandCount) {
@@ -130,8 +134,10 @@ TEST(PeakMemory, UspHandCount) {
   // (q: T·d, k, v: T·d each, kept), qh_, kvh_, oh_ (T·d, 2·T·d, T·d) and lse_; backward's
   // du, s1, s2, dO, doh, dqh, dkvh; the ring's cur, next and accumulators (2·T·d each
   // k+v block), and the kernel's scratch.
-  const U persistent = (s.T + s.L + s.L) * kPos + 2 * s.W * kF + (4 * s.Td + 2 * s.Ti + s.Td + 2 * s.T) * kF;
-  const U live = (2 * 3 * s.Td + 4 * s.Td + s.HT + s.Td + 2 * s.Ti + s.Td + 4 * s.Td + 4 * 2 * s.Td) * kF;
+  const U persistent =
+      (s.T + s.L + s.L) * kPos + 2 * s.W * kF + (4 * s.Td + 2 * s.Ti + s.Td + 2 * s.T) * kF;
+  const U live =
+      (2 * 3 * s.Td + 4 * s.Td + s.HT + s.Td + 2 * s.Ti + s.Td + 4 * s.Td + 4 * 2 * s.Td) * kF;
   EXPECT_EQ(Usp::cost(s.c, s.n, 0, 2, TokenLayout::zigzag).peak_bytes,
             persistent + live + s.bwd_ws(s.L, s.H / 2));
 }
@@ -157,16 +163,18 @@ TEST(PeakMemory, MonotoneInLengthAndRankIndependent) {
     const char* name;
     const char* weights;
   };
-  const Case cases[] = {{"tpsp", ""},         {"ulysses", ""},      {"ulysses", "zero3"}, {"ring", ""},
-                        {"ring", "zero3"},    {"odysseus", ""},     {"usp", ""},          {"usp", "zero3"},
-                        {"odysseus-ring", ""}};
+  const Case cases[] = {{"tpsp", ""}, {"ulysses", ""},   {"ulysses", "zero3"},
+                        {"ring", ""}, {"ring", "zero3"}, {"odysseus", ""},
+                        {"usp", ""},  {"usp", "zero3"},  {"odysseus-ring", ""}};
   for (int n : {2, 4, 8}) {
     for (const auto& k : cases) {
       StrategyOptions o;
-      if (*k.weights) o.weights = std::string(k.weights) == "zero3" ? WeightMode::zero3 : WeightMode::replicated;
+      if (*k.weights)
+        o.weights = std::string(k.weights) == "zero3" ? WeightMode::zero3 : WeightMode::replicated;
       std::uint64_t prev = 0;
       for (std::int64_t L : {512, 1024, 2048, 4096}) {
-        SCOPED_TRACE(std::string(k.name) + " " + k.weights + " n=" + std::to_string(n) + " L=" + std::to_string(L));
+        SCOPED_TRACE(std::string(k.name) + " " + k.weights + " n=" + std::to_string(n) +
+                     " L=" + std::to_string(L));
         const BlockConfig cfg{1, L, 256, 8, 8, 704, true};
         const std::uint64_t p = strategy_cost(k.name, cfg, n, 0, o).peak_bytes;
         EXPECT_GT(p, prev);

@@ -93,9 +93,11 @@ TEST(Placement, HybridsOnPlacedMeshMatchBlock) {
     for (const char* name : {"usp", "odysseus-ring"}) {
       const char* inner = std::string(name) == "usp" ? "ulysses" : "tp";
       const tp::Cluster c = two_by_four(rr);
-      const StrategyOptions o = options_of(tp::place_mesh(c, {{inner, 4}, {"ring", 2}}, mpi_only()), c);
+      const StrategyOptions o =
+          options_of(tp::place_mesh(c, {{inner, 4}, {"ring", 2}}, mpi_only()), c);
       for (bool causal : {true, false}) {
-        SCOPED_TRACE(std::string(name) + (rr ? " round-robin" : " node-major") + (causal ? " causal" : " full"));
+        SCOPED_TRACE(std::string(name) + (rr ? " round-robin" : " node-major") +
+                     (causal ? " causal" : " full"));
         const BlockConfig cfg{1, 32, 32, 4, 4, 48, causal};
         auto s = make_strategy(name, cfg, *world, o);
         EXPECT_EQ(s->describe_mesh(), std::string(inner) + "=4,ring=2");
@@ -103,10 +105,13 @@ TEST(Placement, HybridsOnPlacedMeshMatchBlock) {
         // more than one rank on each: the inner groups sit inside a node, the ring has one
         // rank per node. Both dimensions keep flat communicators.
         for (const char* dim : {inner, "ring"})
-          EXPECT_EQ(dynamic_cast<comm::HierarchicalCommunicator*>(&s->mesh_comm(dim)), nullptr) << dim;
-        const int index = int(std::find(o.placement.begin(), o.placement.end(), world->rank()) - o.placement.begin());
+          EXPECT_EQ(dynamic_cast<comm::HierarchicalCommunicator*>(&s->mesh_comm(dim)), nullptr)
+              << dim;
+        const int index = int(std::find(o.placement.begin(), o.placement.end(), world->rank()) -
+                              o.placement.begin());
         EXPECT_EQ(s->layout_rank(), index);
-        if (rr && (world->rank() == 1 || world->rank() == 2)) EXPECT_NE(s->layout_rank(), world->rank());
+        if (rr && (world->rank() == 1 || world->rank() == 2))
+          EXPECT_NE(s->layout_rank(), world->rank());
         test::check_against_block(*s);
         const Cost a = s->cost(), b = strategy_cost(name, cfg, 8, world->rank(), o);
         test::expect_traffic("forward (factory)", a.forward, b.forward);
@@ -121,7 +126,8 @@ TEST(Placement, ArbitraryPermutation) {
   const int n = world->size();
   if (n != 8 && n != 4) GTEST_SKIP() << "needs 4 or 8 ranks";
   StrategyOptions o;
-  for (int m = 0; m < n; ++m) o.placement.push_back((3 * m + 1) % n);  // a permutation: gcd(3, n) = 1
+  for (int m = 0; m < n; ++m)
+    o.placement.push_back((3 * m + 1) % n);  // a permutation: gcd(3, n) = 1
   for (const char* name : {"usp", "odysseus-ring"}) {
     o.mesh = {{std::string(name) == "usp" ? "ulysses" : "tp", 2}, {"ring", n / 2}};
     SCOPED_TRACE(name);

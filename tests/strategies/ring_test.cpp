@@ -69,7 +69,8 @@ TEST(Ring, RejectsInvalidShapes) {
   const int n = world->size();
   // Zigzag needs L % (2N) == 0; L = 7N is divisible by N, not by 2N.
   if (n > 1) EXPECT_THROW(Ring(BlockConfig{1, 7 * n, 32, 4, 4, 48, true}, *world), Error);
-  EXPECT_THROW(Ring(BlockConfig{1, 3, 32, 4, 4, 48, true}, *world), Error);  // L odd: never divisible by 2N
+  EXPECT_THROW(Ring(BlockConfig{1, 3, 32, 4, 4, 48, true}, *world),
+               Error);  // L odd: never divisible by 2N
   if (n > 1) EXPECT_THROW(Ring(BlockConfig{1, 4 * n + 1, 32, 4, 4, 48, false}, *world), Error);
   EXPECT_THROW(Ring(BlockConfig{1, 24, 32, 4, 4, 48, true}, *world, WeightMode::zero3_mlp), Error);
 }

@@ -74,18 +74,20 @@ inline Worst worst_error(const float* got, const float* ref, std::size_t n) {
   return w;
 }
 
-inline void expect_close(const std::string& name, const float* got, const float* ref, std::size_t n, double K) {
+inline void expect_close(const std::string& name, const float* got, const float* ref, std::size_t n,
+                         double K) {
   const Worst w = worst_error(got, ref, n);
   const double tol = kChain * 2 * K * kU32 * w.max_ref;
-  EXPECT_LE(w.err, tol) << name << ": worst error " << w.err << " at flat index " << w.at << " (got " << got[w.at]
-                        << ", single-rank Block " << ref[w.at] << "); tolerance " << tol << " = " << kChain
-                        << " x 2 x K " << K << " x u x max|ref| " << w.max_ref;
+  EXPECT_LE(w.err, tol) << name << ": worst error " << w.err << " at flat index " << w.at
+                        << " (got " << got[w.at] << ", single-rank Block " << ref[w.at]
+                        << "); tolerance " << tol << " = " << kChain << " x 2 x K " << K
+                        << " x u x max|ref| " << w.max_ref;
 }
 
 // bf16: the two checks of the header comment. ref: the bf16 Block; exact: the fp32 Block
 // on the same (bf16-valued) inputs.
-inline void expect_close_bf16(const std::string& name, const float* got, const float* ref, const float* exact,
-                              std::size_t n, double K) {
+inline void expect_close_bf16(const std::string& name, const float* got, const float* ref,
+                              const float* exact, std::size_t n, double K) {
   const Worst w = worst_error(got, ref, n);
   double d_got = 0, d_ref = 0;
   for (std::size_t e = 0; e < n; ++e) {
@@ -94,12 +96,14 @@ inline void expect_close_bf16(const std::string& name, const float* got, const f
   }
   const double f32 = kChain * 2 * K * kU32 * w.max_ref;
   const double tol = kChain * 2 * kUBf16 * w.max_ref + f32;
-  EXPECT_LE(w.err, tol) << name << " (bf16): worst error " << w.err << " at flat index " << w.at << " (got "
-                        << got[w.at] << ", single-rank bf16 Block " << ref[w.at] << "); tolerance " << tol
-                        << " = kChain x 2 x u_bf16 x max|ref| " << w.max_ref << " + fp32 bound";
+  EXPECT_LE(w.err, tol) << name << " (bf16): worst error " << w.err << " at flat index " << w.at
+                        << " (got " << got[w.at] << ", single-rank bf16 Block " << ref[w.at]
+                        << "); tolerance " << tol << " = kChain x 2 x u_bf16 x max|ref| "
+                        << w.max_ref << " + fp32 bound";
   const double norm_got = std::sqrt(d_got), norm_ref = std::sqrt(d_ref);
   EXPECT_LE(norm_got, 2 * norm_ref + f32 * std::sqrt(double(n)))
-      << name << " (bf16): ||strategy - fp32 Block|| " << norm_got << " vs ||bf16 Block - fp32 Block|| " << norm_ref;
+      << name << " (bf16): ||strategy - fp32 Block|| " << norm_got
+      << " vs ||bf16 Block - fp32 Block|| " << norm_ref;
 }
 
 inline void expect_traffic(const std::string& phase, const comm::TrafficSnapshot& got,
@@ -107,8 +111,10 @@ inline void expect_traffic(const std::string& phase, const comm::TrafficSnapshot
   for (int k = 0; k < comm::kNumOpKinds; ++k) {
     const auto kind = static_cast<comm::OpKind>(k);
     EXPECT_EQ(got[kind].ops, want[kind].ops) << phase << " " << comm::to_string(kind) << " ops";
-    EXPECT_EQ(got[kind].bytes_sent, want[kind].bytes_sent) << phase << " " << comm::to_string(kind) << " sent";
-    EXPECT_EQ(got[kind].bytes_recv, want[kind].bytes_recv) << phase << " " << comm::to_string(kind) << " recv";
+    EXPECT_EQ(got[kind].bytes_sent, want[kind].bytes_sent)
+        << phase << " " << comm::to_string(kind) << " sent";
+    EXPECT_EQ(got[kind].bytes_recv, want[kind].bytes_recv)
+        << phase << " " << comm::to_string(kind) << " recv";
   }
 }
 
@@ -128,7 +134,8 @@ inline void check_against_block(Strategy& s, std::uint64_t seed = 1234) {
   block.backward(dx_ref, g_ref, dy, w);
 
   const std::int64_t Ll = c.L / n;
-  Array3 xl("xl", c.B, Ll, c.d), dyl("dyl", c.B, Ll, c.d), yl("yl", c.B, Ll, c.d), dxl("dxl", c.B, Ll, c.d);
+  Array3 xl("xl", c.B, Ll, c.d), dyl("dyl", c.B, Ll, c.d), yl("yl", c.B, Ll, c.d),
+      dxl("dxl", c.B, Ll, c.d);
   // The layout slot is the rank's logical mesh index (layout_rank() == comm().rank(),
   // which differs from the world rank under a placement).
   EXPECT_EQ(s.layout_rank(), comm.rank());
@@ -175,7 +182,8 @@ inline void check_against_block(Strategy& s, std::uint64_t seed = 1234) {
   }
   expect_close("y", y.data(), y_ref.data(), y.size(), K);
   expect_close("dx", dx.data(), dx_ref.data(), dx.size(), K);
-  for (std::size_t k = 0; k < gt.size(); ++k) expect_close(gt[k].name, gt[k].data, rt[k].data, gt[k].size(), K);
+  for (std::size_t k = 0; k < gt.size(); ++k)
+    expect_close(gt[k].name, gt[k].data, rt[k].data, gt[k].size(), K);
 }
 
 // The sweep every strategy runs: G = H, H/2, 1; causal and not; shapes small for CI.
@@ -189,13 +197,13 @@ inline std::vector<Shape> sweep() {
     for (std::int64_t G : {4, 2, 1}) v.push_back({1, 24, 32, 4, G, 48, causal});
   for (bool causal : {true, false})
     for (std::int64_t G : {6, 3, 1}) v.push_back({1, 24, 48, 6, G, 72, causal});  // N = 3
-  v.push_back({2, 24, 32, 4, 2, 64, true});                                      // B > 1
+  v.push_back({2, 24, 32, 4, 2, 64, true});                                       // B > 1
   return v;
 }
 
 inline std::string shape_name(const Shape& p) {
-  return "B" + std::to_string(p.B) + " L" + std::to_string(p.L) + " d" + std::to_string(p.d) + " H" +
-         std::to_string(p.H) + " G" + std::to_string(p.G) + " i" + std::to_string(p.i) +
+  return "B" + std::to_string(p.B) + " L" + std::to_string(p.L) + " d" + std::to_string(p.d) +
+         " H" + std::to_string(p.H) + " G" + std::to_string(p.G) + " i" + std::to_string(p.i) +
          (p.causal ? " causal" : " full");
 }
 

@@ -50,8 +50,10 @@ TEST(StrategyContract, ShapeAndOrderCheckedAlikeByEveryStrategy) {
     const Span3<float> y3(y.data(), cfg.B, Ll, cfg.d);
 
     EXPECT_EQ(error_of([&] { s->backward(y3, x3); }),
-              name + " backward: expected a forward before each backward (backward consumes what forward saved), "
-                     "found no forward since the last backward");
+              name +
+                  " backward: expected a forward before each backward (backward consumes what "
+                  "forward saved), "
+                  "found no forward since the last backward");
     EXPECT_EQ(error_of([&] { s->forward(y3, Span3<const float>(bad.data(), 1, Ll + 1, cfg.d)); }),
               name + " forward: x: " + want + ", found [1, " + std::to_string(Ll + 1) + ", 32]");
     EXPECT_EQ(error_of([&] { s->forward(Span3<float>(bad.data(), 1, Ll + 1, cfg.d), x3); }),
@@ -62,7 +64,8 @@ TEST(StrategyContract, ShapeAndOrderCheckedAlikeByEveryStrategy) {
     EXPECT_EQ(error_of([&] { s->backward(y3, Span3<const float>(bad.data(), 1, Ll + 1, cfg.d)); }),
               name + " backward: dy: " + want + ", found [1, " + std::to_string(Ll + 1) + ", 32]");
     s->backward(y3, x3);  // the refused backward left the saved forward in place
-    EXPECT_NE(error_of([&] { s->backward(y3, x3); }).find(name + " backward: expected a forward"), std::string::npos);
+    EXPECT_NE(error_of([&] { s->backward(y3, x3); }).find(name + " backward: expected a forward"),
+              std::string::npos);
     ++ran;
   }
   EXPECT_GE(ran, 4) << "most strategies run at every tested world size";

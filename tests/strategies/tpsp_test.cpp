@@ -36,7 +36,7 @@ TEST(TpSp, RejectsInvalidShapes) {
     EXPECT_THROW(TpSp(BlockConfig{1, 24, 32, 4, 4, 48, true}, *world), Error);  // H % N
   }
   if (n == 4) {
-    EXPECT_THROW(TpSp(BlockConfig{1, 24, 48, 6, 6, 48, true}, *world), Error);  // H % N
+    EXPECT_THROW(TpSp(BlockConfig{1, 24, 48, 6, 6, 48, true}, *world), Error);   // H % N
     EXPECT_THROW(TpSp(BlockConfig{1, 24, 48, 12, 6, 48, true}, *world), Error);  // G=6 vs N=4
   }
   EXPECT_THROW(TpSp(BlockConfig{1, 24, 32, 4, 4, 48, true}, *world, WeightMode::replicated), Error);

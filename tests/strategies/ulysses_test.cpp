@@ -56,10 +56,11 @@ TEST(Ulysses, RejectsInvalidShapes) {
     EXPECT_THROW(Ulysses(BlockConfig{1, 24, 32, 4, 4, 48, true}, *world), Error);  // H % N
   }
   if (n == 4) {
-    EXPECT_THROW(Ulysses(BlockConfig{1, 24, 48, 6, 6, 48, true}, *world), Error);  // H % N
+    EXPECT_THROW(Ulysses(BlockConfig{1, 24, 48, 6, 6, 48, true}, *world), Error);   // H % N
     EXPECT_THROW(Ulysses(BlockConfig{1, 24, 48, 12, 6, 48, true}, *world), Error);  // G=6 vs N=4
   }
-  EXPECT_THROW(Ulysses(BlockConfig{1, 24, 32, 4, 4, 48, true}, *world, WeightMode::zero3_mlp), Error);
+  EXPECT_THROW(Ulysses(BlockConfig{1, 24, 32, 4, 4, 48, true}, *world, WeightMode::zero3_mlp),
+               Error);
 }
 
 }  // namespace

@@ -46,7 +46,8 @@ TEST(Usp, MatchesBlockOnEveryMesh) {
   int ran = 0;
   for (int U : divisors(n)) {
     for (const auto& p : test::sweep()) {
-      if (n == 8 && !(p.B == 1 && p.d == 32 && (p.G == 4 || p.G == 1))) continue;  // keep np 8 small
+      if (n == 8 && !(p.B == 1 && p.d == 32 && (p.G == 4 || p.G == 1)))
+        continue;  // keep np 8 small
       BlockConfig cfg{p.B, p.L, p.d, p.H, p.G, p.i, p.causal};
       if (n == 8) cfg.L = 32;  // zigzag over 8 ranks: L % 16 == 0
       try {
@@ -54,10 +55,12 @@ TEST(Usp, MatchesBlockOnEveryMesh) {
       } catch (const Error&) {
         continue;
       }
-      SCOPED_TRACE("U " + std::to_string(U) + " R " + std::to_string(n / U) + " " + test::shape_name(p));
+      SCOPED_TRACE("U " + std::to_string(U) + " R " + std::to_string(n / U) + " " +
+                   test::shape_name(p));
       Usp s(cfg, *world, U);
       EXPECT_EQ(s.layout(), p.causal ? TokenLayout::zigzag : TokenLayout::contiguous);
-      EXPECT_EQ(s.describe_mesh(), "ulysses=" + std::to_string(U) + ",ring=" + std::to_string(n / U));
+      EXPECT_EQ(s.describe_mesh(),
+                "ulysses=" + std::to_string(U) + ",ring=" + std::to_string(n / U));
       test::check_against_block(s);
       ++ran;
     }
@@ -81,7 +84,8 @@ TEST(Usp, LayoutsAndZero3ThroughFactory) {
         BlockConfig cfg = base;
         cfg.causal = causal;
         o.layout = lay;
-        SCOPED_TRACE("U " + std::to_string(U) + " " + std::string(to_string(lay)) + (causal ? " causal" : " full"));
+        SCOPED_TRACE("U " + std::to_string(U) + " " + std::string(to_string(lay)) +
+                     (causal ? " causal" : " full"));
         auto s = make_strategy("usp", cfg, *world, o);
         EXPECT_EQ(s->layout(), lay);
         test::check_against_block(*s);
@@ -113,14 +117,21 @@ TEST(Usp, RejectsInvalidSettings) {
   if (n > 1) EXPECT_THROW(Usp(BlockConfig{1, 7 * n, 32, 4, 4, 48, true}, *world, 1), Error);
   if (n > 1) EXPECT_THROW(Usp(BlockConfig{1, 4 * n + 1, 32, 4, 4, 48, false}, *world, n), Error);
   // Heads: H % U, and G % U or U % G (pure checks, any world size).
-  m = message([] { Usp::check(BlockConfig{1, 48, 48, 6, 6, 48, true}, 8, 4, TokenLayout::zigzag); });
+  m = message([] {
+    Usp::check(BlockConfig{1, 48, 48, 6, 6, 48, true}, 8, 4, TokenLayout::zigzag);
+  });
   EXPECT_NE(m.find("H % U == 0"), std::string::npos) << m;
   EXPECT_NE(m.find("4 or 8"), std::string::npos) << m;
-  m = message([] { Usp::check(BlockConfig{1, 48, 96, 12, 6, 48, true}, 8, 4, TokenLayout::zigzag); });
+  m = message([] {
+    Usp::check(BlockConfig{1, 48, 96, 12, 6, 48, true}, 8, 4, TokenLayout::zigzag);
+  });
   EXPECT_NE(m.find("U % G == 0"), std::string::npos) << m;
-  EXPECT_NE(m.find("valid meshes for N = 8, H = 12, G = 6: ulysses=1,ring=8, ulysses=2,ring=4"), std::string::npos)
+  EXPECT_NE(m.find("valid meshes for N = 8, H = 12, G = 6: ulysses=1,ring=8, ulysses=2,ring=4"),
+            std::string::npos)
       << m;
-  m = message([] { Usp::check(BlockConfig{1, 48, 32, 4, 4, 48, true}, 8, 3, TokenLayout::zigzag); });
+  m = message([] {
+    Usp::check(BlockConfig{1, 48, 32, 4, 4, 48, true}, 8, 3, TokenLayout::zigzag);
+  });
   EXPECT_NE(m.find("dividing N = 8"), std::string::npos) << m;
   // Weight modes and meshes through the factory.
   const BlockConfig cfg{1, 8 * n, 32, 4, 4, 48, true};

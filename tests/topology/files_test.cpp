@@ -20,7 +20,9 @@ namespace tp = ody::topology;
 
 namespace {
 
-std::string data(const std::string& file) { return std::string(ODY_TOPOLOGY_DATA_DIR) + "/" + file; }
+std::string data(const std::string& file) {
+  return std::string(ODY_TOPOLOGY_DATA_DIR) + "/" + file;
+}
 
 int count_numa(const tp::Node& n, int os) {
   int c = 0;
@@ -39,13 +41,16 @@ void expect_no_nvlink(const tp::Node& n) {
 
 TEST(TopologyFiles, FixtureCopiesMatchSharedFolder) {
   const std::filesystem::path shared = ODY_SHARED_TOPOLOGIES_DIR;
-  if (!std::filesystem::is_directory(shared)) GTEST_SKIP() << "no shared folder at " << shared << " (fresh clone)";
+  if (!std::filesystem::is_directory(shared))
+    GTEST_SKIP() << "no shared folder at " << shared << " (fresh clone)";
   int compared = 0;
   for (const auto& e : std::filesystem::directory_iterator(shared)) {
     if (e.path().extension() != ".xml") continue;
-    std::ifstream a(e.path(), std::ios::binary), b(data(e.path().filename().string()), std::ios::binary);
+    std::ifstream a(e.path(), std::ios::binary),
+        b(data(e.path().filename().string()), std::ios::binary);
     ASSERT_TRUE(b.good()) << e.path().filename() << " missing from tests/topology/data";
-    const std::string sa{std::istreambuf_iterator<char>(a), {}}, sb{std::istreambuf_iterator<char>(b), {}};
+    const std::string sa{std::istreambuf_iterator<char>(a), {}},
+        sb{std::istreambuf_iterator<char>(b), {}};
     EXPECT_EQ(sa, sb) << e.path().filename() << " differs from the shared copy";
     ++compared;
   }
@@ -77,7 +82,9 @@ TEST(TopologyFiles, NvidiaDgx2) {
       const bool same_board = (a < 8) == (b < 8);
       const double want = (a != b && same_board) ? 6 * 25.0 : 0.0;
       EXPECT_DOUBLE_EQ(n.nvlink(a, b), want) << "GPU" << a << "-GPU" << b;
-      const tp::LinkClass cls = a == b ? tp::LinkClass::Loc : same_board ? tp::LinkClass::NVLink : tp::LinkClass::System;
+      const tp::LinkClass cls = a == b       ? tp::LinkClass::Loc
+                                : same_board ? tp::LinkClass::NVLink
+                                             : tp::LinkClass::System;
       EXPECT_EQ(n.gpu_gpu[a][b].cls, cls) << "GPU" << a << "-GPU" << b;
     }
   const std::vector<int> dom = n.nvlink_domains();
@@ -178,9 +185,11 @@ TEST(TopologyFiles, AwsP4dHwloc) {
   ASSERT_EQ(n.nic_count(), 8);
   std::vector<std::string> efa;
   for (const auto& nic : n.nics)
-    if (nic.kind == tp::NicKind::OpenFabrics) efa.push_back(nic.name + "@" + nic.bus_id + "/" + std::to_string(nic.numa));
+    if (nic.kind == tp::NicKind::OpenFabrics)
+      efa.push_back(nic.name + "@" + nic.bus_id + "/" + std::to_string(nic.numa));
   const std::vector<std::string> want = {"rdmap16s27@0000:10:1b.0/0", "rdmap32s27@0000:20:1b.0/0",
-                                         "rdmap144s27@0000:90:1b.0/1", "rdmap160s27@0000:a0:1b.0/1"};
+                                         "rdmap144s27@0000:90:1b.0/1",
+                                         "rdmap160s27@0000:a0:1b.0/1"};
   EXPECT_EQ(efa, want);
   EXPECT_EQ(n.nvswitches, 6);  // 10de:1af1 on bus 80
   expect_no_nvlink(n);         // the file has no NVLink matrix (no cuda/nvml OS devices)
@@ -214,14 +223,14 @@ TEST(TopologyFiles, AwsP4dNcclTopology) {
   // Two GPUs and one NIC behind each switch, two switches per CPU.
   for (int a = 0; a < 8; ++a) {
     for (int b = 0; b < 8; ++b) {
-      const tp::LinkClass want = a == b ? tp::LinkClass::Loc
+      const tp::LinkClass want = a == b           ? tp::LinkClass::Loc
                                  : a / 2 == b / 2 ? tp::LinkClass::PCIeSwitch
                                  : a / 4 == b / 4 ? tp::LinkClass::HostBridge
                                                   : tp::LinkClass::System;
       EXPECT_EQ(n.gpu_gpu[a][b].cls, want) << a << "," << b;
     }
     for (int k = 0; k < 4; ++k) {
-      const tp::LinkClass want = a / 2 == k ? tp::LinkClass::PCIeSwitch
+      const tp::LinkClass want = a / 2 == k       ? tp::LinkClass::PCIeSwitch
                                  : a / 4 == k / 2 ? tp::LinkClass::HostBridge
                                                   : tp::LinkClass::System;
       EXPECT_EQ(n.gpu_nic[a][k].cls, want) << a << "," << k;
@@ -232,7 +241,8 @@ TEST(TopologyFiles, AwsP4dNcclTopology) {
 
 TEST(TopologyFiles, FormatAutoDetection) {
   EXPECT_EQ(tp::load_node_file(data("hwloc-nvidiaDGX2.xml")).gpu_count(), 16);
-  if (tp::nccl_topo_supported()) EXPECT_EQ(tp::load_node_file(data("nccl-p4d-24xl-topo.xml")).gpu_count(), 8);
+  if (tp::nccl_topo_supported())
+    EXPECT_EQ(tp::load_node_file(data("nccl-p4d-24xl-topo.xml")).gpu_count(), 8);
   // hwloc refuses the NCCL format, and says which file.
   try {
     tp::load_hwloc_xml(data("nccl-p4d-24xl-topo.xml"));

@@ -20,10 +20,13 @@ namespace tp = ody::topology;
 using nlohmann::json;
 
 namespace {
-std::string data(const std::string& file) { return std::string(ODY_TOPOLOGY_DATA_DIR) + "/" + file; }
+std::string data(const std::string& file) {
+  return std::string(ODY_TOPOLOGY_DATA_DIR) + "/" + file;
+}
 
 std::filesystem::path temp_file(const std::string& name, const std::string& text) {
-  const auto dir = std::filesystem::temp_directory_path() / ("ody-topology-test-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("ody-topology-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto p = dir / name;
   std::ofstream(p) << text;
@@ -57,7 +60,8 @@ TEST(TopologyModel, EstimatesFollowHardwareFigures) {
   gpu.nvlink_GBps = 300.0;  // A100 NVLink3
   // nccl-tests reach about 230 GB/s on 8 x A100 of 300 raw.
   EXPECT_NEAR(tp::estimate(tp::LinkClass::NVLink, gpu).bandwidth_GBps, 230.0, 1e-9);
-  EXPECT_DOUBLE_EQ(tp::estimate(tp::LinkClass::PCIeSwitch, gpu).bandwidth_GBps, 24.0);  // PCIe gen4, NCCL
+  EXPECT_DOUBLE_EQ(tp::estimate(tp::LinkClass::PCIeSwitch, gpu).bandwidth_GBps,
+                   24.0);  // PCIe gen4, NCCL
   tp::EstimateContext net;
   EXPECT_DOUBLE_EQ(tp::estimate(tp::LinkClass::Network, net).bandwidth_GBps, 25.0);  // HDR default
   EXPECT_DOUBLE_EQ(tp::estimate(tp::LinkClass::Network, net).latency_us, 20.0);
@@ -109,7 +113,8 @@ TEST(TopologyModel, NodeJsonRoundTrip) {
                                  tp::load_hwloc_xml(data("hwloc-nvidiaDGX2.xml")),
                                  tp::load_hwloc_xml(data("mpibind-coral-lassen.xml")),
                                  tp::detect_local().node};
-  if (tp::nccl_topo_supported()) nodes.push_back(tp::load_nccl_topo(data("nccl-p4d-24xl-topo.xml")));
+  if (tp::nccl_topo_supported())
+    nodes.push_back(tp::load_nccl_topo(data("nccl-p4d-24xl-topo.xml")));
   for (const tp::Node& n : nodes) {
     const json j = n;
     for (const char* key : {"packages", "numa_nodes", "cores", "pus", "gpus", "nics", "links"})
@@ -120,13 +125,17 @@ TEST(TopologyModel, NodeJsonRoundTrip) {
 }
 
 TEST(TopologyModel, ClusterSpecLoadsAndRoundTrips) {
-  const auto spec = temp_file("spec.json", json{
-      {"network", {{"nic_gbps", 400}, {"latency_us", 5}}},
-      {"nodes", json::array({
-          json{{"host", "a"}, {"preset", "dgx-h100"}},
-          json{{"host", "b"}, {"topology", data("awsofinccl-p4d-topology.xml")}, {"ranks", 4}},
-          json{{"host", "c"}, {"preset", "dgx-a100"}, {"count", 2}},
-      })}}.dump());
+  const auto spec = temp_file(
+      "spec.json",
+      json{
+          {"network", {{"nic_gbps", 400}, {"latency_us", 5}}},
+          {"nodes",
+           json::array({
+               json{{"host", "a"}, {"preset", "dgx-h100"}},
+               json{{"host", "b"}, {"topology", data("awsofinccl-p4d-topology.xml")}, {"ranks", 4}},
+               json{{"host", "c"}, {"preset", "dgx-a100"}, {"count", 2}},
+           })}}
+          .dump());
   const tp::Cluster c = tp::load_cluster_spec(spec.string());
   ASSERT_EQ(c.node_count(), 4);
   EXPECT_EQ(c.nodes[0].host, "a");
@@ -151,12 +160,15 @@ TEST(TopologyModel, ClusterSpecLoadsAndRoundTrips) {
   // Relative paths resolve against the spec file's folder.
   std::filesystem::copy_file(data("mpibind-coral-lassen.xml"), spec.parent_path() / "lassen.xml",
                              std::filesystem::copy_options::overwrite_existing);
-  const auto rel = temp_file("rel.json", R"({"nodes": [{"topology": "lassen.xml", "format": "hwloc"}]})");
+  const auto rel =
+      temp_file("rel.json", R"({"nodes": [{"topology": "lassen.xml", "format": "hwloc"}]})");
   EXPECT_EQ(tp::load_cluster_spec(rel.string()).nodes[0].gpu_count(), 4);
 
   const auto bad = temp_file("bad.json", R"({"nodes": [{"host": "x"}]})");
   EXPECT_THROW(tp::load_cluster_spec(bad.string()), ody::Error);
-  const auto dup = temp_file("dup.json", R"({"nodes": [{"host": "x", "preset": "dgx-a100"}, {"host": "x", "preset": "dgx-a100"}]})");
+  const auto dup = temp_file(
+      "dup.json",
+      R"({"nodes": [{"host": "x", "preset": "dgx-a100"}, {"host": "x", "preset": "dgx-a100"}]})");
   EXPECT_THROW(tp::load_cluster_spec(dup.string()), ody::Error);
 }
 
@@ -272,7 +284,8 @@ TEST(TopologyModel, NcclTopologyWithNvlinkAndNets) {
 TEST(TopologyModel, Subgroups) {
   const tp::Cluster c = tp::uniform_cluster(tp::preset("dgx-a100"), 2, 8);
   const tp::Subgroups s = tp::subgroups(c);
-  EXPECT_EQ(s.node, (std::vector<std::vector<int>>{{0, 1, 2, 3, 4, 5, 6, 7}, {8, 9, 10, 11, 12, 13, 14, 15}}));
+  EXPECT_EQ(s.node, (std::vector<std::vector<int>>{{0, 1, 2, 3, 4, 5, 6, 7},
+                                                   {8, 9, 10, 11, 12, 13, 14, 15}}));
   EXPECT_EQ(s.node_leaders, (std::vector<int>{0, 8}));
   EXPECT_EQ(s.nvlink, s.node);  // NVSwitch: one domain per node
   ASSERT_EQ(s.rail.size(), 8u);

@@ -55,10 +55,12 @@ TEST(Placement, VirtualNodesSplitContiguousBlocks) {
   EXPECT_EQ(c.link(0, 2).cls, tp::LinkClass::HostBridge);
   EXPECT_EQ(c.link(0, 3).cls, tp::LinkClass::HostBridge);
   EXPECT_EQ(c.link(0, 4).cls, tp::LinkClass::Network);  // pretend network
-  EXPECT_NE(error_of([&] { tp::with_virtual_nodes(tp::uniform_cluster(c.nodes[0], 1, 8), 3); })
-                .find("divides the world size 8"),
+  EXPECT_NE(error_of([&] {
+              tp::with_virtual_nodes(tp::uniform_cluster(c.nodes[0], 1, 8), 3);
+            }).find("divides the world size 8"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { tp::with_virtual_nodes(c, 2); }).find("one real machine"), std::string::npos);
+  EXPECT_NE(error_of([&] { tp::with_virtual_nodes(c, 2); }).find("one real machine"),
+            std::string::npos);
 }
 
 TEST(Placement, HeavyDimensionInsideNodesRingAcross) {
@@ -78,7 +80,8 @@ TEST(Placement, HeavyDimensionInsideNodesRingAcross) {
       EXPECT_EQ(r.groups, (Groups{{0, 4}, {1, 5}, {2, 6}, {3, 7}}));
       EXPECT_EQ(r.span.cls, tp::LinkClass::Network);
       EXPECT_EQ(h.backend, "mpi");
-      EXPECT_NE(h.explanation.find(std::string(heavy) + "=4: ranks {0-3},{4-7} inside node (shared memory"),
+      EXPECT_NE(h.explanation.find(std::string(heavy) +
+                                   "=4: ranks {0-3},{4-7} inside node (shared memory"),
                 std::string::npos)
           << h.explanation;
       EXPECT_NE(r.explanation.find("across (virtual) nodes"), std::string::npos) << r.explanation;
@@ -93,7 +96,8 @@ TEST(Placement, HeavyDimensionInsideNodesRingAcross) {
 TEST(Placement, HeavyDimensionLargerThanANodeIsFlagged) {
   const tp::Placement p = tp::place_mesh(virtual_2x4(), {{"ulysses", 8}}, mpi_only());
   EXPECT_EQ(p.dims[0].span.cls, tp::LinkClass::Network);
-  EXPECT_NE(p.dims[0].explanation.find("warning: larger than the 4 ranks of a node"), std::string::npos)
+  EXPECT_NE(p.dims[0].explanation.find("warning: larger than the 4 ranks of a node"),
+            std::string::npos)
       << p.dims[0].explanation;
 }
 
@@ -105,7 +109,8 @@ TEST(Placement, RoundRobinRankNumberingStillKeepsGroupsInNodes) {
   cpu.pus = 4;
   cpu.numa = {{0, 4, 4, 0}};
   for (int r = 0; r < 8; ++r) recs.push_back(tp::RankRecord{r, r % 2 ? "b" : "a", -1, {}, cpu});
-  const tp::Placement p = tp::place_mesh(tp::from_rank_records(recs), {{"ulysses", 4}, {"ring", 2}}, mpi_only());
+  const tp::Placement p =
+      tp::place_mesh(tp::from_rank_records(recs), {{"ulysses", 4}, {"ring", 2}}, mpi_only());
   EXPECT_EQ(p.dims[0].groups, (Groups{{0, 2, 4, 6}, {1, 3, 5, 7}}));
   EXPECT_EQ(p.dims[0].span.cls, tp::LinkClass::HostBridge);
   EXPECT_EQ(p.dims[1].groups, (Groups{{0, 1}, {2, 3}, {4, 5}, {6, 7}}));
@@ -122,7 +127,7 @@ TEST(Placement, GpuClusterPicksNvlinkAndNccl) {
   // NVLink4 450 GB/s raw at the A100-measured efficiency.
   EXPECT_NEAR(p.dims[0].estimate.bandwidth_GBps, 450.0 * tp::kNvlinkEfficiency, 1e-9);
   EXPECT_EQ(p.dims[1].span.cls, tp::LinkClass::Network);
-  EXPECT_EQ(p.dims[1].backend, "nccl");                          // GPUs across nodes: NCCL over IB
+  EXPECT_EQ(p.dims[1].backend, "nccl");  // GPUs across nodes: NCCL over IB
   EXPECT_DOUBLE_EQ(p.dims[1].estimate.bandwidth_GBps, 400.0 / 8);  // NDR NIC
   const tp::Placement dp = tp::place_mesh(c, tp::parse_mesh("dp=2,ulysses=4,ring=2"), all);
   EXPECT_EQ(dp.dims[1].groups[0], (std::vector<int>{0, 1, 2, 3}));
@@ -167,7 +172,8 @@ TEST(Placement, BackendScores) {
   forced.force = "ucx";
   EXPECT_EQ(tp::choose_backend(tp::LinkClass::NVLink, true, forced), "ucx");
   forced.force = "nccl";
-  const std::string e = error_of([&] { tp::choose_backend(tp::LinkClass::HostBridge, false, forced); });
+  const std::string e =
+      error_of([&] { tp::choose_backend(tp::LinkClass::HostBridge, false, forced); });
   EXPECT_NE(e.find("available for this group (ucx, mpi)"), std::string::npos) << e;
 }
 
@@ -177,7 +183,9 @@ TEST(Placement, ImpossibleMeshesAreRejectedNamingTheRule) {
   EXPECT_NE(e.find("product of dimension sizes equal to the world size 8"), std::string::npos) << e;
   EXPECT_NE(e.find("4x4 = 16"), std::string::npos) << e;
   e = error_of([&] { tp::place_mesh(c, {{"heads", 8}}); });
-  EXPECT_NE(e.find("dimension name: expected one of ulysses, tp, ring, dp, found 'heads'"), std::string::npos) << e;
+  EXPECT_NE(e.find("dimension name: expected one of ulysses, tp, ring, dp, found 'heads'"),
+            std::string::npos)
+      << e;
   e = error_of([&] { tp::place_mesh(c, {{"ring", 2}, {"ring", 4}}); });
   EXPECT_NE(e.find("each name at most once"), std::string::npos) << e;
   e = error_of([&] { tp::place_mesh(c, {{"ring", 0}, {"ulysses", 8}}); });

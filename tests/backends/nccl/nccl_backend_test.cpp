@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "backends/registry.hpp"
-#include "comm/communicator.hpp"
 #include "base/error.hpp"
+#include "comm/communicator.hpp"
 
 namespace ody::comm {
 namespace {
@@ -27,26 +27,80 @@ std::vector<char> encode(DType t, const std::vector<double>& v) {
   for (std::size_t i = 0; i < v.size(); ++i) {
     char* p = out.data() + i * dtype_size(t);
     switch (t) {
-      case DType::f32: { float x = static_cast<float>(v[i]); std::memcpy(p, &x, 4); break; }
-      case DType::f64: std::memcpy(p, &v[i], 8); break;
-      case DType::bf16: { bf16 x(static_cast<float>(v[i])); std::memcpy(p, &x, 2); break; }
-      case DType::f16: { f16 x(static_cast<float>(v[i])); std::memcpy(p, &x, 2); break; }
-      case DType::i32: { auto x = static_cast<std::int32_t>(v[i]); std::memcpy(p, &x, 4); break; }
-      case DType::i64: { auto x = static_cast<std::int64_t>(v[i]); std::memcpy(p, &x, 8); break; }
-      case DType::u8: { auto x = static_cast<std::uint8_t>(v[i]); std::memcpy(p, &x, 1); break; }
+      case DType::f32: {
+        float x = static_cast<float>(v[i]);
+        std::memcpy(p, &x, 4);
+        break;
+      }
+      case DType::f64:
+        std::memcpy(p, &v[i], 8);
+        break;
+      case DType::bf16: {
+        bf16 x(static_cast<float>(v[i]));
+        std::memcpy(p, &x, 2);
+        break;
+      }
+      case DType::f16: {
+        f16 x(static_cast<float>(v[i]));
+        std::memcpy(p, &x, 2);
+        break;
+      }
+      case DType::i32: {
+        auto x = static_cast<std::int32_t>(v[i]);
+        std::memcpy(p, &x, 4);
+        break;
+      }
+      case DType::i64: {
+        auto x = static_cast<std::int64_t>(v[i]);
+        std::memcpy(p, &x, 8);
+        break;
+      }
+      case DType::u8: {
+        auto x = static_cast<std::uint8_t>(v[i]);
+        std::memcpy(p, &x, 1);
+        break;
+      }
     }
   }
   return out;
 }
 double decode(DType t, const char* p) {
   switch (t) {
-    case DType::f32: { float x; std::memcpy(&x, p, 4); return x; }
-    case DType::f64: { double x; std::memcpy(&x, p, 8); return x; }
-    case DType::bf16: { bf16 x; std::memcpy(&x, p, 2); return static_cast<float>(x); }
-    case DType::f16: { f16 x; std::memcpy(&x, p, 2); return static_cast<float>(x); }
-    case DType::i32: { std::int32_t x; std::memcpy(&x, p, 4); return x; }
-    case DType::i64: { std::int64_t x; std::memcpy(&x, p, 8); return static_cast<double>(x); }
-    case DType::u8: { std::uint8_t x; std::memcpy(&x, p, 1); return x; }
+    case DType::f32: {
+      float x;
+      std::memcpy(&x, p, 4);
+      return x;
+    }
+    case DType::f64: {
+      double x;
+      std::memcpy(&x, p, 8);
+      return x;
+    }
+    case DType::bf16: {
+      bf16 x;
+      std::memcpy(&x, p, 2);
+      return static_cast<float>(x);
+    }
+    case DType::f16: {
+      f16 x;
+      std::memcpy(&x, p, 2);
+      return static_cast<float>(x);
+    }
+    case DType::i32: {
+      std::int32_t x;
+      std::memcpy(&x, p, 4);
+      return x;
+    }
+    case DType::i64: {
+      std::int64_t x;
+      std::memcpy(&x, p, 8);
+      return static_cast<double>(x);
+    }
+    case DType::u8: {
+      std::uint8_t x;
+      std::memcpy(&x, p, 1);
+      return x;
+    }
   }
   return 0;
 }
@@ -60,11 +114,14 @@ class DeviceBuffer {
   ~DeviceBuffer() { cudaFree(p_); }
   void upload(const std::vector<double>& v) {
     auto bytes = encode(t_, v);
-    EXPECT_EQ(cudaMemcpy(p_, bytes.data(), v.size() * dtype_size(t_), cudaMemcpyHostToDevice), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(p_, bytes.data(), v.size() * dtype_size(t_), cudaMemcpyHostToDevice),
+              cudaSuccess);
   }
   std::vector<double> download() const {
     std::vector<char> bytes(static_cast<std::size_t>(n_) * dtype_size(t_) + 1);
-    EXPECT_EQ(cudaMemcpy(bytes.data(), p_, static_cast<std::size_t>(n_) * dtype_size(t_), cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(bytes.data(), p_, static_cast<std::size_t>(n_) * dtype_size(t_),
+                         cudaMemcpyDeviceToHost),
+              cudaSuccess);
     std::vector<double> v(n_);
     for (int64_t i = 0; i < n_; ++i) v[i] = decode(t_, bytes.data() + i * dtype_size(t_));
     return v;
@@ -97,7 +154,10 @@ class NcclBackend : public ::testing::Test {
 };
 
 double tol(DType t) {
-  return t == DType::bf16 ? 1.0 / 256 : t == DType::f16 ? 1.0 / 2048 : t == DType::f32 ? 1e-7 : 1e-15;
+  return t == DType::bf16  ? 1.0 / 256
+         : t == DType::f16 ? 1.0 / 2048
+         : t == DType::f32 ? 1e-7
+                           : 1e-15;
 }
 
 TEST_F(NcclBackend, Info) {
@@ -107,7 +167,8 @@ TEST_F(NcclBackend, Info) {
 }
 
 TEST_F(NcclBackend, AllReduceEveryTypeAndOp) {
-  for (DType t : {DType::f32, DType::f64, DType::bf16, DType::f16, DType::i32, DType::i64, DType::u8})
+  for (DType t :
+       {DType::f32, DType::f64, DType::bf16, DType::f16, DType::i32, DType::i64, DType::u8})
     for (ReduceOp op : {ReduceOp::sum, ReduceOp::max, ReduceOp::min, ReduceOp::avg}) {
       if (!reduction_allowed(t, op)) continue;
       for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{13}, int64_t{(1 << 20) + 3}})
@@ -124,12 +185,16 @@ TEST_F(NcclBackend, AllReduceEveryTypeAndOp) {
             double want = op == ReduceOp::min ? 1e300 : op == ReduceOp::max ? -1e300 : 0;
             for (int q = 0; q < p_; ++q) {
               const double v = value(q, i);
-              want = op == ReduceOp::min ? std::min(want, v) : op == ReduceOp::max ? std::max(want, v) : want + v;
+              want = op == ReduceOp::min   ? std::min(want, v)
+                     : op == ReduceOp::max ? std::max(want, v)
+                                           : want + v;
             }
             if (op == ReduceOp::avg) want /= p_;
-            if (std::abs(got[i] - want) > (op == ReduceOp::avg ? tol(t) : 0.0) * std::abs(want)) ++bad;
+            if (std::abs(got[i] - want) > (op == ReduceOp::avg ? tol(t) : 0.0) * std::abs(want))
+              ++bad;
           }
-          EXPECT_EQ(bad, 0) << to_string(t) << " " << to_string(op) << " n=" << n << (in_place ? " in place" : "");
+          EXPECT_EQ(bad, 0) << to_string(t) << " " << to_string(op) << " n=" << n
+                            << (in_place ? " in place" : "");
         }
     }
 }
@@ -142,7 +207,8 @@ TEST_F(NcclBackend, AllGatherAndV) {
   send.upload(mine);
   comm_->all_gather(send.view(), recv.view());
   auto got = recv.download();
-  for (int64_t k = 0; k < n * p_; k += 997) ASSERT_EQ(got[k], value(static_cast<int>(k / n), k % n)) << k;
+  for (int64_t k = 0; k < n * p_; k += 997)
+    ASSERT_EQ(got[k], value(static_cast<int>(k / n), k % n)) << k;
   // Varying counts, in place.
   std::vector<int64_t> counts(p_), displs(p_, 0);
   for (int j = 0; j < p_; ++j) counts[j] = (j * 3 + 1) % 5;
@@ -190,7 +256,8 @@ TEST_F(NcclBackend, AllToAllInPlaceAndV) {
   for (int j = 0; j < p_; ++j) scount[j] = sc(r_, j), rcount[j] = sc(j, r_);
   std::partial_sum(scount.begin(), scount.end() - 1, sdispl.begin() + 1);
   std::partial_sum(rcount.begin(), rcount.end() - 1, rdispl.begin() + 1);
-  DeviceBuffer s(DType::i64, sdispl.back() + scount.back()), r(DType::i64, rdispl.back() + rcount.back());
+  DeviceBuffer s(DType::i64, sdispl.back() + scount.back()),
+      r(DType::i64, rdispl.back() + rcount.back());
   std::vector<double> sv(sdispl.back() + scount.back());
   for (int j = 0; j < p_; ++j)
     for (int64_t i = 0; i < scount[j]; ++i) sv[sdispl[j] + i] = value(r_, j * 5 + i);

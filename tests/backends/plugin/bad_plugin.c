@@ -4,20 +4,46 @@
 
 static const char* err(void) { return "bad plugin"; }
 static odyPluginResult_t init(int r, int s, const odyPluginBootstrap_v1_t* b, odyPluginComm_t* c) {
-  (void)r; (void)s; (void)b; (void)c;
+  (void)r;
+  (void)s;
+  (void)b;
+  (void)c;
   return ODY_PLUGIN_ERROR;
 }
-static odyPluginResult_t props(odyPluginComm_t c, odyPluginProperties_v1_t* p) { (void)c; (void)p; return ODY_PLUGIN_ERROR; }
-static odyPluginResult_t isend(odyPluginComm_t c, const void* d, size_t n, int p, int64_t t, odyPluginRequest_t* r) {
-  (void)c; (void)d; (void)n; (void)p; (void)t; (void)r;
+static odyPluginResult_t props(odyPluginComm_t c, odyPluginProperties_v1_t* p) {
+  (void)c;
+  (void)p;
   return ODY_PLUGIN_ERROR;
 }
-static odyPluginResult_t irecv(odyPluginComm_t c, void* d, size_t n, int p, int64_t t, odyPluginRequest_t* r) {
-  (void)c; (void)d; (void)n; (void)p; (void)t; (void)r;
+static odyPluginResult_t isend(odyPluginComm_t c, const void* d, size_t n, int p, int64_t t,
+                               odyPluginRequest_t* r) {
+  (void)c;
+  (void)d;
+  (void)n;
+  (void)p;
+  (void)t;
+  (void)r;
   return ODY_PLUGIN_ERROR;
 }
-static odyPluginResult_t test(odyPluginRequest_t r, int* done) { (void)r; (void)done; return ODY_PLUGIN_ERROR; }
-static odyPluginResult_t fin(odyPluginComm_t c) { (void)c; return ODY_PLUGIN_OK; }
+static odyPluginResult_t irecv(odyPluginComm_t c, void* d, size_t n, int p, int64_t t,
+                               odyPluginRequest_t* r) {
+  (void)c;
+  (void)d;
+  (void)n;
+  (void)p;
+  (void)t;
+  (void)r;
+  return ODY_PLUGIN_ERROR;
+}
+static odyPluginResult_t test(odyPluginRequest_t r, int* done) {
+  (void)r;
+  (void)done;
+  return ODY_PLUGIN_ERROR;
+}
+static odyPluginResult_t fin(odyPluginComm_t c) {
+  (void)c;
+  return ODY_PLUGIN_OK;
+}
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -43,7 +69,21 @@ EXPORT const int odyPlugin_v3 = 3;
 #else
 #define ISEND isend
 #endif
-EXPORT const odyPlugin_v1_t odyPlugin_v1 = {
-    ODY_BAD_ABI, ODY_BAD_SIZE, ODY_BAD_NAME, "0", err, init, props, ISEND, irecv, test,
-    0, 0, 0, 0, 0, 0, fin};
+EXPORT const odyPlugin_v1_t odyPlugin_v1 = {ODY_BAD_ABI,
+                                            ODY_BAD_SIZE,
+                                            ODY_BAD_NAME,
+                                            "0",
+                                            err,
+                                            init,
+                                            props,
+                                            ISEND,
+                                            irecv,
+                                            test,
+                                            0,
+                                            0,
+                                            0,
+                                            0,
+                                            0,
+                                            0,
+                                            fin};
 #endif

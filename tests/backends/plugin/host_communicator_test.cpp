@@ -64,7 +64,8 @@ TEST_F(HostWorks, BatchBeyondInlineHandles) {
     for (int m = 0; m < kMsgs; ++m) {
       const auto& b = in[peer * kMsgs + m];
       int wrong = 0;
-      for (std::size_t i = 0; i < b.size(); ++i) wrong += b[i] != value(peer, m, static_cast<int>(i));
+      for (std::size_t i = 0; i < b.size(); ++i)
+        wrong += b[i] != value(peer, m, static_cast<int>(i));
       EXPECT_EQ(wrong, 0) << "message " << m << " from rank " << peer;
     }
 }

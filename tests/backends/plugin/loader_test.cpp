@@ -69,7 +69,8 @@ TEST_F(Loader, MissingSymbol) {
 TEST_F(Loader, OnlyNewerVersions) {
   const auto msg = error_of("plugin:newer");
   expect_clear(msg, "newer");
-  expect_contains(msg, "exports only odyPlugin_v2, odyPlugin_v3, newer than this host supports (odyPlugin_v1)");
+  expect_contains(
+      msg, "exports only odyPlugin_v2, odyPlugin_v3, newer than this host supports (odyPlugin_v1)");
   expect_contains(msg, "wrong version");
 }
 

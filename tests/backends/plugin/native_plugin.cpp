@@ -28,7 +28,10 @@ void match() {
   for (auto r = g_recvs.begin(); r != g_recvs.end();) {
     auto s = g_sends.begin();
     while (s != g_sends.end() && (*s)->tag != (*r)->tag) ++s;
-    if (s == g_sends.end()) { ++r; continue; }
+    if (s == g_sends.end()) {
+      ++r;
+      continue;
+    }
     if ((*s)->bytes) std::memcpy((*r)->data, (*s)->data, (*s)->bytes);
     (*s)->done = (*r)->done = true;
     g_sends.erase(s);
@@ -43,10 +46,17 @@ odyPluginResult_t done_request(odyPluginRequest_t* out) {
 
 size_t esize(odyPluginDType_t t) {
   switch (t) {
-    case ODY_PLUGIN_F64: case ODY_PLUGIN_I64: return 8;
-    case ODY_PLUGIN_F32: case ODY_PLUGIN_I32: return 4;
-    case ODY_PLUGIN_BF16: case ODY_PLUGIN_F16: return 2;
-    default: return 1;
+    case ODY_PLUGIN_F64:
+    case ODY_PLUGIN_I64:
+      return 8;
+    case ODY_PLUGIN_F32:
+    case ODY_PLUGIN_I32:
+      return 4;
+    case ODY_PLUGIN_BF16:
+    case ODY_PLUGIN_F16:
+      return 2;
+    default:
+      return 1;
   }
 }
 
@@ -63,13 +73,15 @@ odyPluginResult_t props(odyPluginComm_t, odyPluginProperties_v1_t* p) {
   *p = {INT64_MAX, 1, 0, 0};
   return ODY_PLUGIN_OK;
 }
-odyPluginResult_t isend(odyPluginComm_t, const void* d, size_t n, int, int64_t tag, odyPluginRequest_t* r) {
+odyPluginResult_t isend(odyPluginComm_t, const void* d, size_t n, int, int64_t tag,
+                        odyPluginRequest_t* r) {
   auto* q = new Req{true, const_cast<char*>(static_cast<const char*>(d)), n, tag, false};
   g_sends.push_back(q);
   *r = reinterpret_cast<odyPluginRequest_t>(q);
   return ODY_PLUGIN_OK;
 }
-odyPluginResult_t irecv(odyPluginComm_t, void* d, size_t n, int, int64_t tag, odyPluginRequest_t* r) {
+odyPluginResult_t irecv(odyPluginComm_t, void* d, size_t n, int, int64_t tag,
+                        odyPluginRequest_t* r) {
   auto* q = new Req{false, static_cast<char*>(d), n, tag, false};
   g_recvs.push_back(q);
   *r = reinterpret_cast<odyPluginRequest_t>(q);
@@ -98,7 +110,8 @@ odyPluginResult_t all_gather(odyPluginComm_t, const void* s, void* d, size_t n, 
   return done_request(r);
 }
 odyPluginResult_t reduce_scatter(odyPluginComm_t, const void* s, void* d, size_t n,
-                                 odyPluginDType_t t, odyPluginReduceOp_t, int, odyPluginRequest_t* r) {
+                                 odyPluginDType_t t, odyPluginReduceOp_t, int,
+                                 odyPluginRequest_t* r) {
   if (t == ODY_PLUGIN_F64) return ODY_PLUGIN_UNSUPPORTED;
   ++native_calls[2];
   if (s != d && n) std::memcpy(d, s, n * esize(t));
@@ -130,7 +143,21 @@ odyPluginResult_t finalize(odyPluginComm_t c) {
 
 extern "C" {
 __attribute__((visibility("default"))) extern const odyPlugin_v1_t odyPlugin_v1 = {
-    ODY_PLUGIN_ABI_VERSION, sizeof(odyPlugin_v1_t), "native", "test", error_string, init, props,
-    isend, irecv, test, all_reduce, all_gather, reduce_scatter, all_to_all, broadcast, barrier,
+    ODY_PLUGIN_ABI_VERSION,
+    sizeof(odyPlugin_v1_t),
+    "native",
+    "test",
+    error_string,
+    init,
+    props,
+    isend,
+    irecv,
+    test,
+    all_reduce,
+    all_gather,
+    reduce_scatter,
+    all_to_all,
+    broadcast,
+    barrier,
     finalize};
 }  // extern "C"

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "backends/ucx/combine.hpp"
-#include "comm/dtype.hpp"
 #include "base/half.hpp"
+#include "comm/dtype.hpp"
 
 namespace ody::backends::ucx {
 namespace {
@@ -28,9 +28,12 @@ template <class Acc>
 Acc value(int which, std::int64_t i) {
   if (which == 1 && i % 5 == 0) return value<Acc>(0, i);
   const std::int64_t k = (i * 37 + which * 11) % 29;
-  if constexpr (std::is_floating_point_v<Acc>) return static_cast<Acc>((k - 14) * 0.375);
-  else if constexpr (std::is_signed_v<Acc>) return static_cast<Acc>(k - 14);
-  else return static_cast<Acc>(k);
+  if constexpr (std::is_floating_point_v<Acc>)
+    return static_cast<Acc>((k - 14) * 0.375);
+  else if constexpr (std::is_signed_v<Acc>)
+    return static_cast<Acc>(k - 14);
+  else
+    return static_cast<Acc>(k);
 }
 
 template <class T, class Acc>
@@ -43,7 +46,7 @@ void check_type(DType t) {
         in[i] = static_cast<T>(value<Acc>(0, i));
         inout[i] = static_cast<T>(value<Acc>(1, i));
         const Acc a = static_cast<Acc>(in[i]), b = static_cast<Acc>(inout[i]);
-        const Acc r = op == ReduceOp::max ? (a < b ? b : a)
+        const Acc r = op == ReduceOp::max   ? (a < b ? b : a)
                       : op == ReduceOp::min ? (b < a ? b : a)
                                             : static_cast<Acc>(a + b);
         want[i] = static_cast<T>(r);

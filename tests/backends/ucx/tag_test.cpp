@@ -54,7 +54,8 @@ TEST(UcxTag, DistinctMessagesGetDistinctTags) {
       for (std::uint32_t user : {0u, 1u, 2u}) seen.insert(p2p(comm, src, user)), ++n;
       for (std::uint32_t ct = 0; ct < 4; ++ct)
         for (std::uint32_t seq : {0u, 1u})
-          for (std::uint32_t step : {0u, 1u}) seen.insert(collective(comm, src, ct, seq, step)), ++n;
+          for (std::uint32_t step : {0u, 1u})
+            seen.insert(collective(comm, src, ct, seq, step)), ++n;
     }
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(n));
   // Point-to-point user tag 0 and collective tag 0 / seq 0 / step 0 differ by the kind bit.

@@ -14,8 +14,8 @@
 
 #include "backends/registry.hpp"
 #include "backends/ucx/communicator.hpp"
-#include "comm/communicator.hpp"
 #include "base/error.hpp"
+#include "comm/communicator.hpp"
 
 namespace ody::backends::ucx {
 namespace {
@@ -133,7 +133,8 @@ TEST_F(UcxBackend, SameTagMatchesInIssueOrderAcrossTags) {
   // that order everywhere, but the tags themselves in opposite orders on odd ranks.
   std::vector<int> order(8);
   std::iota(order.begin(), order.end(), 0);
-  if (r_ % 2) std::reverse(order.begin(), order.begin() + 4), std::reverse(order.begin() + 4, order.end());
+  if (r_ % 2)
+    std::reverse(order.begin(), order.begin() + 4), std::reverse(order.begin() + 4, order.end());
   for (int k : order)
     works[k] = comm_->all_reduce_async(comm::cbuf(in[k]), comm::buf(out[k]), ReduceOp::sum, k % 4);
   for (int k = 7; k >= 0; --k) works[k]->wait();
