@@ -2,7 +2,7 @@
 // Shared by the CPU and CUDA attention tests: seeded inputs, position layouts, the fp64
 // and plain-fp32 references, and the derived-tolerance comparison.
 //
-// Tolerance rule (flash-attention's, docs/style.md): for each output X,
+// Tolerance rule (flash-attention's; the house style): for each output X,
 //   max|X_kernel - X_fp64|  <=  kMultiple * max|X_plain32 - X_fp64|  +  floor
 // where X_plain32 is the plain fp32 implementation (kernels/attention_reference, Acc =
 // float) on the SAME inputs (bf16 inputs are rounded once, and every implementation
