@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "backends/hierarchical/world.hpp"
 #include "backends/mpi/communicator.hpp"
 #include "backends/plugin/communicator.hpp"
 #if ODY_HAVE_NCCL
@@ -48,11 +49,14 @@ std::vector<std::string> available() {
 std::unique_ptr<comm::Communicator> create_world(std::string_view name) {
   // "plugin:NAME": libody-plugin-NAME.so loaded at run time (backends/plugin/loader.hpp).
   if (name.starts_with("plugin:")) return plugin::PluginCommunicator::create_world(name.substr(7));
+  // "hier:LEVELS[@NODES]": the two-level communicator over one-level backends (world.hpp).
+  if (name.starts_with("hier:")) return hierarchical::create_world(name, create_world);
   for (const auto& e : builtins())
     if (name == e.name) return e.create();
   std::string names;
   for (const auto& n : available()) names += (names.empty() ? "" : ", ") + n;
-  throw Error("--backend", "one of " + names + " or plugin:NAME (libody-plugin-NAME.so)",
+  throw Error("--backend",
+              "one of " + names + ", plugin:NAME (libody-plugin-NAME.so) or hier:LEVELS[@NODES]",
               "'" + std::string(name) + "'");
 }
 

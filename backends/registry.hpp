@@ -11,8 +11,10 @@
 
 namespace ody::backends {
 
-// The world communicator of backend `name`; throws ody::Error listing the available
-// names when `name` is unknown.
+// The world communicator of backend `name`: a built-in one, "plugin:NAME" (a run-time
+// plugin, backends/plugin/loader.hpp) or "hier:LEVELS[@NODES]" (the two-level communicator
+// over one-level backends, backends/hierarchical/world.hpp). Throws ody::Error listing the
+// available names when `name` is unknown.
 std::unique_ptr<comm::Communicator> create_world(std::string_view name);
 // Backends built into this library.
 std::vector<std::string> available();

@@ -1,7 +1,8 @@
 # The layering of the source folders, enforced: a folder's files may include only the
 # project folders listed for it (base/ is the bottom: header-only, no project includes).
 #   base <- comm <- backends          base <- topology
-#   base <- kernels <- layers <- strategies (which also sees comm/)
+#   base <- kernels <- layers <- strategies (which also sees comm/ and backends/: the
+#   two-level communicator of a mesh dimension that spans nodes)
 # experiments/, tests/, examples/ may include anything. Used at configure time (included
 # from the top CMakeLists.txt) and by the CTest test `layering` (cmake -P this file with
 # -DODY_SOURCE_DIR=...), so a change that breaks it fails the README's test command.
@@ -12,7 +13,7 @@ set(_ody_layers_allowed
   "topology:base,topology"
   "kernels:base,kernels"
   "layers:base,kernels,layers"
-  "strategies:base,comm,kernels,layers,strategies"
+  "strategies:base,comm,backends,kernels,layers,strategies"
   "plugins:base,comm,backends")
 
 cmake_policy(SET CMP0057 NEW)  # IN_LIST (script mode starts without the project's policies)

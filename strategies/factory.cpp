@@ -4,8 +4,8 @@
 #include <cmath>
 #include <functional>
 
+#include "backends/hierarchical/communicator.hpp"
 #include "base/error.hpp"
-#include "comm/hierarchical.hpp"
 #include "strategies/catalog.hpp"
 
 namespace ody::strategies {
@@ -146,9 +146,9 @@ std::unique_ptr<Strategy> make_strategy(std::string_view name, const BlockConfig
   const std::vector<int> nodes = node_of_index(r.node_of_rank, r.placement);
   if (!nodes.empty() && two_level(nodes)) {
     if (run_on)
-      run_on = comm::make_hierarchical(std::move(run_on), nodes);
+      run_on = backends::hierarchical::make_hierarchical(std::move(run_on), nodes);
     else
-      run_on = comm::make_hierarchical(comm, nodes);
+      run_on = backends::hierarchical::make_hierarchical(comm, nodes);
   }
   auto s = e.make(cfg, run_on ? *run_on : comm, r);
   if (run_on) s->adopt(std::move(run_on));  // destroyed after the strategy's own members

@@ -26,11 +26,11 @@
 //   node_of_rank  world rank -> node id (empty: none; else one entry per world rank).
 //              A group that spans more than one node with more than one rank on each,
 //              the same number on every node (strategies::two_level, mesh.hpp), runs on a
-//              comm::HierarchicalCommunicator (intra-node steps + inter-node steps,
-//              comm/hierarchical.hpp): for the hybrids each such mesh dimension (Mesh),
-//              for the one-dimensional strategies the whole world, which the strategy
-//              then keeps alive (Strategy::adopt). Results and traffic counts are those
-//              of the flat communicator (it counts the logical operations' flat volumes,
+//              backends::hierarchical::HierarchicalCommunicator (intra-node steps + inter-node
+//              steps, backends/hierarchical/communicator.hpp): for the hybrids each such mesh
+//              dimension (Mesh), for the one-dimensional strategies the whole world, which the
+//              strategy then keeps alive (Strategy::adopt). Results and traffic counts are those of
+//              the flat communicator (it counts the logical operations' flat volumes,
 //              docs/traffic.md), so cost() is unchanged; Strategy::mesh_comm(dim) says
 //              which communicator a dimension got. Under the topology's placement (heavy
 //              dimension inside a node) a hybrid's ring is two-level when it has more

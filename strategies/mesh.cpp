@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
+#include "backends/hierarchical/communicator.hpp"
 #include "base/error.hpp"
-#include "comm/hierarchical.hpp"
 
 namespace ody::strategies {
 
@@ -12,7 +12,8 @@ bool two_level(std::span<const int> group_nodes) {
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   const auto n_nodes = distinct.size();
-  return n_nodes > 1 && n_nodes < group_nodes.size() && comm::uniform_nodes(group_nodes);
+  return n_nodes > 1 && n_nodes < group_nodes.size() &&
+         backends::hierarchical::uniform_nodes(group_nodes);
 }
 
 std::vector<int> node_of_index(const std::vector<int>& node_of_rank,
@@ -90,7 +91,11 @@ Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int
       }
       // Every member of the group computes the same answer, so the group splits together.
       two_level = strategies::two_level(group_nodes);
-      if (two_level) comms_.push_back(comm::make_hierarchical(std::move(plain), group_nodes));
+      if (two_level) {
+        if (!progress_) progress_ = backends::hierarchical::make_progress_group();
+        comms_.push_back(backends::hierarchical::make_hierarchical(std::move(plain), group_nodes,
+                                                                   {}, progress_));
+      }
     }
     if (!two_level) comms_.push_back(std::move(plain));
     hier_.push_back(two_level);

@@ -15,9 +15,9 @@
 //
 // Hierarchical communicators: `node_of_rank` (optional) gives, for each world rank, its
 // node id. A dimension whose group spans more than one node with more than one rank
-// per node, the same number on each, gets a comm::HierarchicalCommunicator
-// (comm/hierarchical.hpp: intra = the group's ranks on one node, inter = the group's
-// ranks with the same local index across nodes); every other dimension gets the plain
+// per node, the same number on each, gets a backends::hierarchical::HierarchicalCommunicator
+// (backends/hierarchical/communicator.hpp: intra = the group's ranks on one node, inter = the
+// group's ranks with the same local index across nodes); every other dimension gets the plain
 // split. Either way comm(name) has the same ranks, order and results, and the same traffic
 // counts (a hierarchical communicator counts the logical operation's flat volume;
 // docs/traffic.md), so the strategies' cost() formulas hold on both.
@@ -29,6 +29,10 @@
 #include <vector>
 
 #include "comm/communicator.hpp"
+
+namespace ody::backends::hierarchical {
+class ProgressGroup;
+}
 
 namespace ody::strategies {
 
@@ -78,6 +82,8 @@ class Mesh {
   std::vector<MeshDim> dims_;
   int index_ = 0;
   std::vector<int> coords_;
+  // The dimensions' two-level communicators progress together (one ProgressGroup).
+  std::shared_ptr<backends::hierarchical::ProgressGroup> progress_;
   std::vector<std::unique_ptr<comm::Communicator>> comms_;
   std::vector<bool> hier_;
 };

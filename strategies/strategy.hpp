@@ -102,8 +102,9 @@ class Strategy {
   std::string describe_mesh() const;
   // The communicator of mesh dimension `dim` (a mesh_dims() name): comm() for
   // one-dimensional strategies, the mesh's sub-communicator for hybrids. It is a
-  // comm::HierarchicalCommunicator when the dimension spans nodes (StrategyOptions::
-  // node_of_rank, factory.hpp). Throws ody::Error listing the names when unknown.
+  // backends::hierarchical::HierarchicalCommunicator when the dimension spans nodes
+  // (StrategyOptions:: node_of_rank, factory.hpp). Throws ody::Error listing the names when
+  // unknown.
   comm::Communicator& mesh_comm(std::string_view dim) const;
   // The traffic of every communicator the strategy sends on (comm() and, for hybrids, its
   // mesh's sub-communicators), summed; what cost() predicts. reset_traffic() zeroes them.

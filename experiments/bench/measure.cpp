@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "backends/hierarchical/communicator.hpp"
 #include "backends/mpi/check.hpp"
-#include "comm/hierarchical.hpp"
 #include "comm/trace.hpp"
 #include "experiments/bench/metrics.hpp"
 #include "layers/block_io.hpp"
@@ -59,7 +59,8 @@ Result measure(const Planned& planned, const layers::BlockConfig& cfg, const Opt
   // A dimension whose group spans nodes runs on a hierarchical (two-level) communicator
   // (strategies/factory.hpp, node_of_rank): one line per such dimension (rank 0's group).
   for (const auto& d : st->mesh_dims())
-    if (auto* h = dynamic_cast<comm::HierarchicalCommunicator*>(&st->mesh_comm(d.name));
+    if (auto* h =
+            dynamic_cast<backends::hierarchical::HierarchicalCommunicator*>(&st->mesh_comm(d.name));
         h && s.rank() == 0)
       std::printf(
           "# two-level %s: %s=%d hierarchical (%d nodes x %d ranks: intra-node then inter-node "

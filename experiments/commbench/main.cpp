@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "backends/hierarchical/communicator.hpp"
 #include "base/error.hpp"
-#include "comm/hierarchical.hpp"
 #include "experiments/commbench/collectives.hpp"
 #include "experiments/commbench/sweep.hpp"
 #include "experiments/common/harness.hpp"
@@ -43,7 +43,7 @@ int run(int argc, char** argv) {
   app.add_option("--reduce-op", o.reduce_op, "sum, max, min, avg");
   app.add_option("--hier", o.hier,
                  "also run through a hierarchical communicator over K pretend "
-                 "nodes of contiguous ranks (comm/hierarchical.hpp); 0: off");
+                 "nodes of contiguous ranks (backends/hierarchical/communicator.hpp); 0: off");
   parse_command_line(app, argc, argv);
 
   // ---- validation: identical on every rank, before any communication ----------------
@@ -82,7 +82,7 @@ int run(int argc, char** argv) {
   if (o.hier > 0) {
     std::vector<int> nodes(static_cast<std::size_t>(p));
     for (int r = 0; r < p; ++r) nodes[r] = r / (p / o.hier);
-    hier = comm::make_hierarchical(s.world(), nodes);
+    hier = backends::hierarchical::make_hierarchical(s.world(), nodes);
     sw.hier = hier.get();
   }
   auto header = s.header();

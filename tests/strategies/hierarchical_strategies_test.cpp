@@ -1,9 +1,9 @@
 // Every strategy built through the factory with StrategyOptions::node_of_rank for 2
 // pretend nodes (np 4 and 8): a mesh dimension (or, for the one-dimensional strategies,
 // the world) whose groups span both nodes with more than one rank on each runs over a
-// comm::HierarchicalCommunicator, and the strategy must still match the single-rank Block
-// with traffic == cost() exactly (strategy_check.hpp; the hierarchical communicator counts
-// the logical operations' flat volumes, docs/traffic.md).
+// backends::hierarchical::HierarchicalCommunicator, and the strategy must still match the
+// single-rank Block with traffic == cost() exactly (strategy_check.hpp; the hierarchical
+// communicator counts the logical operations' flat volumes, docs/traffic.md).
 //
 // Node maps: node-major (rank r on node r / (N/2)), round-robin (r on node r % 2), and
 // round-robin with a placement that lists node 0's ranks first (logical index m on world
@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "backends/hierarchical/communicator.hpp"
 #include "backends/registry.hpp"
 #include "base/error.hpp"
-#include "comm/hierarchical.hpp"
 #include "strategies/factory.hpp"
 #include "strategy_check.hpp"
 #include "support/test_args.hpp"
@@ -66,7 +66,7 @@ bool expect_hierarchical(const std::vector<int>& sizes, int k, int index, const 
 }
 
 bool is_hierarchical(comm::Communicator& c) {
-  return dynamic_cast<comm::HierarchicalCommunicator*>(&c) != nullptr;
+  return dynamic_cast<backends::hierarchical::HierarchicalCommunicator*>(&c) != nullptr;
 }
 
 // H and i divisible by 8 so that every mesh of 4 and 8 ranks is valid for every strategy;
@@ -108,7 +108,7 @@ class HierarchicalStrategies : public ::testing::Test {
     test::expect_traffic("backward (factory)", a.backward, b.backward);
     // One-dimensional strategies whose collectives go through the two levels: the levels
     // carried the steps (intra and inter both), so the two-level algorithms really ran.
-    if (auto* h = dynamic_cast<comm::HierarchicalCommunicator*>(&s->comm());
+    if (auto* h = dynamic_cast<backends::hierarchical::HierarchicalCommunicator*>(&s->comm());
         h && dims.size() == 1) {
       const auto levels =
           h->intra_traffic().total().bytes_sent + h->inter_traffic().total().bytes_sent;

@@ -7,9 +7,9 @@
 #include <cstring>
 #include <numeric>
 
+#include "backends/hierarchical/communicator.hpp"
 #include "backends/registry.hpp"
 #include "base/error.hpp"
-#include "comm/hierarchical.hpp"
 #include "strategies/layout.hpp"
 #include "strategies/mesh.hpp"
 #include "support/test_args.hpp"
@@ -66,7 +66,7 @@ TEST(Mesh, DimensionSpanningNodesIsHierarchical) {
   Mesh mesh(*w, {{"sp", p}}, {}, nodes);
   EXPECT_TRUE(mesh.hierarchical("sp"));
   comm::Communicator& c = mesh.comm("sp");
-  EXPECT_NE(dynamic_cast<comm::HierarchicalCommunicator*>(&c), nullptr);
+  EXPECT_NE(dynamic_cast<backends::hierarchical::HierarchicalCommunicator*>(&c), nullptr);
   EXPECT_EQ(c.rank(), w->rank());
   const std::int64_t n = 3 * p + 1;
   std::vector<float> in(n), flat(n), two(n);

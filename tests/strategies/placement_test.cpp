@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <set>
 
+#include "backends/hierarchical/communicator.hpp"
 #include "backends/registry.hpp"
-#include "comm/hierarchical.hpp"
 #include "strategies/factory.hpp"
 #include "strategy_check.hpp"
 #include "support/test_args.hpp"
@@ -105,7 +105,9 @@ TEST(Placement, HybridsOnPlacedMeshMatchBlock) {
         // more than one rank on each: the inner groups sit inside a node, the ring has one
         // rank per node. Both dimensions keep flat communicators.
         for (const char* dim : {inner, "ring"})
-          EXPECT_EQ(dynamic_cast<comm::HierarchicalCommunicator*>(&s->mesh_comm(dim)), nullptr)
+          EXPECT_EQ(
+              dynamic_cast<backends::hierarchical::HierarchicalCommunicator*>(&s->mesh_comm(dim)),
+              nullptr)
               << dim;
         const int index = int(std::find(o.placement.begin(), o.placement.end(), world->rank()) -
                               o.placement.begin());

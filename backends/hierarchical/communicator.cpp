@@ -1,4 +1,4 @@
-#include "comm/hierarchical.hpp"
+#include "backends/hierarchical/communicator.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -11,15 +11,9 @@
 #include "base/error.hpp"
 #include "comm/reduce.hpp"
 
-namespace ody::comm {
+namespace ody::backends::hierarchical {
 
 namespace {
-
-std::mutex g_registry_mutex;  // guards registry() (see advance_all)
-std::vector<HierarchicalCommunicator*>& registry() {
-  static std::vector<HierarchicalCommunicator*> r;
-  return r;
-}
 
 // The levels a step runs on. Each level is its own communicator, and within one tag the
 // steps of a level are issued in the order their operations were issued.
@@ -101,6 +95,46 @@ struct HierarchicalCommunicator::Op {
   }
 };
 
+// A ProgressGroup's members (communicators register in their constructor and leave in
+// their destructor; the mutex guards the list, progress itself is single-threaded).
+class ProgressGroup {
+ public:
+  void join(HierarchicalCommunicator* c) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    members_.push_back(c);
+  }
+  void leave(HierarchicalCommunicator* c) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    members_.erase(std::remove(members_.begin(), members_.end(), c), members_.end());
+  }
+  // Advances every member's operations in flight.
+  void advance_all() {
+    for (auto* c : snapshot())
+      for (Tag t = 0; t < kCollectiveTags; ++t)
+        if (!c->queues_[static_cast<std::size_t>(t)].empty()) c->advance(t);
+  }
+  // True when every step of every member's operations in flight has been issued.
+  bool all_issued() {
+    for (auto* c : snapshot())
+      for (const auto& q : c->queues_)
+        for (const auto& op : q)
+          if (op->next < op->steps.size()) return false;
+    return true;
+  }
+  // Advances all until `until` completes.
+  void drive(const HierarchicalCommunicator::Op* until);
+
+ private:
+  std::vector<HierarchicalCommunicator*> snapshot() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return members_;
+  }
+  std::mutex mutex_;
+  std::vector<HierarchicalCommunicator*> members_;
+};
+
+std::shared_ptr<ProgressGroup> make_progress_group() { return std::make_shared<ProgressGroup>(); }
+
 class HierWork final : public Work {
  public:
   HierWork(HierarchicalCommunicator* c, std::shared_ptr<HierarchicalCommunicator::Op> op)
@@ -114,13 +148,13 @@ class HierWork final : public Work {
     }
   }
   bool test() override {
-    if (!op_->done) HierarchicalCommunicator::advance_all();
+    if (!op_->done) comm_->group_->advance_all();
     return op_->done;
   }
   void wait(std::chrono::milliseconds timeout) override {
     if (op_->done) return;
     if (timeout < std::chrono::milliseconds::zero()) {
-      HierarchicalCommunicator::drive(op_.get());
+      comm_->group_->drive(op_.get());
       return;
     }
     poll_until_done([this] { return test(); }, timeout, IdlePolicy::yield, "hierarchical");
@@ -139,7 +173,8 @@ bool uniform_nodes(std::span<const int> node_of_rank) {
 
 std::unique_ptr<HierarchicalCommunicator> make_hierarchical(Communicator& flat,
                                                             std::span<const int> node_of_rank,
-                                                            std::string name) {
+                                                            std::string name,
+                                                            std::shared_ptr<ProgressGroup> group) {
   ODY_REQUIRE(static_cast<int>(node_of_rank.size()) == flat.size(),
               "make_hierarchical: node_of_rank",
               "one node id per rank (" + std::to_string(flat.size()) + ")", node_of_rank.size(),
@@ -154,23 +189,26 @@ std::unique_ptr<HierarchicalCommunicator> make_hierarchical(Communicator& flat,
   return std::make_unique<HierarchicalCommunicator>(
       CommHandle::borrow(flat), CommHandle::own(std::move(intra)),
       CommHandle::own(std::move(inter)), std::vector<int>(node_of_rank.begin(), node_of_rank.end()),
-      std::move(name));
+      std::move(name), std::move(group));
 }
 
 std::unique_ptr<HierarchicalCommunicator> make_hierarchical(std::unique_ptr<Communicator> flat,
                                                             std::span<const int> node_of_rank,
-                                                            std::string name) {
+                                                            std::string name,
+                                                            std::shared_ptr<ProgressGroup> group) {
   ODY_REQUIRE(flat != nullptr, "make_hierarchical: flat", "a communicator", "nullptr");
-  auto h = make_hierarchical(*flat, node_of_rank, std::move(name));
+  auto h = make_hierarchical(*flat, node_of_rank, std::move(name), std::move(group));
   h->flat_ = CommHandle::own(std::move(flat));
   return h;
 }
 
 HierarchicalCommunicator::HierarchicalCommunicator(CommHandle flat, CommHandle intra,
                                                    CommHandle inter, std::vector<int> node_of_rank,
-                                                   std::string name)
+                                                   std::string name,
+                                                   std::shared_ptr<ProgressGroup> group)
     : Communicator(flat ? flat->rank() : 0, flat ? flat->size() : 0,
                    hier_info(flat, intra, inter, std::move(name))),
+      group_(group ? std::move(group) : make_progress_group()),
       flat_(std::move(flat)),
       intra_a_(std::move(intra)),
       inter_(std::move(inter)),
@@ -202,20 +240,17 @@ HierarchicalCommunicator::HierarchicalCommunicator(CommHandle flat, CommHandle i
   // The last intra steps run on a duplicate, so that a later operation's first steps and an
   // earlier operation's last steps never share a (communicator, tag) queue.
   intra_c_ = CommHandle::own(intra_a_->split(0, intra_a_->rank()));
-  std::lock_guard<std::mutex> lock(g_registry_mutex);
-  registry().push_back(this);
+  group_->join(this);
 }
 
 HierarchicalCommunicator::~HierarchicalCommunicator() {
   for (Tag t = 0; t < kCollectiveTags; ++t) {
     try {
-      while (!queues_[t].empty()) drive(queues_[t].back().get());
+      while (!queues_[t].empty()) group_->drive(queues_[t].back().get());
     } catch (...) {
     }
   }
-  std::lock_guard<std::mutex> lock(g_registry_mutex);
-  auto& r = registry();
-  r.erase(std::remove(r.begin(), r.end(), this), r.end());
+  group_->leave(this);
 }
 
 TrafficSnapshot HierarchicalCommunicator::intra_traffic() const {
@@ -273,30 +308,10 @@ void HierarchicalCommunicator::advance(Tag tag) {
   q.erase(std::remove_if(q.begin(), q.end(), [](const auto& o) { return o->done; }), q.end());
 }
 
-// Every hierarchical communicator with operations in flight in this process. A step's
-// successor is issued only when some call advances it, so a rank that waits must advance
-// all of them: a peer may be waiting for a step of another tag or communicator.
-void HierarchicalCommunicator::advance_all() {
-  std::vector<HierarchicalCommunicator*> comms;
-  {
-    std::lock_guard<std::mutex> lock(g_registry_mutex);
-    comms = registry();
-  }
-  for (auto* c : comms)
-    for (Tag t = 0; t < kCollectiveTags; ++t)
-      if (!c->queues_[static_cast<std::size_t>(t)].empty()) c->advance(t);
-}
-
-bool HierarchicalCommunicator::all_issued() {
-  std::lock_guard<std::mutex> lock(g_registry_mutex);
-  for (auto* c : registry())
-    for (const auto& q : c->queues_)
-      for (const auto& op : q)
-        if (op->next < op->steps.size()) return false;
-  return true;
-}
-
-void HierarchicalCommunicator::drive(const Op* until) {
+// A step's successor is issued only when some call advances it, so a rank that waits must
+// advance every member of its group: a peer may be waiting for a step of another tag or
+// communicator.
+void ProgressGroup::drive(const HierarchicalCommunicator::Op* until) {
   for (;;) {
     advance_all();
     if (until->done) return;
@@ -317,8 +332,8 @@ WorkPtr HierarchicalCommunicator::start(std::shared_ptr<Op> op) {
 // operation in flight gets its last step issued: once issued, the levels progress it
 // while this rank blocks, so a peer that waits for it first is never stalled.
 void HierarchicalCommunicator::run(std::shared_ptr<Op> op) {
-  while (!all_issued()) {
-    advance_all();
+  while (!group_->all_issued()) {
+    group_->advance_all();
     std::this_thread::yield();
   }
   for (const Step& st : op->steps) {
@@ -761,7 +776,7 @@ std::unique_ptr<Communicator> HierarchicalCommunicator::do_split(int color, int 
   if (!aligned) sub_inter = sub->split(sub_local, sub_node);
   return std::make_unique<HierarchicalCommunicator>(
       CommHandle::own(std::move(sub)), CommHandle::own(std::move(sub_intra)),
-      CommHandle::own(std::move(sub_inter)), std::move(sub_nodes), info().name);
+      CommHandle::own(std::move(sub_inter)), std::move(sub_nodes), info().name, group_);
 }
 
-}  // namespace ody::comm
+}  // namespace ody::backends::hierarchical

@@ -62,7 +62,9 @@
 
 #include "comm/communicator.hpp"
 
-namespace ody::comm {
+namespace ody::backends::hierarchical {
+
+using namespace ody::comm;  // the interface types (Communicator, Buf, Tag, ...)
 
 // A communicator that is either owned or borrowed (the caller keeps it alive).
 class CommHandle {
@@ -94,16 +96,25 @@ bool uniform_nodes(std::span<const int> node_of_rank);
 
 class HierarchicalCommunicator;
 
+// The two-level communicators whose operations progress together (instead of every one in
+// the process): a step's successor is issued only inside a call into a member, and a wait
+// on one advances every member's operations, since a peer may be waiting for a step of
+// another member. A communicator's splits join its group; make_hierarchical starts a new
+// group unless given one: a caller that keeps several two-level communicators with
+// operations in flight at once (strategies::Mesh, one per mesh dimension) passes them one.
+class ProgressGroup;
+std::shared_ptr<ProgressGroup> make_progress_group();
+
 // Splits `flat` into intra-node and inter-node communicators (same backend as flat) and
 // composes them. Collective over flat. node_of_rank: one node id per rank of flat,
 // identical on every rank. `name` becomes info().name (default "hier(<flat name>)").
-std::unique_ptr<HierarchicalCommunicator> make_hierarchical(Communicator& flat,
-                                                            std::span<const int> node_of_rank,
-                                                            std::string name = {});
+std::unique_ptr<HierarchicalCommunicator> make_hierarchical(
+    Communicator& flat, std::span<const int> node_of_rank, std::string name = {},
+    std::shared_ptr<ProgressGroup> group = nullptr);
 // The same, owning flat.
-std::unique_ptr<HierarchicalCommunicator> make_hierarchical(std::unique_ptr<Communicator> flat,
-                                                            std::span<const int> node_of_rank,
-                                                            std::string name = {});
+std::unique_ptr<HierarchicalCommunicator> make_hierarchical(
+    std::unique_ptr<Communicator> flat, std::span<const int> node_of_rank, std::string name = {},
+    std::shared_ptr<ProgressGroup> group = nullptr);
 
 class HierarchicalCommunicator final : public Communicator {
  public:
@@ -112,8 +123,10 @@ class HierarchicalCommunicator final : public Communicator {
   // node index (inter->rank() == n); flat: every rank, used for point-to-point,
   // all_to_all_v and split. node_of_rank as above, indexed by flat rank. Throws
   // ody::Error when the sizes or ranks disagree with node_of_rank. Not collective.
+  // group: the ProgressGroup it joins (null: a new one).
   HierarchicalCommunicator(CommHandle flat, CommHandle intra, CommHandle inter,
-                           std::vector<int> node_of_rank, std::string name = {});
+                           std::vector<int> node_of_rank, std::string name = {},
+                           std::shared_ptr<ProgressGroup> group = nullptr);
   ~HierarchicalCommunicator() override;
 
   Communicator& flat() const { return *flat_; }
@@ -124,6 +137,8 @@ class HierarchicalCommunicator final : public Communicator {
   int node_index() const { return inter_->rank(); }
   int local_index() const { return intra_a_->rank(); }
   const std::vector<int>& node_of_rank() const { return node_of_rank_; }
+  // Keeps a communicator a level was split from alive as long as this one (world.cpp).
+  void adopt_level_world(std::unique_ptr<Communicator> c) { kept_.push_back(std::move(c)); }
   // Flat rank of (node index n, local index l).
   int rank_of(int n, int l) const { return rank_of_[static_cast<std::size_t>(n) * q_ + l]; }
   // Traffic of each level: the sum of the level's communicators' own counters (the steps
@@ -158,9 +173,10 @@ class HierarchicalCommunicator final : public Communicator {
 
  private:
   friend class HierWork;
-  friend std::unique_ptr<HierarchicalCommunicator> make_hierarchical(std::unique_ptr<Communicator>,
-                                                                     std::span<const int>,
-                                                                     std::string);
+  friend class ProgressGroup;
+  friend std::unique_ptr<HierarchicalCommunicator> make_hierarchical(
+      std::unique_ptr<Communicator>, std::span<const int>, std::string,
+      std::shared_ptr<ProgressGroup>);
   // Builders: the steps of each algorithm (shared by both forms).
   std::shared_ptr<Op> build_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag);
   std::shared_ptr<Op> build_all_gather(ConstBuf send, Buf recv, Tag tag);
@@ -175,17 +191,14 @@ class HierarchicalCommunicator final : public Communicator {
   WorkPtr start(std::shared_ptr<Op> op);  // async: queue and return a handle
   void run(std::shared_ptr<Op> op);       // blocking
   void advance(Tag tag);                  // issues every step of `tag` that may be issued now
- public:
-  // Progress of every hierarchical communicator of the process (internal).
-  static void advance_all();
-  static bool all_issued();            // every step of every operation in flight has been issued
-  static void drive(const Op* until);  // advances all until `until` completes
  private:
-  CommHandle flat_, intra_a_, intra_c_, inter_;  // intra_c: a duplicate of intra (last steps)
+  std::shared_ptr<ProgressGroup> group_;
+  std::vector<std::unique_ptr<Communicator>> kept_;  // destroyed after the levels
+  CommHandle flat_, intra_a_, intra_c_, inter_;      // intra_c: a duplicate of intra (last steps)
   std::vector<int> node_of_rank_, rank_of_, node_index_of_rank_, local_of_rank_;
   int nodes_ = 1, q_ = 1;
   std::vector<std::vector<std::shared_ptr<Op>>> queues_;  // per tag, in issue order
   std::vector<std::vector<std::byte>> scratch_pool_;
 };
 
-}  // namespace ody::comm
+}  // namespace ody::backends::hierarchical

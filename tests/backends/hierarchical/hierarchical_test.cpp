@@ -1,13 +1,12 @@
-// comm::HierarchicalCommunicator against the flat MPI communicator of the same ranks, on
-// pretend nodes: node-major maps (node = rank / Q), round-robin maps (node = rank % N) and
-// a scrambled one, at every world size CTest runs (4, 6, 8). Every collective, several
-// element types and reductions, in place and not, blocking and asynchronous: the
-// hierarchical result must equal the flat one bit for bit (the data are small integers, so
-// sums are exact in every type and avg rounds once, as in the flat backend). Traffic: the
-// hierarchical communicator's own counters must hold the flat, algorithm-independent
-// volume of the logical operation (docs/traffic.md's first table, written out here), and
-// the level communicators' counters the per-level volumes of the steps really run (the
-// hierarchical table, written out here too).
+// backends::hierarchical::HierarchicalCommunicator against the flat MPI communicator of the same
+// ranks, on pretend nodes: node-major maps (node = rank / Q), round-robin maps (node = rank % N)
+// and a scrambled one, at every world size CTest runs (4, 6, 8). Every collective, several element
+// types and reductions, in place and not, blocking and asynchronous: the hierarchical result must
+// equal the flat one bit for bit (the data are small integers, so sums are exact in every type and
+// avg rounds once, as in the flat backend). Traffic: the hierarchical communicator's own counters
+// must hold the flat, algorithm-independent volume of the logical operation (docs/traffic.md's
+// first table, written out here), and the level communicators' counters the per-level volumes of
+// the steps really run (the hierarchical table, written out here too).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -17,12 +16,12 @@
 #include <string>
 #include <vector>
 
+#include "backends/hierarchical/communicator.hpp"
 #include "backends/mpi/communicator.hpp"
 #include "base/error.hpp"
-#include "comm/hierarchical.hpp"
 #include "support/typed_value.hpp"
 
-namespace ody::comm {
+namespace ody::backends::hierarchical {
 namespace {
 
 using std::int64_t;
@@ -528,4 +527,4 @@ TEST_F(Hierarchical, UnevenNodesAreRejected) {
 }
 
 }  // namespace
-}  // namespace ody::comm
+}  // namespace ody::backends::hierarchical
