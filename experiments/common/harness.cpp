@@ -59,18 +59,6 @@ std::size_t Session::host_count() const {
   return std::set<std::string>(info_.hosts.begin(), info_.hosts.end()).size();
 }
 
-std::vector<double> Session::time(const std::function<void()>& body) {
-  for (int it = 0; it < flags_.warmup; ++it) body();
-  std::vector<double> t(static_cast<std::size_t>(flags_.iters));
-  for (auto& s : t) {
-    barrier();
-    const auto t0 = std::chrono::steady_clock::now();
-    body();
-    s = seconds_since(t0);
-  }
-  return t;
-}
-
 double Session::slowest_median(const std::vector<double>& t) const {
   return experiments::slowest_median(t, raw_);
 }

@@ -7,7 +7,7 @@
 #include <mpi.h>
 
 #include <CLI/CLI.hpp>
-#include <functional>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,9 +50,6 @@ class Session {
   // Distinct host names.
   std::size_t host_count() const;
 
-  // Runs body() flags().warmup untimed then flags().iters timed times, each timed run
-  // started after a barrier; returns this rank's seconds per timed run.
-  std::vector<double> time(const std::function<void()>& body);
   // The slowest rank's time per iteration, then the median (collective).
   double slowest_median(const std::vector<double>& t) const;
   void barrier() const;
