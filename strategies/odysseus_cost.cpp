@@ -2,8 +2,6 @@
 // rank, walked allocation by allocation in odysseus.cpp's program order (Cost, strategy.hpp).
 #include "strategies/odysseus.hpp"
 
-#include "base/error.hpp"
-
 namespace ody::strategies {
 
 using namespace layers;

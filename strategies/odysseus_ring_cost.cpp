@@ -2,8 +2,6 @@
 // rank, walked allocation by allocation in odysseus_ring.cpp's program order (Cost, strategy.hpp).
 #include "strategies/odysseus_ring.hpp"
 
-#include "base/error.hpp"
-
 namespace ody::strategies {
 
 using namespace layers;

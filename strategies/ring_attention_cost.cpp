@@ -2,9 +2,6 @@
 // rank, walked allocation by allocation in ring_attention.cpp's program order (Cost, strategy.hpp).
 #include "strategies/ring_attention.hpp"
 
-#include <cmath>
-
-#include "base/error.hpp"
 #include "kernels/attention.hpp"
 #include "strategies/layout.hpp"
 #include "strategies/wire.hpp"

@@ -2,11 +2,7 @@
 // rank, walked allocation by allocation in ring.cpp's program order (Cost, strategy.hpp).
 #include "strategies/ring.hpp"
 
-#include "base/error.hpp"
-#include "layers/linear.hpp"
 #include "layers/row_blocked_mlp.hpp"
-#include "strategies/block_parts.hpp"
-#include "strategies/replicated.hpp"
 #include "strategies/wire.hpp"
 
 namespace ody::strategies {

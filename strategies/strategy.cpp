@@ -43,23 +43,22 @@ Strategy::Strategy(const BlockConfig& cfg, comm::Communicator& world,
   if (ordered) owned_comms_.push_back(std::move(ordered));
 }
 
-void Strategy::check_shape(const char* pass, const char* arg, std::size_t b, std::size_t l,
-                           std::size_t d, std::size_t out_b, std::size_t out_l,
-                           std::size_t out_d) const {
-  const std::string where = std::string(name()) + " " + pass;
+void Strategy::check_shape(const char* pass, const char* in, const Span3<const float>& x,
+                           const char* out, const Span3<float>& y) const {
+  const std::string where = std::string(name()) + " " + pass + ": ";
   const std::string want = "[B, L/N, d] = [" + std::to_string(cfg_.B) + ", " +
                            std::to_string(local_len()) + ", " + std::to_string(cfg_.d) + "]";
-  auto is = [&](std::size_t x, std::size_t y, std::size_t z) {
-    return std::int64_t(x) == cfg_.B && std::int64_t(y) == local_len() && std::int64_t(z) == cfg_.d;
+  auto check = [&](const char* arg, std::size_t b, std::size_t l, std::size_t d) {
+    ODY_REQUIRE(
+        std::int64_t(b) == cfg_.B && std::int64_t(l) == local_len() && std::int64_t(d) == cfg_.d,
+        where + arg, want, "[", b, ", ", l, ", ", d, "]");
   };
-  ODY_REQUIRE(is(b, l, d), where + ": " + arg, want, "[", b, ", ", l, ", ", d, "]");
-  ODY_REQUIRE(is(out_b, out_l, out_d), where + ": " + (arg[0] == 'x' ? "y" : "dx"), want, "[",
-              out_b, ", ", out_l, ", ", out_d, "]");
+  check(in, x.extent(0), x.extent(1), x.extent(2));
+  check(out, y.extent(0), y.extent(1), y.extent(2));
 }
 
 void Strategy::forward(Span3<float> y, Span3<const float> x) {
-  check_shape("forward", "x", x.extent(0), x.extent(1), x.extent(2), y.extent(0), y.extent(1),
-              y.extent(2));
+  check_shape("forward", "x", x, "y", y);
   const layers::PrecisionScope precision(cfg_.precision);
   forwarded_ = false;  // a forward that throws leaves nothing for backward
   do_forward(y, x);
@@ -67,8 +66,7 @@ void Strategy::forward(Span3<float> y, Span3<const float> x) {
 }
 
 void Strategy::backward(Span3<float> dx, Span3<const float> dy) {
-  check_shape("backward", "dy", dy.extent(0), dy.extent(1), dy.extent(2), dx.extent(0),
-              dx.extent(1), dx.extent(2));
+  check_shape("backward", "dy", dy, "dx", dx);
   ODY_REQUIRE(forwarded_, std::string(name()) + " backward",
               "a forward before each backward (backward consumes what forward saved)",
               "no forward since the last backward");

@@ -148,8 +148,9 @@ class Strategy {
   std::vector<comm::Communicator*> extra_comms_;
 
  private:
-  void check_shape(const char* pass, const char* arg, std::size_t b, std::size_t l, std::size_t d,
-                   std::size_t out_b, std::size_t out_l, std::size_t out_d) const;
+  // in/out: the names and extents of the argument read and the one written.
+  void check_shape(const char* pass, const char* in, const Span3<const float>& x, const char* out,
+                   const Span3<float>& y) const;
   bool forwarded_ = false;  // a forward ran since the last backward
 };
 

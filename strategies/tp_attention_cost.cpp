@@ -2,13 +2,7 @@
 // rank, walked allocation by allocation in tp_attention.cpp's program order (Cost, strategy.hpp).
 #include "strategies/tp_attention.hpp"
 
-#include <numeric>
-
-#include "base/error.hpp"
 #include "kernels/attention.hpp"
-#include "layers/linear.hpp"
-#include "layers/rmsnorm.hpp"
-#include "layers/rope.hpp"
 #include "strategies/seq_exchange.hpp"
 #include "strategies/weight_slices.hpp"
 

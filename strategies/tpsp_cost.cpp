@@ -2,11 +2,7 @@
 // rank, walked allocation by allocation in tpsp.cpp's program order (Cost, strategy.hpp).
 #include "strategies/tpsp.hpp"
 
-#include "base/error.hpp"
-#include "layers/mlp.hpp"
-#include "layers/rmsnorm.hpp"
 #include "strategies/seq_exchange.hpp"
-#include "strategies/weight_slices.hpp"
 
 namespace ody::strategies {
 

@@ -2,17 +2,10 @@
 // rank, walked allocation by allocation in ulysses.cpp's program order (Cost, strategy.hpp).
 #include "strategies/ulysses.hpp"
 
-#include <numeric>
-
-#include "base/error.hpp"
 #include "kernels/attention.hpp"
-#include "layers/linear.hpp"
-#include "layers/rmsnorm.hpp"
 #include "layers/row_blocked_mlp.hpp"
-#include "strategies/block_parts.hpp"
 #include "strategies/head_exchange.hpp"
 #include "strategies/layout.hpp"
-#include "strategies/replicated.hpp"
 
 namespace ody::strategies {
 

@@ -2,15 +2,7 @@
 // rank, walked allocation by allocation in usp.cpp's program order (Cost, strategy.hpp).
 #include "strategies/usp.hpp"
 
-#include "base/error.hpp"
-#include "layers/linear.hpp"
-#include "layers/mlp.hpp"
-#include "layers/rmsnorm.hpp"
-#include "layers/rope.hpp"
-#include "strategies/block_parts.hpp"
-#include "strategies/head_exchange.hpp"
 #include "strategies/layout.hpp"
-#include "strategies/replicated.hpp"
 
 namespace ody::strategies {
 

@@ -2,10 +2,6 @@
 // rank, walked allocation by allocation in zero3_mlp.cpp's program order (Cost, strategy.hpp).
 #include "strategies/zero3_mlp.hpp"
 
-#include "base/error.hpp"
-#include "layers/linear.hpp"
-#include "layers/mlp.hpp"
-#include "layers/rmsnorm.hpp"
 #include "layers/row_blocked_mlp.hpp"
 #include "strategies/wire.hpp"
 

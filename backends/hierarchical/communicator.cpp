@@ -175,17 +175,28 @@ std::unique_ptr<HierarchicalCommunicator> make_hierarchical(Communicator& flat,
                                                             std::span<const int> node_of_rank,
                                                             std::string name,
                                                             std::shared_ptr<ProgressGroup> group) {
+  return make_hierarchical(flat, flat, node_of_rank, std::move(name), std::move(group));
+}
+
+std::unique_ptr<HierarchicalCommunicator> make_hierarchical(Communicator& flat,
+                                                            Communicator& inter_source,
+                                                            std::span<const int> node_of_rank,
+                                                            std::string name,
+                                                            std::shared_ptr<ProgressGroup> group) {
   ODY_REQUIRE(static_cast<int>(node_of_rank.size()) == flat.size(),
               "make_hierarchical: node_of_rank",
               "one node id per rank (" + std::to_string(flat.size()) + ")", node_of_rank.size(),
               " entries");
+  ODY_REQUIRE(inter_source.size() == flat.size() && inter_source.rank() == flat.rank(),
+              "make_hierarchical: inter_source", "the ranks of flat in the same order", "size ",
+              inter_source.size(), " rank ", inter_source.rank());
   const Structure s = structure(node_of_rank);
   ODY_REQUIRE(s.q > 0, "make_hierarchical: node_of_rank", "the same number of ranks on every node",
               describe_counts(node_of_rank));
   const int r = flat.rank();
-  // Both splits are collective over flat, in the same order on every rank.
-  auto intra = flat.split(s.node_index[r], r);                 // rank = local index
-  auto inter = flat.split(s.local_index[r], s.node_index[r]);  // rank = node index
+  // Both splits are collective, in the same order on every rank.
+  auto intra = flat.split(s.node_index[r], r);                         // rank = local index
+  auto inter = inter_source.split(s.local_index[r], s.node_index[r]);  // rank = node index
   return std::make_unique<HierarchicalCommunicator>(
       CommHandle::borrow(flat), CommHandle::own(std::move(intra)),
       CommHandle::own(std::move(inter)), std::vector<int>(node_of_rank.begin(), node_of_rank.end()),

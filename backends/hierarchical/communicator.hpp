@@ -111,6 +111,11 @@ std::shared_ptr<ProgressGroup> make_progress_group();
 std::unique_ptr<HierarchicalCommunicator> make_hierarchical(
     Communicator& flat, std::span<const int> node_of_rank, std::string name = {},
     std::shared_ptr<ProgressGroup> group = nullptr);
+// The same with the inter level split from `inter_source` instead of flat: a world of
+// another backend over the same ranks (levels of two backends, world.hpp).
+std::unique_ptr<HierarchicalCommunicator> make_hierarchical(
+    Communicator& flat, Communicator& inter_source, std::span<const int> node_of_rank,
+    std::string name = {}, std::shared_ptr<ProgressGroup> group = nullptr);
 // The same, owning flat.
 std::unique_ptr<HierarchicalCommunicator> make_hierarchical(
     std::unique_ptr<Communicator> flat, std::span<const int> node_of_rank, std::string name = {},

@@ -82,27 +82,12 @@ std::unique_ptr<comm::Communicator> create_world(
   auto intra_world = create_level(intra_name);
   std::unique_ptr<comm::Communicator> inter_world;
   if (inter_name != intra_name) inter_world = create_level(inter_name);
-  comm::Communicator& inter_src = inter_world ? *inter_world : *intra_world;
   const std::vector<int> node = node_map(nodes, spec, *intra_world);
   ODY_REQUIRE(uniform_nodes(node), "--backend " + std::string(spec),
               "the same number of ranks on every node", "nodes of different sizes");
-  // Node index = order of first appearance; local index = rank order within the node.
-  const int p = intra_world->size(), r = intra_world->rank();
-  std::vector<int> node_index(static_cast<std::size_t>(p)), local(static_cast<std::size_t>(p));
-  std::vector<int> first, count;
-  for (int q = 0; q < p; ++q) {
-    int n = 0;
-    while (n < static_cast<int>(first.size()) && node[first[n]] != node[q]) ++n;
-    if (n == static_cast<int>(first.size())) first.push_back(q), count.push_back(0);
-    node_index[q] = n;
-    local[q] = count[n]++;
-  }
-  auto intra = intra_world->split(node_index[r], r);
-  auto inter = inter_src.split(local[r], node_index[r]);
-  const std::string name(spec);  // info().name: the name it was created by
-  auto h = std::make_unique<HierarchicalCommunicator>(
-      CommHandle::own(std::move(intra_world)), CommHandle::own(std::move(intra)),
-      CommHandle::own(std::move(inter)), node, name);
+  auto h = make_hierarchical(*intra_world, inter_world ? *inter_world : *intra_world, node,
+                             std::string(spec));  // info().name: the name it was created by
+  h->adopt_level_world(std::move(intra_world));   // the flat level, borrowed by h
   if (inter_world) h->adopt_level_world(std::move(inter_world));
   return h;
 }

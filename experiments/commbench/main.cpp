@@ -54,7 +54,6 @@ int run(int argc, char** argv) {
            o.dtype,
            {},
            o.check != 0,
-           o.hier,
            nullptr};
   if (sw.min_bytes < 1) throw UsageError("-b: expected at least 1 byte, found " + o.min_bytes);
   if (sw.max_bytes < sw.min_bytes)
@@ -78,7 +77,8 @@ int run(int argc, char** argv) {
   if (o.hier < 0 || (o.hier > 0 && p % o.hier != 0))
     throw UsageError("--hier: expected 0 or a number of nodes dividing the world size " +
                      std::to_string(p) + ", found " + std::to_string(o.hier));
-  std::unique_ptr<comm::Communicator> hier;  // the same backend, two levels over pretend nodes
+  std::unique_ptr<backends::hierarchical::HierarchicalCommunicator>
+      hier;  // the same backend, two levels over pretend nodes
   if (o.hier > 0) {
     std::vector<int> nodes(static_cast<std::size_t>(p));
     for (int r = 0; r < p; ++r) nodes[r] = r / (p / o.hier);

@@ -31,7 +31,7 @@ double timed(MPI_Comm raw, const std::function<void()>& fn) {
 std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s) {
   const int rank = s.rank(), p = s.size(), iters = s.flags().iters, warmup = s.flags().warmup;
   comm::Communicator& world = s.world();
-  comm::Communicator* hier = sw.hier_nodes > 0 ? sw.hier : nullptr;
+  auto* hier = sw.hier;
   const MPI_Comm raw = s.raw();
   const std::size_t es = comm::dtype_size(sw.dtype);
   std::int64_t total_wrong = 0;
@@ -40,7 +40,7 @@ std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s) {
                 "size(B)", "count", "type", "time(us)", "algbw", "busbw", "#wrong", "raw time(us)",
                 "raw busbw", "ratio");
     if (hier)
-      std::printf("# hier: the same through %d pretend nodes: %12s %12s %8s %8s\n", sw.hier_nodes,
+      std::printf("# hier: the same through %d pretend nodes: %12s %12s %8s %8s\n", hier->nodes(),
                   "time(us)", "busbw", "#wrong", "vs flat");
   }
   for (double sz = static_cast<double>(sw.min_bytes);
@@ -92,7 +92,7 @@ std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s) {
       s.json().write({{"type", "result_hier"},
                       {"op", coll.name()},
                       {"bytes", bytes},
-                      {"nodes", sw.hier_nodes},
+                      {"nodes", hier->nodes()},
                       {"time_us", th * 1e6},
                       {"busbw", hier_busbw},
                       {"flat_time_us", t * 1e6},

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backends/hierarchical/communicator.hpp"
 #include "experiments/commbench/collectives.hpp"
 #include "experiments/common/harness.hpp"
 
@@ -18,8 +19,8 @@ struct Sweep {
   std::string dtype_name;
   comm::ReduceOp op;
   bool check;
-  int hier_nodes;            // 0: no hierarchical run
-  comm::Communicator* hier;  // the two-level communicator when hier_nodes > 0
+  // --hier K: the same collectives through a two-level communicator of K pretend nodes.
+  backends::hierarchical::HierarchicalCommunicator* hier;  // null: no hierarchical run
 };
 
 // Returns the number of wrong output elements over every rank and size. Collective.
