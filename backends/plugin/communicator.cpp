@@ -103,17 +103,17 @@ void PluginCommunicator::fail(const char* call) const {
   throw Error("backend " + info().name + ": " + call + " failed: " + t_->error_string());
 }
 
-// ---- the P2P engine over the plugin ----------------------------------------------------
+// ---- the transport over the plugin ----------------------------------------------------
 
-P2PEngine::Handle PluginCommunicator::post_send(const void* data, std::size_t bytes, int peer,
-                                                std::int64_t tag) {
+PluginCommunicator::Handle PluginCommunicator::post_send(const void* data, std::size_t bytes,
+                                                         int peer, std::int64_t tag) {
   odyPluginRequest_t r = nullptr;
   if (t_->isend(handle_, data, bytes, peer, tag, &r) != ODY_PLUGIN_OK) fail("isend");
   return r;
 }
 
-P2PEngine::Handle PluginCommunicator::post_recv(void* data, std::size_t bytes, int peer,
-                                                std::int64_t tag) {
+PluginCommunicator::Handle PluginCommunicator::post_recv(void* data, std::size_t bytes, int peer,
+                                                         std::int64_t tag) {
   odyPluginRequest_t r = nullptr;
   if (t_->irecv(handle_, data, bytes, peer, tag, &r) != ODY_PLUGIN_OK) fail("irecv");
   return r;

@@ -52,7 +52,7 @@ class PluginCommunicator final : public HostCommunicator {
   static std::unique_ptr<PluginCommunicator> create(std::shared_ptr<const Library> lib,
                                                     MPI_Comm mpi, bool yield_when_idle);
 
-  // P2PEngine over the plugin.
+  // The transport over the plugin.
   Handle post_send(const void* data, std::size_t bytes, int peer, std::int64_t tag) override;
   Handle post_recv(void* data, std::size_t bytes, int peer, std::int64_t tag) override;
   bool test(Handle h) override;

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "backends/p2p/algorithms.hpp"
 #include "base/error.hpp"
 
 namespace ody::backends::plugin {
@@ -83,7 +84,7 @@ class HandleWork final : public comm::Work {
       ::operator delete(p);
   }
 
-  void add(P2PEngine::Handle h) {
+  void add(p2p::Transport::Handle h) {
     if (inline_count_ < kInline)
       inline_[inline_count_++] = h;
     else
@@ -113,7 +114,7 @@ class HandleWork final : public comm::Work {
 
   // Tests handles [0, n), removing those that completed or failed (n shrinks); keeps the
   // first failure.
-  void test_all(P2PEngine::Handle* h, std::size_t& n) {
+  void test_all(p2p::Transport::Handle* h, std::size_t& n) {
     for (std::size_t i = 0; i < n;) {
       bool done = false;
       try {
@@ -130,40 +131,35 @@ class HandleWork final : public comm::Work {
   }
 
   HostCommunicator* comm_;
-  std::array<P2PEngine::Handle, kInline> inline_;
+  std::array<p2p::Transport::Handle, kInline> inline_;
   std::size_t inline_count_ = 0;
-  std::vector<P2PEngine::Handle> more_;
+  std::vector<p2p::Transport::Handle> more_;
   std::exception_ptr failure_;
   bool finished_ = false;
 };
 
-// A host schedule (a collective over point to point): owned here, advanced from the
-// communicator's list of schedules in flight.
+// A schedule run by the communicator's runner (a collective over point to point).
 class ScheduleWork final : public comm::Work {
  public:
-  ScheduleWork(HostCommunicator* comm, std::unique_ptr<Schedule> s)
-      : comm_(comm), s_(std::move(s)) {}
+  ScheduleWork(HostCommunicator* comm, std::shared_ptr<p2p::Run> run)
+      : comm_(comm), run_(std::move(run)) {}
   ~ScheduleWork() override {
     try {
-      if (!finished_) wait(comm::kNoTimeout);
+      if (!run_->done()) wait(comm::kNoTimeout);
     } catch (...) {
       // A destructor cannot report the failure; wait() would have.
     }
-    comm_->remove_schedule(s_.get());  // normally gone already (finished or failed)
   }
   bool test() override {
-    if (finished_) return true;
-    comm_->progress();
-    if (s_->failure) std::rethrow_exception(s_->failure);
-    finished_ = s_->done();
-    return finished_;
+    if (!run_->done()) comm_->progress();
+    if (run_->done()) run_->rethrow();
+    return run_->done();
   }
   void wait(std::chrono::milliseconds timeout) override { poll_until_done(*this, *comm_, timeout); }
 
  private:
   HostCommunicator* comm_;
-  std::unique_ptr<Schedule> s_;
-  bool finished_ = false;
+  std::shared_ptr<p2p::Run> run_;
 };
 
 }  // namespace
@@ -184,38 +180,14 @@ HostCommunicator::HostCommunicator(int rank, int size, comm::BackendInfo info, b
 
 HostCommunicator::~HostCommunicator() = default;
 
-void HostCommunicator::progress() {
-  for (std::size_t i = 0; i < active_.size();) {
-    Schedule& s = *active_[i];
-    bool finished = true;
-    try {
-      finished = s.advance(*this);
-    } catch (...) {
-      s.failure = std::current_exception();
-    }
-    if (finished)
-      active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(i));
-    else
-      ++i;
-  }
+p2p::Transport::Handle HostCommunicator::post(const p2p::Xfer& x, const p2p::OpId& id, p2p::Slot*) {
+  const std::int64_t tag =
+      kTagBase + std::int64_t{id.seq % kSequenceWindow} * comm::kCollectiveTags + id.tag;
+  return x.send ? post_send(x.data, x.bytes, x.peer, tag) : post_recv(x.data, x.bytes, x.peer, tag);
 }
 
-void HostCommunicator::remove_schedule(const Schedule* s) {
-  auto it = std::find(active_.begin(), active_.end(), s);
-  if (it != active_.end()) active_.erase(it);
-}
-
-comm::WorkPtr HostCommunicator::start(std::unique_ptr<Schedule> s) {
-  Schedule* raw = s.get();
-  auto work = std::make_unique<ScheduleWork>(this, std::move(s));
-  active_.push_back(raw);
-  progress();  // post the first round now
-  return work;
-}
-
-std::int64_t HostCommunicator::collective_tag(comm::Tag tag) {
-  const std::uint32_t seq = sequence_[tag]++ % kSequenceWindow;
-  return kTagBase + std::int64_t{seq} * comm::kCollectiveTags + tag;
+comm::WorkPtr HostCommunicator::start(p2p::Schedule s, comm::Tag tag) {
+  return std::make_unique<ScheduleWork>(this, runner_.start_collective(std::move(s), tag));
 }
 
 template <class Native>
@@ -248,40 +220,32 @@ comm::WorkPtr HostCommunicator::do_all_reduce(comm::ConstBuf send, comm::Buf rec
                                               comm::ReduceOp op, comm::Tag tag) {
   if (auto w = try_native([&](Handle* h) { return native_all_reduce(send, recv, op, tag, h); }))
     return w;
-  return start(plugin::all_reduce(send.data, recv.data, send.count, send.dtype, op, rank(), size(),
-                                  collective_tag(tag)));
+  return start(p2p::algorithms::all_reduce(send, recv, op, rank(), size()), tag);
 }
 
 comm::WorkPtr HostCommunicator::do_all_gather(comm::ConstBuf send, comm::Buf recv, comm::Tag tag) {
   if (auto w = try_native([&](Handle* h) { return native_all_gather(send, recv, tag, h); }))
     return w;
-  const std::vector<std::int64_t> counts(size(), send.count);
-  return start(plugin::all_gather_v(send.data, recv.data, counts, comm::dtype_size(send.dtype),
-                                    rank(), size(), collective_tag(tag)));
+  return start(p2p::algorithms::all_gather(send, recv, rank(), size()), tag);
 }
 
 comm::WorkPtr HostCommunicator::do_all_gather_v(comm::ConstBuf send, comm::Buf recv,
                                                 std::span<const std::int64_t> counts,
                                                 comm::Tag tag) {
-  return start(plugin::all_gather_v(send.data, recv.data, counts, comm::dtype_size(send.dtype),
-                                    rank(), size(), collective_tag(tag)));
+  return start(p2p::algorithms::all_gather_v(send, recv, counts, rank(), size()), tag);
 }
 
 comm::WorkPtr HostCommunicator::do_reduce_scatter(comm::ConstBuf send, comm::Buf recv,
                                                   comm::ReduceOp op, comm::Tag tag) {
   if (auto w = try_native([&](Handle* h) { return native_reduce_scatter(send, recv, op, tag, h); }))
     return w;
-  return start(plugin::reduce_scatter(send.data, recv.data, recv.count, send.dtype, op, rank(),
-                                      size(), collective_tag(tag)));
+  return start(p2p::algorithms::reduce_scatter(send, recv, op, rank(), size()), tag);
 }
 
 comm::WorkPtr HostCommunicator::do_all_to_all(comm::ConstBuf send, comm::Buf recv, comm::Tag tag) {
   if (auto w = try_native([&](Handle* h) { return native_all_to_all(send, recv, tag, h); }))
     return w;
-  const std::vector<std::int64_t> counts(size(), send.count / size());
-  return start(plugin::all_to_all_v(send.data, counts, recv.data, counts,
-                                    comm::dtype_size(send.dtype), rank(), size(),
-                                    collective_tag(tag)));
+  return start(p2p::algorithms::all_to_all(send, recv, rank(), size()), tag);
 }
 
 comm::WorkPtr HostCommunicator::do_all_to_all_v(comm::ConstBuf send,
@@ -289,21 +253,19 @@ comm::WorkPtr HostCommunicator::do_all_to_all_v(comm::ConstBuf send,
                                                 comm::Buf recv,
                                                 std::span<const std::int64_t> recv_counts,
                                                 comm::Tag tag) {
-  return start(plugin::all_to_all_v(send.data, send_counts, recv.data, recv_counts,
-                                    comm::dtype_size(send.dtype), rank(), size(),
-                                    collective_tag(tag)));
+  return start(p2p::algorithms::all_to_all_v(send, send_counts, recv, recv_counts, rank(), size()),
+               tag);
 }
 
 comm::WorkPtr HostCommunicator::do_broadcast(comm::Buf buffer, int root, comm::Tag tag) {
   if (auto w = try_native([&](Handle* h) { return native_broadcast(buffer, root, tag, h); }))
     return w;
-  return start(plugin::broadcast(buffer.data, buffer.count, comm::dtype_size(buffer.dtype), root,
-                                 rank(), size(), collective_tag(tag)));
+  return start(p2p::algorithms::broadcast(buffer, root, rank(), size()), tag);
 }
 
 comm::WorkPtr HostCommunicator::do_barrier(comm::Tag tag) {
   if (auto w = try_native([&](Handle* h) { return native_barrier(tag, h); })) return w;
-  return start(plugin::barrier(rank(), size(), collective_tag(tag)));
+  return start(p2p::algorithms::barrier(rank(), size()), tag);
 }
 
 }  // namespace ody::backends::plugin

@@ -1,6 +1,6 @@
 #pragma once
-// ody::comm::Communicator over a point-to-point engine (P2PEngine, p2p_collectives.hpp):
-// the host side of a transport that only moves messages. PluginCommunicator
+// ody::comm::Communicator over a transport that only moves messages (post_send,
+// post_recv, test): the host side of a plugin. PluginCommunicator
 // (communicator.hpp) is this over a plugin's C ABI table; ody-plugin-overhead also wraps
 // the example transport in it directly ("built in") to measure what the ABI crossing costs.
 //
@@ -12,7 +12,7 @@
 // collectives of each tag, so operations of one tag match in issue order and different
 // tags never mix; the engine must accept tags up to kMaxTagNeeded = 2^21 - 1.
 //
-// Progress: any Work's test()/wait() advances every host schedule in flight on the
+// Progress: any Work's test()/wait() advances every schedule in flight on the
 // communicator (and the engine's test() advances the engine's own operations), so waiting
 // on one operation never starves another that a peer waits on.
 //
@@ -28,31 +28,34 @@
 // ranks: each poll's locked instructions stall behind the load of the shared-memory ring.
 #include <mpi.h>
 
-#include <array>
 #include <cstdint>
 #include <vector>
 
-#include "backends/plugin/p2p_collectives.hpp"
+#include "backends/p2p/runner.hpp"
 #include "comm/communicator.hpp"
 
 namespace ody::backends::plugin {
 
-class HostCommunicator : public comm::Communicator, protected P2PEngine {
+class HostCommunicator : public comm::Communicator, protected p2p::Transport {
  public:
   static constexpr std::int64_t kMaxTagNeeded = (std::int64_t{1} << 21) - 1;
 
   ~HostCommunicator() override;
 
-  // Advances every host schedule in flight (what Work::test() does besides its own handles).
-  void progress();
+  // Advances every schedule in flight (what Work::test() does besides its own handles).
+  void progress() { runner_.progress(); }
   bool yield_when_idle() const { return yield_when_idle_; }
 
   // For the Work types (defined in host_communicator.cpp).
   bool test_handle(Handle h) { return test(h); }
-  void remove_schedule(const Schedule* s);
 
  protected:
   HostCommunicator(int rank, int size, comm::BackendInfo info, bool yield_when_idle);
+
+  // The transport: tags as the plugin ABI's (0..kMaxTagNeeded here); test() as
+  // p2p::Transport's.
+  virtual Handle post_send(const void* data, std::size_t bytes, int peer, std::int64_t tag) = 0;
+  virtual Handle post_recv(void* data, std::size_t bytes, int peer, std::int64_t tag) = 0;
 
   // The engine's own collectives (arguments validated; counts in elements; in place as in
   // comm/communicator.hpp). Return true with *h set when the engine started the operation,
@@ -92,14 +95,15 @@ class HostCommunicator : public comm::Communicator, protected P2PEngine {
   comm::WorkPtr do_batch_p2p(std::span<const comm::P2POp> ops) final;
 
  private:
-  std::int64_t collective_tag(comm::Tag tag);
-  comm::WorkPtr start(std::unique_ptr<Schedule> s);
+  // p2p::Transport: a collective's messages all on its one tag (the ABI matches (peer,
+  // tag) in posting order, which the schedules keep).
+  Handle post(const p2p::Xfer& x, const p2p::OpId& id, p2p::Slot* slot) final;
+  comm::WorkPtr start(p2p::Schedule s, comm::Tag tag);
   template <class Native>
   comm::WorkPtr try_native(Native&& native);
 
-  std::vector<Schedule*> active_;  // owned by their Works, which outlive them in the list
-  std::array<std::uint32_t, comm::kCollectiveTags> sequence_{};
   bool yield_when_idle_;
+  p2p::Runner runner_{*this};
 };
 
 // True when this host runs more ranks of `world` than it has online cores (collective

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "backends/mpi/check.hpp"
-#include "backends/ucx/algorithms.hpp"
+#include "backends/p2p/algorithms.hpp"
 #include "backends/ucx/engine.hpp"
 #include "backends/ucx/tag.hpp"
 #include "base/error.hpp"
@@ -22,7 +22,7 @@ using comm::WorkPtr;
 
 class UcxWork final : public comm::Work {
  public:
-  UcxWork(std::shared_ptr<Engine> engine, std::shared_ptr<Operation> op)
+  UcxWork(std::shared_ptr<Engine> engine, std::shared_ptr<p2p::Run> op)
       : engine_(std::move(engine)), op_(std::move(op)) {}
   ~UcxWork() override {
     // An operation cannot be abandoned while UCX may still write into its buffers.
@@ -48,7 +48,7 @@ class UcxWork final : public comm::Work {
 
  private:
   std::shared_ptr<Engine> engine_;
-  std::shared_ptr<Operation> op_;
+  std::shared_ptr<p2p::Run> op_;
 };
 
 // An id for a new communicator, the same on every member: one more than the largest id
@@ -110,53 +110,53 @@ std::unique_ptr<comm::Communicator> UcxCommunicator::do_split(int color, int key
 
 // ---- operations -----------------------------------------------------------------------
 
-WorkPtr UcxCommunicator::collective(comm::OpKind kind, Schedule&& s, Tag tag) {
+WorkPtr UcxCommunicator::collective(comm::OpKind kind, p2p::Schedule&& s, Tag tag) {
   traffic_counters().add(kind, s.bytes_sent(), s.bytes_recv());
   auto op = engine_->start_collective(std::move(s), tag);
   return std::make_unique<UcxWork>(engine_, std::move(op));
 }
 
 WorkPtr UcxCommunicator::do_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
-  return collective(comm::OpKind::allreduce, algorithms::all_reduce(send, recv, op, rank(), size()),
-                    tag);
+  return collective(comm::OpKind::allreduce,
+                    p2p::algorithms::all_reduce(send, recv, op, rank(), size()), tag);
 }
 
 WorkPtr UcxCommunicator::do_all_gather(ConstBuf send, Buf recv, Tag tag) {
-  return collective(comm::OpKind::allgather, algorithms::all_gather(send, recv, rank(), size()),
-                    tag);
+  return collective(comm::OpKind::allgather,
+                    p2p::algorithms::all_gather(send, recv, rank(), size()), tag);
 }
 
 WorkPtr UcxCommunicator::do_all_gather_v(ConstBuf send, Buf recv,
                                          std::span<const std::int64_t> counts, Tag tag) {
   return collective(comm::OpKind::allgatherv,
-                    algorithms::all_gather_v(send, recv, counts, rank(), size()), tag);
+                    p2p::algorithms::all_gather_v(send, recv, counts, rank(), size()), tag);
 }
 
 WorkPtr UcxCommunicator::do_reduce_scatter(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
   return collective(comm::OpKind::reducescatter,
-                    algorithms::reduce_scatter(send, recv, op, rank(), size()), tag);
+                    p2p::algorithms::reduce_scatter(send, recv, op, rank(), size()), tag);
 }
 
 WorkPtr UcxCommunicator::do_all_to_all(ConstBuf send, Buf recv, Tag tag) {
-  return collective(comm::OpKind::alltoall, algorithms::all_to_all(send, recv, rank(), size()),
+  return collective(comm::OpKind::alltoall, p2p::algorithms::all_to_all(send, recv, rank(), size()),
                     tag);
 }
 
 WorkPtr UcxCommunicator::do_all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts,
                                          Buf recv, std::span<const std::int64_t> recv_counts,
                                          Tag tag) {
-  return collective(comm::OpKind::alltoallv,
-                    algorithms::all_to_all_v(send, send_counts, recv, recv_counts, rank(), size()),
-                    tag);
+  return collective(
+      comm::OpKind::alltoallv,
+      p2p::algorithms::all_to_all_v(send, send_counts, recv, recv_counts, rank(), size()), tag);
 }
 
 WorkPtr UcxCommunicator::do_broadcast(Buf buffer, int root, Tag tag) {
-  return collective(comm::OpKind::broadcast, algorithms::broadcast(buffer, root, rank(), size()),
-                    tag);
+  return collective(comm::OpKind::broadcast,
+                    p2p::algorithms::broadcast(buffer, root, rank(), size()), tag);
 }
 
 WorkPtr UcxCommunicator::do_barrier(Tag tag) {
-  return collective(comm::OpKind::barrier, algorithms::barrier(rank(), size()), tag);
+  return collective(comm::OpKind::barrier, p2p::algorithms::barrier(rank(), size()), tag);
 }
 
 WorkPtr UcxCommunicator::do_batch_p2p(std::span<const comm::P2POp> ops) {
@@ -167,7 +167,7 @@ WorkPtr UcxCommunicator::do_batch_p2p(std::span<const comm::P2POp> ops) {
     else
       traffic_counters().add(comm::OpKind::recv, 0, bytes);
   }
-  auto op = engine_->start_p2p(algorithms::point_to_point(ops));
+  auto op = engine_->start_p2p(p2p::algorithms::point_to_point(ops));
   return std::make_unique<UcxWork>(engine_, std::move(op));
 }
 

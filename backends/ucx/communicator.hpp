@@ -1,6 +1,6 @@
 #pragma once
 // The UCX backend: every operation of ody::comm::Communicator over UCP tag-matched
-// point-to-point messages, with the collectives built here (algorithms.hpp: ring
+// point-to-point messages, with the collectives of backends/p2p (algorithms.hpp: ring
 // all-gather and reduce-scatter, all-reduce = reduce-scatter + all-gather, pairwise
 // all-to-all, binomial broadcast, dissemination barrier).
 //
@@ -42,10 +42,13 @@
 
 #include "comm/communicator.hpp"
 
+namespace ody::backends::p2p {
+struct Schedule;
+}
+
 namespace ody::backends::ucx {
 
 class Engine;
-struct Schedule;
 
 class UcxCommunicator final : public comm::Communicator {
  public:
@@ -76,7 +79,7 @@ class UcxCommunicator final : public comm::Communicator {
  private:
   // Takes ownership of `bootstrap` (freed in the destructor).
   UcxCommunicator(MPI_Comm bootstrap, int rank, int size);
-  comm::WorkPtr collective(comm::OpKind kind, Schedule&& s, comm::Tag tag);
+  comm::WorkPtr collective(comm::OpKind kind, p2p::Schedule&& s, comm::Tag tag);
 
   MPI_Comm bootstrap_;
   std::uint32_t id_ = 0;

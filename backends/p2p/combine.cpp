@@ -1,4 +1,4 @@
-#include "backends/ucx/combine.hpp"
+#include "backends/p2p/combine.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -7,7 +7,7 @@
 #include "backends/mpi/datatypes.hpp"
 #include "comm/reduce.hpp"
 
-namespace ody::backends::ucx {
+namespace ody::backends::p2p {
 
 void combine_into(void* inout, const void* in, std::int64_t n, comm::DType t, comm::ReduceOp op) {
   int finalized = 0;
@@ -28,4 +28,4 @@ void combine_into(void* inout, const void* in, std::int64_t n, comm::DType t, co
   }
 }
 
-}  // namespace ody::backends::ucx
+}  // namespace ody::backends::p2p

@@ -1,18 +1,19 @@
 #pragma once
-// A collective (or a batch of point-to-point messages) as the UCX backend runs it: a
-// sequence of steps, each a set of messages posted together, followed by local work
-// (a reduction) once all of them completed. Step k+1 is posted only after step k's
-// local work ran. The builders in algorithms.hpp produce schedules; Engine runs them.
-// A receive may carry its own completion work (on_done), which runs as soon as that one
-// message arrived, so that e.g. the reduction of one chunk overlaps the transfer of the
-// next chunks of the same step.
+// A collective (or a batch of point-to-point messages) over a transport that only moves
+// messages: a sequence of steps, each a set of messages posted together, followed by
+// local work (a reduction) once all of them completed. Step k+1 is posted only after
+// step k's local work ran. The builders in algorithms.hpp produce schedules; a Runner
+// (runner.hpp) runs them over any Transport (the UCX backend's worker, the plugin host's
+// C ABI table). A receive may carry its own completion work (on_done), which runs as
+// soon as that one message arrived, so that e.g. the reduction of one chunk overlaps the
+// transfer of the next chunks of the same step.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
 
-namespace ody::backends::ucx {
+namespace ody::backends::p2p {
 
 struct Xfer {
   bool send = false;
@@ -62,4 +63,4 @@ struct Schedule {
   std::vector<Buffer> buffers_;
 };
 
-}  // namespace ody::backends::ucx
+}  // namespace ody::backends::p2p

@@ -1,8 +1,8 @@
-#include "backends/ucx/schedule.hpp"
+#include "backends/p2p/schedule.hpp"
 
 #include <algorithm>
 
-namespace ody::backends::ucx {
+namespace ody::backends::p2p {
 
 namespace {
 
@@ -58,4 +58,4 @@ std::byte* Schedule::scratch(std::size_t bytes) {
   return buffers_.back().data.get();
 }
 
-}  // namespace ody::backends::ucx
+}  // namespace ody::backends::p2p

@@ -1,5 +1,6 @@
 #pragma once
-// The UCX backend's collectives over point-to-point messages, as schedules (schedule.hpp).
+// Collectives over point-to-point messages, as schedules (schedule.hpp): what the UCX
+// backend runs, and the plugin host for a plugin that leaves a collective entry NULL.
 // p ranks, r this rank, next = r+1, prev = r-1 (mod p). Empty blocks are not sent (both
 // sides know every size), except barrier's zero-byte tokens.
 //
@@ -24,16 +25,21 @@
 //   child in one step).
 // - barrier: dissemination, ceil(log2 p) rounds of zero-byte messages to r+2^k from r-2^k.
 //
-// Traffic (counts_own_traffic): the backend counts exactly the bytes of the schedule's
+// Tags: Xfer::tag is the step id (collectives; the same on sender and receiver) or the
+// user tag (point_to_point). Within one schedule, the messages between two ranks in one
+// direction are posted in the same order on both sides, so a transport that matches by
+// (peer, tag) in posting order may carry a whole collective on one tag (the plugin host).
+//
+// Traffic (counts_own_traffic): a backend may count exactly the bytes of the schedule's
 // messages (Schedule::bytes_sent/bytes_recv); docs/backends.md gives the closed forms.
 #include <cstdint>
 #include <span>
 
-#include "backends/ucx/schedule.hpp"
+#include "backends/p2p/schedule.hpp"
 #include "comm/buffer.hpp"
 #include "comm/communicator.hpp"
 
-namespace ody::backends::ucx::algorithms {
+namespace ody::backends::p2p::algorithms {
 
 Schedule all_gather(comm::ConstBuf send, comm::Buf recv, int r, int p);
 Schedule all_gather_v(comm::ConstBuf send, comm::Buf recv, std::span<const std::int64_t> counts,
@@ -48,4 +54,4 @@ Schedule barrier(int r, int p);
 // Receives and sends of a batch, all in one step, tags = user tags.
 Schedule point_to_point(std::span<const comm::P2POp> ops);
 
-}  // namespace ody::backends::ucx::algorithms
+}  // namespace ody::backends::p2p::algorithms

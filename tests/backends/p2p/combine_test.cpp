@@ -1,4 +1,4 @@
-// backends/ucx/combine.hpp: the reduction step of the UCX backend's reduce-scatter and
+// backends/p2p/combine.hpp: the reduction step of the schedules' reduce-scatter and
 // all-reduce (MPI_Reduce_local with the MPI backend's mapping) against a scalar reference
 // written out here: each element combined in its own type (bf16/f16 in f32, rounded
 // once), avg as the sum. Exact equality: one IEEE operation per element is exact whatever
@@ -12,11 +12,11 @@
 #include <type_traits>
 #include <vector>
 
-#include "backends/ucx/combine.hpp"
+#include "backends/p2p/combine.hpp"
 #include "base/half.hpp"
 #include "comm/dtype.hpp"
 
-namespace ody::backends::ucx {
+namespace ody::backends::p2p {
 namespace {
 
 using comm::DType;
@@ -71,4 +71,4 @@ TEST(UcxCombine, EveryTypeAndOpMatchesTheScalarReference) {
 }
 
 }  // namespace
-}  // namespace ody::backends::ucx
+}  // namespace ody::backends::p2p

@@ -1,13 +1,13 @@
-#include "backends/ucx/algorithms.hpp"
+#include "backends/p2p/algorithms.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "backends/ucx/combine.hpp"
+#include "backends/p2p/combine.hpp"
 #include "comm/reduce.hpp"
 
-namespace ody::backends::ucx::algorithms {
+namespace ody::backends::p2p::algorithms {
 
 namespace {
 
@@ -325,4 +325,4 @@ Schedule point_to_point(std::span<const comm::P2POp> ops) {
   return s;
 }
 
-}  // namespace ody::backends::ucx::algorithms
+}  // namespace ody::backends::p2p::algorithms
