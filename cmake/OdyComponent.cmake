@@ -26,3 +26,24 @@ function(ody_add_component)
     endif()
   endforeach()
 endfunction()
+
+# A built-in backend: its folder's component plus its registration, in one line of the
+# folder's CMakeLists.txt:
+#   ody_add_backend(NAME x [WHEN VAR] SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
+# compiles the folder's register.cpp (a backends::Registration: the description and the
+# factory) into the registry, backends/registry.cpp, which then creates it by name, and,
+# when VAR is true (the dependency was found; no WHEN: always), makes the component
+# ody_backend_x; whatever links ody_backends gets its objects too. Without it the
+# description is still registered (topology studies choose among backends this build
+# lacks) and creating it says what is missing.
+function(ody_add_backend)
+  cmake_parse_arguments(B "" "NAME;WHEN" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  set_property(GLOBAL APPEND PROPERTY ODY_BACKEND_REGISTRATIONS
+               ${CMAKE_CURRENT_SOURCE_DIR}/register.cpp)
+  if(B_WHEN AND NOT ${B_WHEN})
+    return()
+  endif()
+  ody_add_component(NAME ody_backend_${B_NAME} SOURCES ${B_SOURCES}
+                    PUBLIC_DEPS ${B_PUBLIC_DEPS} PRIVATE_DEPS ${B_PRIVATE_DEPS})
+  set_property(GLOBAL APPEND PROPERTY ODY_BACKEND_TARGETS ody_backend_${B_NAME})
+endfunction()

@@ -70,8 +70,9 @@ const std::vector<Entry>& entries() {
                  "ulysses",
                  nullptr,
                  [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
-                   return std::unique_ptr<Strategy>(std::make_unique<Usp>(
-                       c, w, r.mesh[0].size, r.mode, r.layout, r.placement, r.node_of_rank));
+                   return std::unique_ptr<Strategy>(
+                       std::make_unique<Usp>(c, w, r.mesh[0].size, r.mode, r.layout, r.placement,
+                                             r.node_of_rank, r.backend_of));
                  },
                  [](const BlockConfig& c, int n, const Resolved& r) {
                    Usp::check(c, n, r.mesh[0].size, r.layout);
@@ -85,8 +86,9 @@ const std::vector<Entry>& entries() {
                  "tp",
                  nullptr,
                  [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
-                   return std::unique_ptr<Strategy>(std::make_unique<OdysseusRing>(
-                       c, w, r.mesh[0].size, r.mode, r.layout, r.placement, r.node_of_rank));
+                   return std::unique_ptr<Strategy>(
+                       std::make_unique<OdysseusRing>(c, w, r.mesh[0].size, r.mode, r.layout,
+                                                      r.placement, r.node_of_rank, r.backend_of));
                  },
                  [](const BlockConfig& c, int n, const Resolved& r) {
                    OdysseusRing::check(c, n, r.mesh[0].size, r.layout);

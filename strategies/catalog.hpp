@@ -4,7 +4,9 @@
 // build it, check a configuration and compute its cost. Adding a strategy is its files
 // plus one entry in catalog.cpp.
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "strategies/mesh.hpp"
@@ -19,6 +21,7 @@ struct Resolved {
   TokenLayout layout;
   std::vector<int> placement;
   std::vector<int> node_of_rank;
+  std::map<std::string, std::string> backend_of;  // mesh dimension -> backend
 };
 
 struct Entry {

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "backends/hierarchical/communicator.hpp"
+#include "backends/split.hpp"
 #include "base/error.hpp"
 #include "strategies/catalog.hpp"
 
@@ -56,7 +57,7 @@ std::vector<int> inner_preference(int n) {
   return mid;
 }
 
-Resolved resolve(const Entry& e, const BlockConfig& cfg, int n, const StrategyOptions& o) {
+Resolved resolve_shape(const Entry& e, const BlockConfig& cfg, int n, const StrategyOptions& o) {
   Resolved r;
   r.mode = o.weights.value_or(e.modes.front());
   if (std::find(e.modes.begin(), e.modes.end(), r.mode) == e.modes.end())
@@ -68,6 +69,7 @@ Resolved resolve(const Entry& e, const BlockConfig& cfg, int n, const StrategyOp
                 std::string(to_string(r.layout)));
   r.placement = o.placement;
   r.node_of_rank = o.node_of_rank;
+  r.backend_of = o.backend_of;
   if (!o.placement.empty())
     ODY_REQUIRE(static_cast<int>(o.placement.size()) == n, std::string(e.name) + ": placement",
                 "one world rank per logical mesh index (" + std::to_string(n) + " entries)",
@@ -113,6 +115,19 @@ Resolved resolve(const Entry& e, const BlockConfig& cfg, int n, const StrategyOp
   return r;
 }
 
+// resolve_shape, and the dimension backends named by the strategy's own dimensions.
+Resolved resolve(const Entry& e, const BlockConfig& cfg, int n, const StrategyOptions& o) {
+  Resolved r = resolve_shape(e, cfg, n, o);
+  std::string names;
+  for (const auto& d : r.mesh) names += (names.empty() ? "" : ", ") + d.name;
+  for (const auto& [dim, backend] : r.backend_of)
+    ODY_REQUIRE(
+        std::any_of(r.mesh.begin(), r.mesh.end(), [&](const MeshDim& d) { return d.name == dim; }),
+        std::string(e.name) + ": dimension backends",
+        "names of its mesh dimensions (" + names + ")", "'", dim, "=", backend, "'");
+  return r;
+}
+
 int logical_index(const std::vector<int>& placement, int rank) {
   if (placement.empty()) return rank;
   const auto it = std::find(placement.begin(), placement.end(), rank);
@@ -143,6 +158,14 @@ std::unique_ptr<Strategy> make_strategy(std::string_view name, const BlockConfig
   // nodes (the same rule as a Mesh dimension). Every rank computes the same node map, so
   // all take the same branch (make_hierarchical is collective).
   std::unique_ptr<comm::Communicator> run_on = ordered_world(comm, r.placement);
+  if (const auto it = r.backend_of.find(r.mesh[0].name); it != r.backend_of.end()) {
+    // The whole world on the dimension's backend, ordered by logical index as run_on.
+    ODY_REQUIRE(comm.size() == backends::world_size(), std::string(e.name) + ": dimension backends",
+                "a world over every rank of MPI_COMM_WORLD (" +
+                    std::to_string(backends::world_size()) + ")",
+                comm.size(), " ranks");
+    run_on = backends::create_split(it->second, 0, logical_index(r.placement, comm.rank()));
+  }
   const std::vector<int> nodes = node_of_index(r.node_of_rank, r.placement);
   if (!nodes.empty() && two_level(nodes)) {
     if (run_on)

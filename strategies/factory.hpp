@@ -38,6 +38,7 @@
 //              with one rank per node; a one-dimensional strategy over several nodes of
 //              several ranks is always two-level.
 // Bad combinations throw ody::Error naming the option, what is allowed and what was found.
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +56,12 @@ struct StrategyOptions {
   std::optional<TokenLayout> layout;
   std::vector<int> placement;
   std::vector<int> node_of_rank;
+  // Mesh dimension name -> backend name (backends/registry.hpp): that dimension's
+  // communicator on its own backend over the same ranks (strategies::dims_on_backends;
+  // a one-dimensional strategy's whole world). Names must be the strategy's dimensions;
+  // needs a world over every rank of MPI_COMM_WORLD. Empty: every dimension a split of
+  // the world the strategy is given.
+  std::map<std::string, std::string> backend_of;
 };
 
 std::vector<std::string> strategy_names();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "backends/hierarchical/communicator.hpp"
+#include "backends/split.hpp"
 #include "base/error.hpp"
 
 namespace ody::strategies {
@@ -33,8 +34,22 @@ std::vector<int> node_of_index(const std::vector<int>& node_of_rank,
   return out;
 }
 
+DimSource dims_on_backends(const std::map<std::string, std::string>& backend_of,
+                           comm::Communicator& world) {
+  if (backend_of.empty()) return {};
+  ODY_REQUIRE(
+      world.size() == backends::world_size(), "dimension backends",
+      "a mesh over every rank of MPI_COMM_WORLD (" + std::to_string(backends::world_size()) + ")",
+      world.size(), " ranks");
+  return [backend_of, &world](const MeshDim& dim, int color, int key) {
+    const auto it = backend_of.find(dim.name);
+    return it == backend_of.end() ? world.split(color, key)
+                                  : backends::create_split(it->second, color, key);
+  };
+}
+
 Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int> placement,
-           std::vector<int> node_of_rank)
+           std::vector<int> node_of_rank, const DimSource& source)
     : world_(&world), dims_(std::move(dims)) {
   const int p = world.size();
   ODY_REQUIRE(!dims_.empty(), "Mesh: dims", "at least one dimension", "none");
@@ -80,7 +95,7 @@ Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int
   stride = 1;
   for (std::size_t k = 0; k < dims_.size(); ++k) {
     const int color = index_ - coords_[k] * stride;  // the index with coordinate k zeroed
-    auto plain = world.split(color, coords_[k]);
+    auto plain = source ? source(dims_[k], color, coords_[k]) : world.split(color, coords_[k]);
     bool two_level = false;
     if (!node_of_rank.empty()) {
       // The node of each member of this group, in group rank (= coordinate) order.

@@ -22,6 +22,8 @@
 // counts (a hierarchical communicator counts the logical operation's flat volume;
 // docs/traffic.md), so the strategies' cost() formulas hold on both.
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -40,6 +42,19 @@ struct MeshDim {
   std::string name;
   int size = 1;
 };
+
+// Where a dimension's communicator comes from: called by every rank of the mesh's world,
+// once per dimension in order, with the (color, key) that world.split would get; returns
+// this rank's group over the same ranks in the same order. Empty: world.split.
+using DimSource =
+    std::function<std::unique_ptr<comm::Communicator>(const MeshDim& dim, int color, int key)>;
+
+// Each dimension named in `backend_of` (dimension name -> backend name, as the registry
+// knows it) on that backend, over the same ranks of MPI_COMM_WORLD
+// (backends::create_split); the others split from `world`. Empty map: an empty source.
+// Throws ody::Error when the map is not empty and `world` does not span MPI_COMM_WORLD.
+DimSource dims_on_backends(const std::map<std::string, std::string>& backend_of,
+                           comm::Communicator& world);
 
 // True when a group whose members sit on these nodes (one node id per member) gets a
 // hierarchical communicator: more than one node, more than one rank on each, the same
@@ -61,7 +76,7 @@ class Mesh {
   // placement is not a permutation of 0..P-1, or node_of_rank is neither empty nor one
   // entry per world rank.
   Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int> placement = {},
-       std::vector<int> node_of_rank = {});
+       std::vector<int> node_of_rank = {}, const DimSource& source = {});
 
   comm::Communicator& world() const { return *world_; }
   int ndims() const { return static_cast<int>(dims_.size()); }

@@ -40,7 +40,8 @@ void OdysseusRing::check(const BlockConfig& cfg, int n, int T, TokenLayout layou
 
 OdysseusRing::OdysseusRing(const BlockConfig& cfg, comm::Communicator& world, int tp,
                            WeightMode mode, std::optional<TokenLayout> layout,
-                           const std::vector<int>& placement, const std::vector<int>& node_of_rank)
+                           const std::vector<int>& placement, const std::vector<int>& node_of_rank,
+                           const std::map<std::string, std::string>& backend_of)
     : Strategy((check(cfg, world.size(), tp, layout.value_or(layout_for(cfg))), cfg), world,
                ordered_world(world, placement), layout.value_or(layout_for(cfg)),
                "odysseus-ring: L"),
@@ -52,7 +53,8 @@ OdysseusRing::OdysseusRing(const BlockConfig& cfg, comm::Communicator& world, in
   // comm_ is ordered by logical index, so the mesh needs no placement of its own, and
   // its node map is by logical index. Dimensions spanning nodes become hierarchical.
   mesh_ = std::make_unique<Mesh>(*comm_, std::vector<MeshDim>{{"tp", T_}, {"ring", n / T_}},
-                                 std::vector<int>{}, node_of_index(node_of_rank, placement));
+                                 std::vector<int>{}, node_of_index(node_of_rank, placement),
+                                 dims_on_backends(backend_of, *comm_));
   comm::Communicator& tpc = mesh_->comm("tp");
   ring_ = &mesh_->comm("ring");
   extra_comms_ = {&tpc, ring_};

@@ -20,8 +20,10 @@
 // asked for. WeightMode::zero3_mlp only.
 // Needs L % (2N) == 0 (zigzag) or L % N == 0, H % T == 0, G % T == 0, i % N == 0,
 // d % N == 0.
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "strategies/mesh.hpp"
@@ -34,10 +36,12 @@ namespace ody::strategies {
 class OdysseusRing final : public Strategy {
  public:
   // world: N ranks; tp: T (N % T == 0). placement: logical index -> world rank (empty:
-  // identity); node_of_rank: world rank -> node (for Mesh; empty: none).
+  // identity); node_of_rank: world rank -> node (for Mesh; empty: none); backend_of:
+  // mesh dimension -> backend (dims_on_backends, mesh.hpp; empty: splits of world).
   OdysseusRing(const BlockConfig& cfg, comm::Communicator& world, int tp,
                WeightMode mode = WeightMode::zero3_mlp, std::optional<TokenLayout> layout = {},
-               const std::vector<int>& placement = {}, const std::vector<int>& node_of_rank = {});
+               const std::vector<int>& placement = {}, const std::vector<int>& node_of_rank = {},
+               const std::map<std::string, std::string>& backend_of = {});
   std::string_view name() const override { return "odysseus-ring"; }
   TokenLayout layout() const override { return layout_; }
   WeightMode weight_mode() const override { return WeightMode::zero3_mlp; }

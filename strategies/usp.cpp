@@ -48,7 +48,7 @@ void Usp::check(const BlockConfig& cfg, int n, int U, TokenLayout layout) {
 
 Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightMode mode,
          std::optional<TokenLayout> layout, const std::vector<int>& placement,
-         const std::vector<int>& node_of_rank)
+         const std::vector<int>& node_of_rank, const std::map<std::string, std::string>& backend_of)
     : Strategy((check(cfg, world.size(), ulysses, layout.value_or(layout_for(cfg))), cfg), world,
                ordered_world(world, placement), layout.value_or(layout_for(cfg)), "usp: L"),
       U_(ulysses),
@@ -62,7 +62,8 @@ Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightM
   // comm_ is ordered by logical index, so the mesh needs no placement of its own, and
   // its node map is by logical index. Dimensions spanning nodes become hierarchical.
   mesh_ = std::make_unique<Mesh>(*comm_, std::vector<MeshDim>{{"ulysses", U_}, {"ring", R}},
-                                 std::vector<int>{}, node_of_index(node_of_rank, placement));
+                                 std::vector<int>{}, node_of_index(node_of_rank, placement),
+                                 dims_on_backends(backend_of, *comm_));
   uly_ = &mesh_->comm("ulysses");
   comm::Communicator& ring = mesh_->comm("ring");
   extra_comms_ = {uly_, &ring};

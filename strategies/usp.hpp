@@ -21,8 +21,10 @@
 // GQA: kv heads as Ulysses within the ulysses dimension (G % U == 0, or U % G == 0 and
 // each rank gets the one kv head its query heads read, the replicas' gradients summed).
 // Needs L % (2N) == 0 (zigzag) or L % N == 0, H % U == 0, G % U == 0 or U % G == 0.
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "strategies/mesh.hpp"
@@ -36,10 +38,13 @@ namespace ody::strategies {
 class Usp final : public Strategy {
  public:
   // world: N ranks; ulysses: U (N % U == 0). placement: logical index -> world rank
-  // (empty: identity); node_of_rank: world rank -> node (for Mesh; empty: none).
+  // (empty: identity); node_of_rank: world rank -> node (for Mesh; empty: none);
+  // backend_of: mesh dimension -> backend (dims_on_backends, mesh.hpp; empty: splits of
+  // world).
   Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses,
       WeightMode mode = WeightMode::replicated, std::optional<TokenLayout> layout = {},
-      const std::vector<int>& placement = {}, const std::vector<int>& node_of_rank = {});
+      const std::vector<int>& placement = {}, const std::vector<int>& node_of_rank = {},
+      const std::map<std::string, std::string>& backend_of = {});
   std::string_view name() const override { return "usp"; }
   TokenLayout layout() const override { return layout_; }
   WeightMode weight_mode() const override { return mode_; }

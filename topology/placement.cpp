@@ -62,27 +62,61 @@ std::vector<MeshDim> parse_mesh(const std::string& text) {
   return mesh;
 }
 
-std::string choose_backend(LinkClass span, bool gpus, const BackendOptions& o) {
-  const bool across = span == LinkClass::Network;
-  std::vector<std::pair<int, std::string>> scored;
-  if (o.nccl && gpus) scored.push_back({span == LinkClass::NVLink ? 10 : 8, "nccl"});
-  if (o.ucx) scored.push_back({across ? 6 : 3, "ucx"});
-  if (o.mpi) scored.push_back({gpus ? 2 : (across ? 4 : 5), "mpi"});
-  ODY_REQUIRE(!scored.empty(), "backend", "at least one available backend (mpi, nccl, ucx)",
-              "none");
-  if (!o.force.empty()) {
-    for (const auto& [score, name] : scored)
-      if (name == o.force) return name;
-    std::vector<std::string> names;
-    for (const auto& s : scored) names.push_back(s.second);
-    throw Error("backend",
-                "one of the backends available for this group (" + join_names(names) + ")",
-                "'" + o.force + "'");
+namespace {
+
+int score(const BackendCandidate& c, LinkClass span, bool gpus) {
+  return (gpus ? c.gpu_score : c.host_score)[static_cast<std::size_t>(span)];
+}
+
+// The override that applies to `dim`, "" for none; `flag` says where it came from.
+const std::string& override_for(const BackendOptions& o, const std::string& dim,
+                                std::string& flag) {
+  if (auto it = o.per_dim.find(dim); it != o.per_dim.end()) {
+    flag = "--backend " + dim + "=" + it->second;
+    return it->second;
   }
-  // Highest score; ties keep the first listed (nccl, ucx, mpi).
-  return std::max_element(scored.begin(), scored.end(),
-                          [](const auto& a, const auto& b) { return a.first < b.first; })
-      ->second;
+  flag = "--backend " + o.force;
+  return o.force;
+}
+
+}  // namespace
+
+std::string choose_backend(LinkClass span, bool gpus, const BackendOptions& o,
+                           const std::string& dim) {
+  if (o.candidates.empty()) return "";
+  std::vector<std::string> usable;
+  const BackendCandidate* best = nullptr;
+  for (const auto& c : o.candidates) {
+    const int s = score(c, span, gpus);
+    if (s <= 0) continue;
+    usable.push_back(c.name);
+    if (!best || s > score(*best, span, gpus)) best = &c;
+  }
+  std::string flag;
+  const std::string& wanted = override_for(o, dim, flag);
+  const std::string group = gpus ? "a GPU group over " : "a CPU group over ";
+  if (!wanted.empty()) {
+    if (std::find(usable.begin(), usable.end(), wanted) != usable.end()) return wanted;
+    throw Error(flag,
+                "one of the backends available for this group (" + join_names(usable) + ": " +
+                    group + std::string(abbreviation(span)) + ")",
+                "'" + wanted + "'");
+  }
+  ODY_REQUIRE(best, "backend",
+              "a backend that can serve " + group + std::string(abbreviation(span)), "none of ",
+              o.candidates.size(), " candidates");
+  return best->name;
+}
+
+std::string backend_reason(LinkClass span, bool gpus, const BackendOptions& o,
+                           const std::string& dim) {
+  std::string flag;
+  if (!override_for(o, dim, flag).empty()) return "forced by " + flag;
+  std::string scores;
+  for (const auto& c : o.candidates)
+    scores += (scores.empty() ? "" : ", ") + c.name + " " + std::to_string(score(c, span, gpus));
+  return "best score of " + scores + " for " + (gpus ? "GPUs over " : "CPUs over ") +
+         std::string(abbreviation(span));
 }
 
 std::string format_groups(const std::vector<std::vector<int>>& groups, size_t max_groups) {
@@ -203,7 +237,9 @@ Placement place_mesh(const Cluster& cluster, const std::vector<MeshDim>& mesh,
         }
     }
     if (first) dp.estimate = {0.0, 0.0};  // groups of one: nothing to send
-    dp.backend = choose_backend(dp.span.cls, gpus, options);
+    dp.backend = choose_backend(dp.span.cls, gpus, options, dp.name);
+    if (!dp.backend.empty())
+      dp.backend_reason = backend_reason(dp.span.cls, gpus, options, dp.name);
 
     std::ostringstream ex;
     ex << dp.name << "=" << dp.size << ": ranks " << format_groups(dp.groups) << " ";
@@ -228,7 +264,7 @@ Placement place_mesh(const Cluster& cluster, const std::vector<MeshDim>& mesh,
         ex << " (warning: larger than the " << max_local
            << " ranks of a node, so it crosses the network)";
     }
-    ex << "; backend " << dp.backend;
+    if (!dp.backend.empty()) ex << "; backend " << dp.backend;
     dp.explanation = ex.str();
     pl.dims.push_back(std::move(dp));
   }

@@ -7,6 +7,8 @@
 // reduce-scatter) vary fastest over ranks in node-major order, so their groups stay
 // inside a node on the fastest links; ring (point-to-point, overlapped with compute)
 // goes outside them, and dp (one gradient all-reduce per step) outermost.
+#include <array>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,20 +29,34 @@ inline const std::vector<std::string> kMeshDimNames = {"ulysses", "tp", "ring", 
 // "ulysses=4,ring=2" -> {{"ulysses",4},{"ring",2}}. Throws on syntax or unknown names.
 std::vector<MeshDim> parse_mesh(const std::string& text);
 
-// Which backends the caller can offer, and an optional forced choice (a user string, as
-// NCCL_ALGO overrides NCCL's tuner). Defaults: what this build found.
-struct BackendOptions {
-  bool mpi = true;
-  bool nccl = ODY_HAVE_NCCL;
-  bool ucx = ODY_HAVE_UCX;
-  std::string force;  // "" = choose by score
+// A backend the caller can offer and how well it suits each link class: the numbers of
+// its backends::Description (backends/registry.hpp), copied by the caller (topology/ does
+// not see backends/). Index = LinkClass value; higher wins, 0 = never there.
+struct BackendCandidate {
+  std::string name;
+  std::array<int, 6> host_score{};  // groups of CPU ranks
+  std::array<int, 6> gpu_score{};   // groups whose every member drives a GPU
 };
 
-// The scored choice for one group: `span` the worst link inside it, `gpus` whether every
-// member drives a GPU. Scores (higher wins): nccl 10 over NVLink, 8 otherwise, GPU groups
-// only; ucx 6 across nodes, 3 inside one; mpi 5 for CPU groups inside a node (shared
-// memory), 4 across nodes, 2 for GPU groups. Throws when `force` names an unavailable one.
-std::string choose_backend(LinkClass span, bool gpus, const BackendOptions& options);
+// The candidates and the user's overrides (as NCCL_ALGO overrides NCCL's tuner): `force`
+// for every dimension, `per_dim` by dimension name (wins over force).
+struct BackendOptions {
+  std::vector<BackendCandidate> candidates;
+  std::string force;                           // "" = choose by score
+  std::map<std::string, std::string> per_dim;  // e.g. {"ring", "ucx"}
+};
+
+// The choice for one group: `span` the worst link inside it, `gpus` whether every member
+// drives a GPU, `dim` its dimension name (for per_dim). The candidate with the highest
+// score for (span, gpus) wins; ties keep the first listed. An override must name a
+// candidate that scores above 0 there, else ody::Error lists those that do. No candidates:
+// "" (nothing to choose from).
+std::string choose_backend(LinkClass span, bool gpus, const BackendOptions& options,
+                           const std::string& dim = "");
+// Why choose_backend picked what it did, one phrase: "forced by --backend ring=ucx",
+// "best score 6 of mpi 4, ucx 6 for NET".
+std::string backend_reason(LinkClass span, bool gpus, const BackendOptions& options,
+                           const std::string& dim = "");
 
 struct DimPlacement {
   std::string name;
@@ -48,8 +64,9 @@ struct DimPlacement {
   std::vector<std::vector<int>> groups;  // world ranks; groups ordered by first member
   Link span;                             // worst link class over all member pairs
   LinkEstimate estimate;                 // slowest pair: min bandwidth, max latency
-  std::string backend;
-  std::string explanation;  // one line for people
+  std::string backend;                   // "" when the options offered no candidate
+  std::string backend_reason;            // backend_reason()
+  std::string explanation;               // one line for people
 };
 
 struct Placement {

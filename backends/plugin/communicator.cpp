@@ -34,11 +34,12 @@ int bootstrap_all_gather(void* ctx, const void* send, std::size_t bytes, void* r
 
 }  // namespace
 
-std::unique_ptr<PluginCommunicator> PluginCommunicator::create_world(std::string_view name) {
+std::unique_ptr<PluginCommunicator> PluginCommunicator::create(std::string_view name,
+                                                               MPI_Comm parent) {
   auto lib = load(name);
   MPI_Comm dup = MPI_COMM_NULL;
-  if (MPI_Comm_dup(MPI_COMM_WORLD, &dup) != MPI_SUCCESS)
-    throw Error("backend plugin:" + std::string(name) + ": MPI_Comm_dup of MPI_COMM_WORLD failed");
+  if (MPI_Comm_dup(parent, &dup) != MPI_SUCCESS)
+    throw Error("backend plugin:" + std::string(name) + ": MPI_Comm_dup failed");
   return create(std::move(lib), dup, host_oversubscribed(dup));
 }
 

@@ -27,9 +27,9 @@ namespace ody::backends::plugin {
 
 class PluginCommunicator final : public HostCommunicator {
  public:
-  // Loads plugin `name` (loader.hpp) and creates its world communicator; collective
-  // over MPI_COMM_WORLD.
-  static std::unique_ptr<PluginCommunicator> create_world(std::string_view name);
+  // Loads plugin `name` (loader.hpp) and creates its communicator over the ranks of
+  // `parent` (e.g. MPI_COMM_WORLD; duplicated, it stays the caller's); collective.
+  static std::unique_ptr<PluginCommunicator> create(std::string_view name, MPI_Comm parent);
   ~PluginCommunicator() override;
 
   const Library& library() const { return *lib_; }

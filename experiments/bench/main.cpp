@@ -50,7 +50,7 @@ int run(int argc, char** argv) {
   layers::KokkosScope kokkos(o.host_memory == "retain" ? layers::HostMemory::retain
                                                        : layers::HostMemory::release);
   const std::vector<int> nodes = node_of_rank(s.info(), o.virtual_nodes);
-  std::vector<std::string> placement_lines = place_runs(plan, o, nodes, s);
+  Placed placed = place_runs(plan, o, nodes, s);
 
   int runnable = 0;
   for (const auto& r : plan.runs) runnable += r.skip.empty();
@@ -61,7 +61,7 @@ int run(int argc, char** argv) {
     layers::save_block_inputs(std::filesystem::path(o.dump) / "inputs", in.x, in.dy, in.w);
   const Reference ref = run_reference(o, cfg, in, s, progress);
   const Setting setting{cfg, *std::max_element(nodes.begin(), nodes.end()) + 1, ref,
-                        std::move(placement_lines)};
+                        std::move(placed)};
   write_json_header(o, setting, s);
   print_header(o, setting, plan, s);
 

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "backends/registry.hpp"
 #include "base/error.hpp"
+#include "experiments/common/backend_choice.hpp"
 #include "experiments/common/live_cluster.hpp"
 #include "strategies/factory.hpp"
 #include "topology/cluster.hpp"
@@ -26,32 +28,48 @@ std::vector<int> node_of_rank(const RunInfo& info, int virtual_nodes) {
   return node;
 }
 
-std::vector<std::string> place_runs(Plan& plan, const Options& o, const std::vector<int>& nodes,
-                                    Session& s) {
-  auto is_hybrid = [](const Planned& r) {
-    return r.skip.empty() && (r.name == "usp" || r.name == "odysseus-ring");
-  };
-  const int node_count = *std::max_element(nodes.begin(), nodes.end()) + 1;
-  std::vector<std::string> lines;
-  if (node_count > 1 && std::any_of(plan.runs.begin(), plan.runs.end(), is_hybrid)) {
-    topology::Cluster cluster = live_cluster(s.world());
-    if (o.virtual_nodes > 0) cluster = topology::with_virtual_nodes(cluster, o.virtual_nodes);
-    for (auto& r : plan.runs) {
-      if (!is_hybrid(r)) continue;
-      std::vector<topology::MeshDim> mesh;
-      for (const auto& d : strategies::default_mesh(r.name, plan.cfg, s.size(), r.options))
-        mesh.push_back({d.name, d.size});
-      try {
-        const topology::Placement pl = topology::place_mesh(cluster, mesh);
-        r.options.placement = pl.rank_of_index;
-        for (const auto& d : pl.dims) lines.push_back(r.name + ": " + d.explanation);
-      } catch (const ody::Error& e) {
-        throw UsageError(e.what());
-      }
+Placed place_runs(Plan& plan, const Options& o, const std::vector<int>& nodes, Session& s) {
+  const BackendSpec& spec = s.backend();
+  const bool several_nodes = *std::max_element(nodes.begin(), nodes.end()) > 0;
+  topology::Cluster cluster = live_cluster(s.world());
+  if (o.virtual_nodes > 0) cluster = topology::with_virtual_nodes(cluster, o.virtual_nodes);
+  const topology::BackendOptions choose = spec.per_dimension()
+                                              ? backend_options(spec, backends::available())
+                                              : topology::BackendOptions{};
+  const std::string world_backend = s.world().info().name;
+  Placed out;
+  for (auto& r : plan.runs) {
+    r.options.node_of_rank = nodes;
+    if (!r.skip.empty()) continue;
+    std::vector<topology::MeshDim> mesh;
+    for (const auto& d : strategies::default_mesh(r.name, plan.cfg, s.size(), r.options))
+      mesh.push_back({d.name, d.size});
+    topology::Placement pl;
+    try {
+      pl = topology::place_mesh(cluster, mesh, choose);
+    } catch (const ody::Error& e) {
+      throw UsageError(e.what());
+    }
+    // The hybrids' inner dimension inside nodes (one-dimensional strategies: one group).
+    if (several_nodes && mesh.size() > 1) {
+      r.options.placement = pl.rank_of_index;
+      for (const auto& d : pl.dims) out.lines.push_back(r.name + ": " + d.explanation);
+    }
+    for (const auto& d : pl.dims) {
+      DimChoice c{r.name,
+                  d.name,
+                  d.size,
+                  std::string(topology::abbreviation(d.span)),
+                  spec.per_dimension() ? d.backend : spec.every,
+                  spec.per_dimension() ? d.backend_reason : "--backend " + spec.every};
+      std::vector<int> group_nodes;
+      for (int rank : d.groups.front()) group_nodes.push_back(nodes[rank]);
+      c.two_level = strategies::two_level(group_nodes);
+      if (c.backend != world_backend) r.options.backend_of[d.name] = c.backend;
+      out.dims.push_back(std::move(c));
     }
   }
-  for (auto& r : plan.runs) r.options.node_of_rank = nodes;
-  return lines;
+  return out;
 }
 
 }  // namespace ody::experiments::bench

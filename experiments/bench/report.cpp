@@ -31,6 +31,15 @@ void write_json_header(const Options& o, const Setting& st, Session& s) {
       "time blocked waiting for communication in forward+backward, slowest rank, median";
   header["flops"] =
       "model FLOPs; causal attention counted as half of L^2; backward = 2x GEMMs + 2.5x attention";
+  header["dims"] = nlohmann::json::array();
+  for (const auto& d : st.placed.dims)
+    header["dims"].push_back({{"strategy", d.strategy},
+                              {"name", d.name},
+                              {"size", d.size},
+                              {"link", d.link},
+                              {"backend", d.backend},
+                              {"two_level", d.two_level},
+                              {"why", d.reason}});
   s.json().write(header);
 }
 
@@ -54,7 +63,11 @@ void print_header(const Options& o, const Setting& st, const Plan& plan, const S
     std::printf(
         "# single-rank block (rank 0 alone): fwd+bwd %.1f ms, peak %.1f MB (expected %.1f MB)\n",
         st.ref.ms, st.ref.peak / 1e6, st.ref.peak_expected / 1e6);
-  for (const auto& l : st.placement_lines) std::printf("# placement %s\n", l.c_str());
+  for (const auto& l : st.placed.lines) std::printf("# placement %s\n", l.c_str());
+  for (const auto& d : st.placed.dims)
+    std::printf("# dim %s %s=%d: link %s, backend %s, %s (%s)\n", d.strategy.c_str(),
+                d.name.c_str(), d.size, d.link.c_str(), d.backend.c_str(),
+                d.two_level ? "two-level" : "flat", d.reason.c_str());
   for (const auto& r : plan.runs)
     if (!r.skip.empty()) std::printf("# skipped %s: %s\n", r.name.c_str(), r.skip.c_str());
   std::printf("\n%-13s %-16s %9s %9s %8s %14s %10s %9s %10s %10s %14s %13s %10s\n", "strategy",

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "experiments/bench/measure.hpp"
+#include "experiments/bench/nodes.hpp"
 
 namespace ody::experiments::bench {
 
@@ -13,7 +14,7 @@ struct Setting {  // what the header describes besides the options
   const layers::BlockConfig& cfg;
   int node_count;
   const Reference& ref;
-  std::vector<std::string> placement_lines;
+  Placed placed;  // placement lines and every dimension's backend (nodes.hpp)
 };
 
 void write_json_header(const Options& o, const Setting& st, Session& s);

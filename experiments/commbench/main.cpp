@@ -12,11 +12,14 @@
 #include <vector>
 
 #include "backends/hierarchical/communicator.hpp"
+#include "backends/registry.hpp"
 #include "base/error.hpp"
 #include "experiments/commbench/collectives.hpp"
 #include "experiments/commbench/sweep.hpp"
 #include "experiments/common/harness.hpp"
+#include "experiments/common/live_cluster.hpp"
 #include "layers/blas_kernel.hpp"
+#include "topology/placement.hpp"
 
 namespace ody::experiments::commbench {
 namespace {
@@ -27,7 +30,7 @@ struct Options {
   double factor = 2;
   int check = 1, hier = 0;
   std::string dtype = "f32", reduce_op = "sum";
-  RunFlags run{20, 5, "", "mpi"};
+  RunFlags run{20, 5, "", "auto"};
 };
 
 int run(int argc, char** argv) {
@@ -54,6 +57,7 @@ int run(int argc, char** argv) {
            o.dtype,
            {},
            o.check != 0,
+           nullptr,
            nullptr};
   if (sw.min_bytes < 1) throw UsageError("-b: expected at least 1 byte, found " + o.min_bytes);
   if (sw.max_bytes < sw.min_bytes)
@@ -72,8 +76,31 @@ int run(int argc, char** argv) {
   } catch (const ody::Error& e) {
     throw UsageError(e.what());
   }
+  if (!parse_backend(o.run.backend).per_dim.empty())
+    throw UsageError(
+        "--backend: ody-commbench measures one communicator over every rank; "
+        "expected auto or NAME, found '" +
+        o.run.backend + "'");
   Session s("ody-commbench", o.run);
   const int p = s.size();
+  // --backend auto: the backend the selector picks for a group of every rank.
+  std::unique_ptr<comm::Communicator> chosen;
+  sw.comm = &s.world();
+  std::string why = "--backend " + o.run.backend;
+  if (s.backend().per_dimension()) {
+    try {
+      const auto pl = topology::place_mesh(live_cluster(s.world()), {{"ring", p}},
+                                           backend_options(s.backend()));
+      why = "auto: " + pl.dims[0].backend_reason;
+      if (pl.dims[0].backend != s.world().info().name) {
+        chosen = backends::create_world(pl.dims[0].backend);
+        sw.comm = chosen.get();
+      }
+    } catch (const ody::Error& e) {
+      throw UsageError(e.what());
+    }
+  }
+  const std::string backend = sw.comm->info().name;
   if (o.hier < 0 || (o.hier > 0 && p % o.hier != 0))
     throw UsageError("--hier: expected 0 or a number of nodes dividing the world size " +
                      std::to_string(p) + ", found " + std::to_string(o.hier));
@@ -82,10 +109,12 @@ int run(int argc, char** argv) {
   if (o.hier > 0) {
     std::vector<int> nodes(static_cast<std::size_t>(p));
     for (int r = 0; r < p; ++r) nodes[r] = r / (p / o.hier);
-    hier = backends::hierarchical::make_hierarchical(s.world(), nodes);
+    hier = backends::hierarchical::make_hierarchical(*sw.comm, nodes);
     sw.hier = hier.get();
   }
   auto header = s.header();
+  header["backend"] = backend;
+  header["backend_choice"] = why;
   header["dtype"] = o.dtype;
   header["reduce_op"] = o.reduce_op;
   header["hier_nodes"] = o.hier;
@@ -93,8 +122,8 @@ int run(int argc, char** argv) {
   s.json().write(header);
   if (s.rank() == 0) {
     std::printf(
-        "# ody-commbench: backend %s, %d ranks on %zu host(s), dtype %s, op %s, commit %s\n",
-        o.run.backend.c_str(), p, s.host_count(), o.dtype.c_str(), o.reduce_op.c_str(),
+        "# ody-commbench: backend %s (%s), %d ranks on %zu host(s), dtype %s, op %s, commit %s\n",
+        backend.c_str(), why.c_str(), p, s.host_count(), o.dtype.c_str(), o.reduce_op.c_str(),
         s.info().commit.c_str());
     std::printf("# blas: %s\n", layers::blas_info().description().c_str());
     std::printf(

@@ -30,7 +30,7 @@ double timed(MPI_Comm raw, const std::function<void()>& fn) {
 
 std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s) {
   const int rank = s.rank(), p = s.size(), iters = s.flags().iters, warmup = s.flags().warmup;
-  comm::Communicator& world = s.world();
+  comm::Communicator& world = *sw.comm;
   auto* hier = sw.hier;
   const MPI_Comm raw = s.raw();
   const std::size_t es = comm::dtype_size(sw.dtype);

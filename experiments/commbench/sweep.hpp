@@ -19,6 +19,7 @@ struct Sweep {
   std::string dtype_name;
   comm::ReduceOp op;
   bool check;
+  comm::Communicator* comm;  // the measured communicator (--backend's)
   // --hier K: the same collectives through a two-level communicator of K pretend nodes.
   backends::hierarchical::HierarchicalCommunicator* hier;  // null: no hierarchical run
 };

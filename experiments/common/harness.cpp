@@ -7,6 +7,7 @@
 #include "backends/registry.hpp"
 #include "base/error.hpp"
 #include "comm/communicator.hpp"
+#include "experiments/common/backend_choice.hpp"
 
 namespace ody::experiments {
 
@@ -14,7 +15,9 @@ void add_run_flags(CLI::App& app, RunFlags& f) {
   app.add_option("-n,--iters", f.iters, "timed iterations");
   app.add_option("-w,--warmup", f.warmup, "warm-up iterations");
   app.add_option("--json", f.json, "write JSON lines to this file (rank 0)");
-  app.add_option("--backend", f.backend, "communication backend");
+  app.add_option("--backend", f.backend,
+                 "communication backend: auto (one per mesh dimension, by its links), NAME, or "
+                 "DIM=NAME[,DIM=NAME] (ulysses, tp, ring, dp)");
 }
 
 void check_run_flags(const RunFlags& f) {
@@ -34,7 +37,7 @@ std::unique_ptr<comm::Communicator> world_on(const std::string& backend) {
 }  // namespace
 
 Session::Session(const char* tool, const RunFlags& f)
-    : tool_(tool), flags_(f), world_(world_on(f.backend)) {
+    : tool_(tool), flags_(f), spec_(parse_backend(f.backend)), world_(world_on(spec_.world())) {
   rank_ = world_->rank();
   size_ = world_->size();
   ODY_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &raw_));

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "experiments/common/backend_choice.hpp"
 #include "experiments/common/tool.hpp"
 
 namespace ody::experiments {
@@ -45,6 +46,8 @@ class Session {
   const RunInfo& info() const { return info_; }
   JsonLines& json() { return json_; }
   const RunFlags& flags() const { return flags_; }
+  // --backend parsed (backend_choice.hpp); world() runs on spec().world().
+  const BackendSpec& backend() const { return spec_; }
   // header_json(info) with tool, backend, iters and warmup; the tool adds its own keys.
   nlohmann::json header() const;
   // Distinct host names.
@@ -57,6 +60,7 @@ class Session {
  private:
   const char* tool_;
   RunFlags flags_;
+  BackendSpec spec_;
   std::unique_ptr<comm::Communicator> world_;
   int rank_ = 0, size_ = 1;
   MPI_Comm raw_ = MPI_COMM_NULL;

@@ -26,6 +26,7 @@
 #include "backends/registry.hpp"
 #include "base/error.hpp"
 #include "comm/communicator.hpp"
+#include "experiments/common/backend_choice.hpp"
 #include "experiments/common/live_cluster.hpp"
 #include "experiments/common/tool.hpp"
 #include "experiments/topo/describe.hpp"
@@ -63,7 +64,8 @@ int run(int argc, char** argv) {
                  "process mesh, e.g. ulysses=4,ring=2 (names: ulysses, tp, ring, dp)");
   app.add_option("--backend-set", o.backend_set,
                  "backends to choose from (default: those built, e.g. mpi,ucx)");
-  app.add_option("--backend", o.backend, "force one backend for every mesh dimension");
+  app.add_option("--backend", o.backend,
+                 "auto (default), NAME for every mesh dimension, or DIM=NAME[,DIM=NAME]");
   app.add_flag("--json", o.json, "print one JSON object instead of text");
   parse_command_line(app, argc, argv);
 
@@ -101,7 +103,8 @@ int run(int argc, char** argv) {
     }
     if (o.virtual_nodes > 0) cluster = tp::with_virtual_nodes(cluster, o.virtual_nodes);
     if (!o.mesh.empty()) {
-      tp::BackendOptions bo;
+      // Candidates: the backends this build has, or --backend-set's (any in-tree backend,
+      // built or not: a study of a machine one does not have).
       std::vector<std::string> names = backends::available();
       if (!o.backend_set.empty()) {
         names.clear();
@@ -109,14 +112,8 @@ int run(int argc, char** argv) {
         std::string item;
         while (std::getline(ss, item, ',')) names.push_back(item);
       }
-      auto has = [&](const char* n) {
-        return std::find(names.begin(), names.end(), n) != names.end();
-      };
-      bo.mpi = has("mpi");
-      bo.nccl = has("nccl");
-      bo.ucx = has("ucx");
-      bo.force = o.backend;
-      placement = tp::place_mesh(cluster, tp::parse_mesh(o.mesh), bo);
+      const BackendSpec spec = parse_backend(o.backend.empty() ? "auto" : o.backend);
+      placement = tp::place_mesh(cluster, tp::parse_mesh(o.mesh), backend_options(spec, names));
       have_placement = true;
     }
   } catch (const Error& e) {

@@ -36,9 +36,21 @@ std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
+// The candidates as the built-in backends describe themselves (backends/*/register.cpp),
+// listed nccl, ucx, mpi (ties keep the first).
+tp::BackendCandidate nccl() { return {"nccl", {0, 0, 0, 0, 0, 0}, {10, 10, 8, 8, 8, 8}}; }
+tp::BackendCandidate ucx() { return {"ucx", {3, 3, 3, 3, 3, 6}, {3, 3, 3, 3, 3, 6}}; }
+tp::BackendCandidate mpi() { return {"mpi", {5, 5, 5, 5, 5, 4}, {2, 2, 2, 2, 2, 2}}; }
+
 tp::BackendOptions mpi_only() {
   tp::BackendOptions o;
-  o.nccl = o.ucx = false;
+  o.candidates = {mpi()};
+  return o;
+}
+
+tp::BackendOptions all_backends() {
+  tp::BackendOptions o;
+  o.candidates = {nccl(), ucx(), mpi()};
   return o;
 }
 
@@ -119,8 +131,7 @@ TEST(Placement, RoundRobinRankNumberingStillKeepsGroupsInNodes) {
 
 TEST(Placement, GpuClusterPicksNvlinkAndNccl) {
   const tp::Cluster c = tp::uniform_cluster(tp::preset("dgx-h100"), 2, 8);
-  tp::BackendOptions all;
-  all.mpi = all.nccl = all.ucx = true;
+  const tp::BackendOptions all = all_backends();
   const tp::Placement p = tp::place_mesh(c, tp::parse_mesh("tp=8,ring=2"), all);
   EXPECT_EQ(p.dims[0].span.cls, tp::LinkClass::NVLink);
   EXPECT_EQ(p.dims[0].backend, "nccl");
@@ -162,8 +173,7 @@ TEST(Placement, MeshHookReproducesTheGroups) {
 }
 
 TEST(Placement, BackendScores) {
-  tp::BackendOptions all;
-  all.mpi = all.nccl = all.ucx = true;
+  const tp::BackendOptions all = all_backends();
   EXPECT_EQ(tp::choose_backend(tp::LinkClass::NVLink, true, all), "nccl");
   EXPECT_EQ(tp::choose_backend(tp::LinkClass::HostBridge, false, all), "mpi");  // CPU shared memory
   EXPECT_EQ(tp::choose_backend(tp::LinkClass::Network, false, all), "ucx");
@@ -174,7 +184,23 @@ TEST(Placement, BackendScores) {
   forced.force = "nccl";
   const std::string e =
       error_of([&] { tp::choose_backend(tp::LinkClass::HostBridge, false, forced); });
-  EXPECT_NE(e.find("available for this group (ucx, mpi)"), std::string::npos) << e;
+  EXPECT_NE(e.find("available for this group (ucx, mpi: a CPU group over PHB)"), std::string::npos)
+      << e;
+  // Per dimension: wins over force; a backend that scores 0 there is refused.
+  forced.force = "mpi";
+  forced.per_dim = {{"ring", "ucx"}};
+  EXPECT_EQ(tp::choose_backend(tp::LinkClass::HostBridge, false, forced, "ring"), "ucx");
+  EXPECT_EQ(tp::choose_backend(tp::LinkClass::HostBridge, false, forced, "ulysses"), "mpi");
+  EXPECT_EQ(tp::backend_reason(tp::LinkClass::HostBridge, false, forced, "ring"),
+            "forced by --backend ring=ucx");
+  EXPECT_EQ(tp::backend_reason(tp::LinkClass::Network, false, all, "ring"),
+            "best score of nccl 0, ucx 6, mpi 4 for CPUs over NET");
+  forced.per_dim = {{"ring", "nccl"}};
+  EXPECT_NE(error_of([&] {
+              tp::choose_backend(tp::LinkClass::Network, false, forced, "ring");
+            }).find("--backend ring=nccl"),
+            std::string::npos);
+  EXPECT_EQ(tp::choose_backend(tp::LinkClass::Network, false, tp::BackendOptions{}), "");
 }
 
 TEST(Placement, ImpossibleMeshesAreRejectedNamingTheRule) {
