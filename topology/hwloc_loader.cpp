@@ -155,9 +155,12 @@ hwloc_obj_t pci_parent(hwloc_obj_t o) {
   return nullptr;
 }
 
-bool is_nvidia_gpu(hwloc_obj_t pci) {
+// NVIDIA display/3D controllers (class 0x03xx). A function whose vendor the file leaves
+// unset (0 or ffff) counts by its class alone, the way NCCL (and the NCCL reader) count GPUs.
+bool is_gpu(hwloc_obj_t pci) {
   const auto& a = pci->attr->pcidev;
-  return a.vendor_id == 0x10de && (a.class_id >> 8) == 0x03;
+  const bool vendor_unknown = a.vendor_id == 0 || a.vendor_id == 0xffff;
+  return (a.vendor_id == 0x10de || vendor_unknown) && (a.class_id >> 8) == 0x03;
 }
 bool is_nvswitch(hwloc_obj_t pci) {
   const auto& a = pci->attr->pcidev;
@@ -212,6 +215,10 @@ Node build_node(hwloc_topology_t topo, std::string source, bool local) {
     nn.os_index = static_cast<int>(o->os_index);
     nn.memory_bytes = o->attr ? o->attr->numanode.local_memory : 0;
     nn.pus = o->cpuset ? hwloc_bitmap_weight(o->cpuset) : 0;
+    // No Package above the node (memory attached to the whole machine) is an answer, not
+    // a failure: the package stays unknown.
+    hwloc_obj_t package = hwloc_get_ancestor_obj_by_type(topo, HWLOC_OBJ_PACKAGE, o);
+    nn.package = package ? static_cast<int>(package->logical_index) : -1;
     for (int c = 0; c < n.cores; ++c) {
       hwloc_obj_t core = ODY_HWLOC_CHECK_PTR(hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, c));
       if (o->cpuset && hwloc_bitmap_intersects(core->cpuset, o->cpuset)) ++nn.cores;
@@ -227,7 +234,7 @@ Node build_node(hwloc_topology_t topo, std::string source, bool local) {
       ++n.nvswitches;
       continue;
     }
-    if (is_nvidia_gpu(pci)) {
+    if (is_gpu(pci)) {
       Gpu g;
       g.bus_id = bus_id_of(pci);
       g.numa = numa_of(topo, pci);

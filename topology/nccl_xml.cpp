@@ -69,6 +69,7 @@ struct Builder {
   std::vector<xmlNode*> gpu_elems;  // <gpu> element of each GPU (nullptr when absent)
   int next_switch = 0;
 
+  // `klass`: the full PCI class (0x020700), -1 when not given.
   void nic(const Placed& at, const std::string& bus, int numa, xmlNode* nic_elem, long klass,
            long vendor) {
     std::vector<Nic> found;
@@ -87,7 +88,8 @@ struct Builder {
       n.numa = numa;
       if (n.name.empty()) n.name = bus.empty() ? "nic" + std::to_string(node.nics.size()) : bus;
       // The NICs an NCCL topology lists are the ones its net plugin drives: InfiniBand
-      // (class 0x0207), EFA (vendor 0x1d0f) or any declared <nic>. Others are plain.
+      // (class 0x0207xx), EFA (vendor 0x1d0f) or any declared <nic>. Others (0x0200xx
+      // without a <nic>) are plain Ethernet.
       const bool rdma = nic_elem != nullptr || (klass >> 8) == 0x0207 || vendor == 0x1d0f;
       n.kind = rdma ? NicKind::OpenFabrics : NicKind::Ethernet;
       node.nics.push_back(n);
@@ -107,13 +109,18 @@ struct Builder {
       if (is(c, "pci")) has_pci_children = true;
     }
     const long base = klass >= 0 ? (klass >> 16) : -1;
-    if (gpu_elem || (base == 0x03 && vendor == 0x10de)) {
+    // NCCL types a PCI function by its class alone (0x03xxxx: a GPU), and cloud files
+    // (Azure ND's NCCL_TOPO_FILE) give GPUs nothing but class and bus id. A vendor that is
+    // given and not NVIDIA is some other display controller (a BMC's VGA).
+    const bool vendor_unknown = vendor < 0 || vendor == 0 || vendor == 0xffff;
+    if (gpu_elem || (base == 0x03 && (vendor == 0x10de || vendor_unknown))) {
       Gpu g;
       g.bus_id = normalize_bus_id(bus_raw);
       g.numa = numa;
-      g.model =
-          detail::cat(attr(e, "vendor").substr(std::min<size_t>(2, attr(e, "vendor").size())), ":",
-                      attr(e, "device").substr(std::min<size_t>(2, attr(e, "device").size())));
+      const std::string v = attr(e, "vendor"), d = attr(e, "device");
+      if (!v.empty() || !d.empty())  // "10de:20b0"; no model when the file gives no ids
+        g.model = detail::cat(v.substr(std::min<size_t>(2, v.size())), ":",
+                              d.substr(std::min<size_t>(2, d.size())));
       if (gpu_elem) g.sm = std::atoi(attr(gpu_elem, "sm").c_str());
       node.gpus.push_back(g);
       gpu_at.push_back(at);
@@ -125,7 +132,7 @@ struct Builder {
       return;
     }
     if (nic_elem || base == 0x02) {
-      nic(at, normalize_bus_id(bus_raw), numa, nic_elem, klass >> 8, vendor);
+      nic(at, normalize_bus_id(bus_raw), numa, nic_elem, klass, vendor);
       return;
     }
     if (base == 0x06 || has_pci_children) {
@@ -216,6 +223,7 @@ Node parse_nccl_topo(const std::string& xml_text, const std::string& name) {
     NumaNode nn;
     nn.os_index = numa;
     nn.pus = popcount_mask(attr(c, "affinity"));
+    nn.package = cpu_index;
     b.node.numa.push_back(nn);
     b.node.pus += nn.pus;
     ++b.node.packages;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <functional>
 #include <numeric>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -49,9 +50,7 @@ int pick_tied(const std::vector<int>& tied, int rail_hint) {
   const int k = static_cast<int>(tied.size());
   return tied[((rail_hint % k) + k) % k];
 }
-}  // namespace
 
-namespace {
 // The NICs tied for best for one GPU.
 std::vector<int> best_nics(const Node& n, int gpu) {
   int best = -1;
@@ -66,17 +65,47 @@ std::vector<int> best_nics(const Node& n, int gpu) {
   }
   return tied;
 }
+
+// 0 when both are known and equal, 1 when either is unknown, 2 when they differ: a known
+// match beats not knowing, which beats a known miss.
+int mismatch(int a, int b) {
+  if (a < 0 || b < 0) return 1;
+  return a == b ? 0 : 2;
+}
 }  // namespace
+
+int Node::package_of_numa(int numa_os) const {
+  for (const NumaNode& nn : numa)
+    if (nn.os_index == numa_os) return nn.package;
+  return -1;
+}
 
 int Node::nearest_nic(int gpu) const {
   if (nics.empty()) return -1;
-  const std::vector<int> tied = best_nics(*this, gpu);
-  // GPUs sharing the same best NICs (two GPUs behind one switch with two NICs) take them
-  // in turn, so that GPU k of a DGX gets its own rail.
-  int position = 0;
-  for (int g = 0; g < gpu; ++g)
-    if (best_nics(*this, g) == tied) ++position;
-  return pick_tied(tied, position);
+  // A GPU with no NIC under its own switch ties on many NICs (all PHB, or all SYS when
+  // NUMA nodes split a package); handing those out by GPU index alone sends GPUs to the
+  // other socket and doubles GPUs up on one NIC while another is idle. GPUs choose in
+  // index order, each seeing what the earlier ones took, so every rank holding this Node
+  // computes the same assignment. No NUMA distance matrix is kept, so NUMA distance is
+  // "same node or not".
+  std::vector<int> uses(nics.size(), 0);
+  int pick = -1;
+  for (int g = 0; g <= gpu; ++g) {
+    const Gpu& d = gpus.at(g);
+    const int package = package_of_numa(d.numa);
+    std::tuple<int, int, int> best;
+    pick = -1;
+    for (int i : best_nics(*this, g)) {
+      const std::tuple<int, int, int> key(mismatch(package, package_of_numa(nics[i].numa)),
+                                          mismatch(d.numa, nics[i].numa), uses[i]);
+      if (pick < 0 || key < best) {
+        pick = i;
+        best = key;
+      }
+    }
+    ++uses[pick];
+  }
+  return pick;
 }
 
 int Node::nearest_nic_for_numa(int numa_os, int rail_hint) const {
@@ -164,13 +193,15 @@ void to_json(json& j, const NumaNode& n) {
   j = json{{"os_index", n.os_index},
            {"cores", n.cores},
            {"pus", n.pus},
-           {"memory_bytes", n.memory_bytes}};
+           {"memory_bytes", n.memory_bytes},
+           {"package", n.package}};
 }
 void from_json(const json& j, NumaNode& n) {
   n.os_index = j.at("os_index").get<int>();
   n.cores = j.value("cores", 0);
   n.pus = j.value("pus", 0);
   n.memory_bytes = j.value("memory_bytes", std::uint64_t{0});
+  n.package = j.value("package", -1);
 }
 
 void to_json(json& j, const Gpu& g) {

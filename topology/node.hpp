@@ -17,6 +17,7 @@ struct NumaNode {
   int cores = 0;     // cores whose PUs lie in this node (0 when the source does not say)
   int pus = 0;
   std::uint64_t memory_bytes = 0;  // 0 when unknown
+  int package = -1;                // index of the package (socket) holding it; -1 unknown
 
   friend bool operator==(const NumaNode&, const NumaNode&) = default;
 };
@@ -65,10 +66,12 @@ struct Node {
   int numa_count() const { return static_cast<int>(numa.size()); }
   int gpu_count() const { return static_cast<int>(gpus.size()); }
   int nic_count() const { return static_cast<int>(nics.size()); }
-  double nvlink(int a, int b) const;  // 0 when none or unknown
-  // Index of the NIC closest to GPU `gpu` (best link class, OpenFabrics before Ethernet);
-  // GPUs tied on the same NICs take them in turn, so GPU k of a DGX gets NIC k.
-  // -1 when the node has no NIC.
+  int package_of_numa(int numa_os) const;  // NumaNode::package of that node; -1 unknown
+  double nvlink(int a, int b) const;       // 0 when none or unknown
+  // Index of the NIC closest to GPU `gpu`: best link class, OpenFabrics before Ethernet;
+  // among those tied, one on the GPU's package, then on its NUMA node, then the one the
+  // fewest lower-numbered GPUs took (rails), then the lowest index. So GPU k of a DGX gets
+  // NIC k, and GPUs whose NICs are all SYS stay on their own socket. -1 when no NIC.
   int nearest_nic(int gpu) const;
   // Nearest NIC for a CPU rank on NUMA node `numa_os` (-1 unknown).
   int nearest_nic_for_numa(int numa_os, int rail_hint) const;

@@ -30,9 +30,10 @@ Node build(const std::string& name, int packages, int numa_nodes, int cores, int
   n.packages = packages;
   n.cores = cores;
   n.pus = cores * smt;
+  // NUMA nodes split the packages evenly, in order (NPS4: nodes 0-3 on package 0).
   for (int i = 0; i < numa_nodes; ++i)
-    n.numa.push_back(
-        NumaNode{i, cores / numa_nodes, cores * smt / numa_nodes, memory_bytes / numa_nodes});
+    n.numa.push_back(NumaNode{i, cores / numa_nodes, cores * smt / numa_nodes,
+                              memory_bytes / numa_nodes, i * packages / numa_nodes});
   for (const Slot& s : gpus) n.gpus.push_back(Gpu{s.gpu_bus, s.numa, model, sm, -1});
   for (const NicSlot& s : nics) {
     Nic nic;

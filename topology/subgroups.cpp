@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 namespace ody::topology {
 namespace {
@@ -40,7 +42,15 @@ Subgroups subgroups(const Cluster& c) {
     if (!has_link) return std::tuple<int, int, int>(p.node, -1, p.rank);
     return std::tuple<int, int, int>(p.node, domains[p.node][p.gpu], -1);
   });
-  s.rail = group_by(c, [](const RankPlace& p) { return p.local_rank; });
+  // A rail is one NIC index across nodes (a rail-optimised fabric puts NIC k of every node
+  // on leaf switch k), so ranks are keyed by the NIC placement chose for them, and where
+  // several ranks of a node share a NIC, by their order among those: at most one rank per
+  // node in each rail. Without NICs (nic -1) this is the local rank.
+  std::map<std::pair<int, int>, int> sharing;  // (node, nic) -> ranks seen so far
+  std::vector<int> order(c.ranks.size());
+  for (const RankPlace& p : c.ranks) order[p.rank] = sharing[{p.node, p.nic}]++;
+  s.rail =
+      group_by(c, [&](const RankPlace& p) { return std::pair<int, int>(p.nic, order[p.rank]); });
   return s;
 }
 

@@ -14,7 +14,8 @@ struct Subgroups {
   std::vector<std::vector<int>> numa;    // ranks sharing a node and NUMA node (unknown NUMA: alone)
   std::vector<std::vector<int>> nvlink;  // ranks whose GPUs share an NVLink domain on one node
                                          // (ranks without a GPU, or without NVLink: alone)
-  std::vector<std::vector<int>> rail;    // ranks with the same local rank across nodes
+  std::vector<std::vector<int>> rail;    // ranks on the same NIC index across nodes, one per
+                                         // node (the i-th rank of each node on NIC k)
 };
 
 Subgroups subgroups(const Cluster& cluster);

@@ -252,3 +252,44 @@ TEST(TopologyFiles, FormatAutoDetection) {
   }
   EXPECT_THROW(tp::load_hwloc_xml(data("does-not-exist.xml")), ody::Error);
 }
+
+// A cloud image's NCCL_TOPO_FILE (hand-written, data/README.md): GPUs and HCAs known only
+// by PCI class. NCCL finds 8 GPUs and 8 InfiniBand NICs in it; so must the reader.
+TEST(TopologyFiles, ClassOnlyNcclTopology) {
+  if (!tp::nccl_topo_supported()) GTEST_SKIP() << "built without libxml2";
+  const tp::Node n = tp::load_node_file(data("ody-nccl-classonly-ib-topo.xml"));
+  EXPECT_EQ(n.packages, 4);
+  ASSERT_EQ(n.numa_count(), 4);
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_EQ(n.numa[k].package, k);
+    EXPECT_EQ(n.numa[k].pus, 16);
+  }
+  // 0x030200 and 0x030000 without vendor are GPUs; the ASPEED VGA (vendor 1a03) is not.
+  ASSERT_EQ(n.gpu_count(), 8);
+  const char* bus[] = {"0001:00:00.0", "0002:00:00.0", "0003:00:00.0", "0004:00:00.0",
+                       "000b:00:00.0", "000c:00:00.0", "000d:00:00.0", "000e:00:00.0"};
+  for (int g = 0; g < 8; ++g) {
+    EXPECT_EQ(n.gpus[g].bus_id, bus[g]);
+    EXPECT_EQ(n.gpus[g].numa, g / 2);
+    EXPECT_EQ(n.gpus[g].model, "");  // the file gives no ids
+  }
+  // Class 0x0207 is InfiniBand (RDMA) even without a <nic> child; 0x0200 alone is Ethernet.
+  ASSERT_EQ(n.nic_count(), 9);
+  for (int k = 0; k < 8; ++k) {
+    EXPECT_EQ(n.nics[k].bus_id, "010" + std::to_string(k + 1) + ":00:00.0");
+    EXPECT_EQ(n.nics[k].kind, tp::NicKind::OpenFabrics) << n.nics[k].name;
+    EXPECT_EQ(tp::to_string(n.nics[k].kind), "openfabrics");
+    EXPECT_EQ(n.nics[k].numa, k / 2);
+  }
+  EXPECT_EQ(n.nics[8].bus_id, "0000:c1:00.0");
+  EXPECT_EQ(n.nics[8].kind, tp::NicKind::Ethernet);
+  EXPECT_EQ(n.nics[8].numa, 3);
+  // Two GPUs and two HCAs per switch: GPU k takes HCA k.
+  for (int g = 0; g < 8; ++g) {
+    for (int k = 0; k < 8; ++k)
+      EXPECT_EQ(n.gpu_nic[g][k].cls,
+                g / 2 == k / 2 ? tp::LinkClass::PCIeSwitch : tp::LinkClass::System)
+          << g << "," << k;
+    EXPECT_EQ(n.nearest_nic(g), g);
+  }
+}

@@ -24,6 +24,43 @@ std::string data(const std::string& file) {
   return std::string(ODY_TOPOLOGY_DATA_DIR) + "/" + file;
 }
 
+// Two packages of two NUMA nodes each (SNC2 / NPS2). GPUs 0-3 under PCIe switches on NUMA
+// 0 (package 0), GPUs 4-7 on NUMA 2 (package 1); four HCAs straight off host bridges, two
+// on NUMA 1 (package 0) and two on NUMA 3 (package 1). No NIC shares a switch with a GPU
+// and none is on a GPU's NUMA node, so every GPU-NIC pair is SYS (as hwloc classes
+// different NUMA nodes) and the link class ties all four NICs for every GPU.
+tp::Node two_package_sys_nics() {
+  tp::Node n;
+  n.host = "snc2";
+  n.packages = 2;
+  n.cores = 8;
+  n.pus = 8;
+  n.numa = {{0, 2, 2, 0, 0}, {1, 2, 2, 0, 0}, {2, 2, 2, 0, 1}, {3, 2, 2, 0, 1}};
+  const char* gpu_bus[] = {"0000:10:00.0", "0000:11:00.0", "0000:18:00.0", "0000:19:00.0",
+                           "0000:90:00.0", "0000:91:00.0", "0000:98:00.0", "0000:99:00.0"};
+  for (int g = 0; g < 8; ++g) n.gpus.push_back(tp::Gpu{gpu_bus[g], g < 4 ? 0 : 2, "", 0, -1});
+  const char* nic_bus[] = {"0000:40:00.0", "0000:41:00.0", "0000:c0:00.0", "0000:c1:00.0"};
+  for (int k = 0; k < 4; ++k) {
+    tp::Nic nic;
+    nic.name = "mlx5_" + std::to_string(k);
+    nic.kind = tp::NicKind::OpenFabrics;
+    nic.bus_id = nic_bus[k];
+    nic.numa = k < 2 ? 1 : 3;
+    n.nics.push_back(nic);
+  }
+  n.gpu_gpu.assign(8, std::vector<tp::Link>(8));
+  for (int a = 0; a < 8; ++a)
+    for (int b = 0; b < 8; ++b)
+      n.gpu_gpu[a][b] = {a == b           ? tp::LinkClass::Loc
+                         : a / 2 == b / 2 ? tp::LinkClass::PCIeSwitch
+                         : a / 4 == b / 4 ? tp::LinkClass::HostBridge
+                                          : tp::LinkClass::System,
+                         false};
+  n.gpu_nic.assign(8, std::vector<tp::Link>(4, tp::Link{tp::LinkClass::System, false}));
+  n.validate("two_package_sys_nics");
+  return n;
+}
+
 std::filesystem::path temp_file(const std::string& name, const std::string& text) {
   const auto dir =
       std::filesystem::temp_directory_path() / ("ody-topology-test-" + std::to_string(::getpid()));
@@ -113,8 +150,10 @@ TEST(TopologyModel, NodeJsonRoundTrip) {
                                  tp::load_hwloc_xml(data("hwloc-nvidiaDGX2.xml")),
                                  tp::load_hwloc_xml(data("mpibind-coral-lassen.xml")),
                                  tp::detect_local().node};
-  if (tp::nccl_topo_supported())
+  if (tp::nccl_topo_supported()) {
     nodes.push_back(tp::load_nccl_topo(data("nccl-p4d-24xl-topo.xml")));
+    nodes.push_back(tp::load_nccl_topo(data("ody-nccl-classonly-ib-topo.xml")));
+  }
   for (const tp::Node& n : nodes) {
     const json j = n;
     for (const char* key : {"packages", "numa_nodes", "cores", "pus", "gpus", "nics", "links"})
@@ -303,4 +342,64 @@ TEST(TopologyModel, Subgroups) {
   const tp::Subgroups t = tp::subgroups(tp::uniform_cluster(cpu, 1, 4));
   EXPECT_EQ(t.numa, (std::vector<std::vector<int>>{{0, 1}, {2, 3}}));
   EXPECT_EQ(t.nvlink, (std::vector<std::vector<int>>{{0}, {1}, {2}, {3}}));
+}
+
+TEST(TopologyModel, NearestNicStaysOnPackageAndSpreadsOverRails) {
+  const tp::Node n = two_package_sys_nics();
+  std::vector<int> chosen, uses(n.nic_count(), 0);
+  for (int g = 0; g < n.gpu_count(); ++g) {
+    const int k = n.nearest_nic(g);
+    ASSERT_GE(k, 0);
+    EXPECT_EQ(n.package_of_numa(n.nics[k].numa), n.package_of_numa(n.gpus[g].numa))
+        << "GPU" << g << " sent to " << n.nics[k].name << " on the other package";
+    chosen.push_back(k);
+    ++uses[k];
+  }
+  // Each package's GPUs alternate over its two NICs: two GPUs per NIC, none idle.
+  EXPECT_EQ(chosen, (std::vector<int>{0, 1, 0, 1, 2, 3, 2, 3}));
+  EXPECT_EQ(uses, (std::vector<int>{2, 2, 2, 2}));
+
+  // Same package, same link class: the NIC on the GPU's own NUMA node wins over a lower index.
+  tp::Node vm;
+  vm.packages = 1;
+  vm.numa = {{0, 0, 0, 0, 0}, {1, 0, 0, 0, 0}};
+  vm.gpus = {tp::Gpu{"0000:10:00.0", 1, "", 0, -1}};
+  vm.nics.resize(2);
+  vm.nics[0].numa = 0;
+  vm.nics[1].numa = 1;
+  vm.gpu_gpu = {{tp::Link{tp::LinkClass::Loc, false}}};
+  vm.gpu_nic = {
+      {tp::Link{tp::LinkClass::HostBridge, false}, tp::Link{tp::LinkClass::HostBridge, false}}};
+  EXPECT_EQ(vm.nearest_nic(0), 1);
+}
+
+// Rails are NIC indices across nodes: ranks on NIC k of each node, one per node, even when
+// the hosts number their GPUs differently.
+TEST(TopologyModel, RailsFollowTheChosenNics) {
+  const tp::Node n = two_package_sys_nics();
+  const tp::Cluster c = tp::uniform_cluster(n, 2, 8);
+  const tp::Subgroups s = tp::subgroups(c);
+  ASSERT_EQ(s.rail.size(), 8u);
+  for (const auto& rail : s.rail) {
+    ASSERT_EQ(rail.size(), 2u);
+    EXPECT_NE(c.ranks[rail[0]].node, c.ranks[rail[1]].node);
+    EXPECT_EQ(c.ranks[rail[0]].nic, c.ranks[rail[1]].nic);
+  }
+  EXPECT_EQ(s.rail[2], (std::vector<int>{2, 10}));  // GPU2 of each node, both on NIC 0
+
+  // h0: rank 0 drives GPU0 (NIC 0), rank 1 GPU4 (NIC 2); h1 the other way round.
+  std::vector<tp::RankRecord> recs;
+  const int gpu_of[] = {0, 4, 4, 0};
+  for (int r = 0; r < 4; ++r) {
+    tp::RankRecord rec;
+    rec.rank = r;
+    rec.host = r < 2 ? "h0" : "h1";
+    rec.gpu = gpu_of[r];
+    rec.node = n;
+    recs.push_back(rec);
+  }
+  const tp::Cluster d = tp::from_rank_records(recs);
+  EXPECT_EQ(d.ranks[0].nic, 0);
+  EXPECT_EQ(d.ranks[1].nic, 2);
+  EXPECT_EQ(tp::subgroups(d).rail, (std::vector<std::vector<int>>{{0, 3}, {1, 2}}));
 }
