@@ -6,6 +6,7 @@
 #include "backends/mpi/check.hpp"
 #include "backends/plugin/communicator.hpp"
 #include "backends/split.hpp"
+#include "backends/tuning.hpp"
 #include "base/error.hpp"
 
 namespace ody::backends {
@@ -57,7 +58,11 @@ std::unique_ptr<comm::Communicator> create(std::string_view name, MPI_Comm paren
         name, [parent](std::string_view level) { return create(level, parent); });
   for (const auto& e : entries()) {
     if (name != e.description.name) continue;
-    if (e.create) return e.create(parent);
+    if (e.create) {
+      auto c = e.create(parent);
+      apply_algorithm_environment(*c, parent == MPI_COMM_WORLD);
+      return c;
+    }
     throw Error("--backend",
                 "a backend this build includes (" + e.description.name + " needs " +
                     e.description.needs + ")",

@@ -1,5 +1,6 @@
 #include "comm/communicator.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "base/error.hpp"
@@ -114,7 +115,55 @@ void Communicator::check_counts(const char* where, const char* name,
 // ---- operations ----------------------------------------------------------------------
 
 std::unique_ptr<Communicator> Communicator::split(int color, int key) {
-  return do_split(color, key);
+  auto c = do_split(color, key);
+  if (c) {
+    c->forced_ = forced_;
+    c->table_ = table_;
+  }
+  return c;
+}
+
+namespace {
+bool has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+}  // namespace
+
+void Communicator::force_algorithms(std::vector<std::string> names) {
+  std::vector<std::string> all;
+  for (int k = 0; k < kNumOpKinds; ++k)
+    for (const auto& a : algorithms(static_cast<OpKind>(k)))
+      if (!has(all, a)) all.push_back(a);
+  if (!names.empty() &&
+      std::none_of(names.begin(), names.end(), [&](const std::string& n) { return has(all, n); })) {
+    std::string known, given;
+    for (const auto& a : all) known += (known.empty() ? "" : ", ") + a;
+    for (const auto& n : names) given += (given.empty() ? "" : ",") + n;
+    throw Error("algorithm", "one of " + known + " (backend " + info_.name + ")",
+                "'" + given + "'");
+  }
+  forced_ = std::move(names);
+}
+
+void Communicator::set_algorithm_table(AlgoTable table) {
+  for (int k = 0; k < kNumOpKinds; ++k) {
+    const auto kind = static_cast<OpKind>(k);
+    const auto have = algorithms(kind);
+    for (const auto& r : table.rules(kind))
+      ODY_REQUIRE(has(have, r.algo), "algorithm table: " + std::string(to_string(kind)),
+                  "an algorithm backend " + info_.name + " has for it", "'", r.algo, "'");
+  }
+  table_ = std::move(table);
+}
+
+std::string Communicator::algorithm(OpKind kind, std::int64_t bytes) const {
+  if (!forced_.empty()) {
+    const auto have = algorithms(kind);
+    for (const auto& n : forced_)
+      if (has(have, n)) return n;
+  }
+  if (const std::string* a = table_.find(kind, bytes)) return *a;
+  return default_algorithm(kind, bytes);
 }
 
 void Communicator::prepare_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "comm/algorithm.hpp"
 #include "comm/buffer.hpp"
 #include "comm/dtype.hpp"
 #include "comm/traffic.hpp"
@@ -109,6 +110,21 @@ class Communicator {
   void recv(Buf buffer, int peer, Tag tag = 0) { recv_async(buffer, peer, tag)->wait(); }
   void batch_p2p(std::span<const P2POp> ops) { batch_p2p_async(ops)->wait(); }
 
+  // ---- algorithms (comm/algorithm.hpp) ------------------------------------------------
+  // The algorithms this backend has for `kind`, "native" first.
+  virtual std::vector<std::string> algorithms(OpKind kind) const { return {"native"}; }
+  // Forces algorithms by name, in preference order: each operation runs the first of
+  // `names` it has (others keep their choice). Throws ody::Error when no operation has
+  // any of them. Empty: nothing forced.
+  void force_algorithms(std::vector<std::string> names);
+  // Per-operation rules (a tuned table); throws ody::Error naming an operation and an
+  // algorithm this backend lacks for it. Empty: the backend's defaults.
+  void set_algorithm_table(AlgoTable table);
+  const AlgoTable& algorithm_table() const { return table_; }
+  // What an operation of `kind` on a full buffer of `bytes` runs: the forced algorithm it
+  // has, else the table's rule, else the backend's default. Splits inherit the choice.
+  std::string algorithm(OpKind kind, std::int64_t bytes) const;
+
   // ---- traffic ----------------------------------------------------------------------
   TrafficSnapshot traffic() const { return traffic_.snapshot(); }
   void reset_traffic() { traffic_.reset(); }
@@ -160,6 +176,8 @@ class Communicator {
     do_broadcast(buffer, root, tag)->wait();
   }
   virtual void do_barrier_blocking(Tag tag) { do_barrier(tag)->wait(); }
+  // The algorithm an operation runs when neither forced nor in the table.
+  virtual std::string default_algorithm(OpKind kind, std::int64_t bytes) const { return "native"; }
   // Backend-specific limits (e.g. MPI's int counts), checked with the generic rules.
   virtual void check_count_limit(const char* where, std::int64_t count) const {}
 
@@ -185,6 +203,8 @@ class Communicator {
   int size_;
   BackendInfo info_;
   TrafficCounters traffic_;
+  std::vector<std::string> forced_;
+  AlgoTable table_;
 };
 
 }  // namespace ody::comm

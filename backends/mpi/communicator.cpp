@@ -9,6 +9,8 @@
 
 #include "backends/mpi/check.hpp"
 #include "backends/mpi/datatypes.hpp"
+#include "backends/mpi/transport.hpp"
+#include "backends/p2p/algorithms.hpp"
 #include "base/error.hpp"
 #include "comm/reduce.hpp"
 
@@ -70,6 +72,34 @@ class MpiWork final : public comm::Work {
   bool done_ = false;
 };
 
+// A schedule of backends/p2p in flight on the communicator's runner.
+class RunWork final : public comm::Work {
+ public:
+  RunWork(std::shared_ptr<p2p::Runner> runner, std::shared_ptr<p2p::Run> run)
+      : runner_(std::move(runner)), run_(std::move(run)) {}
+  ~RunWork() override {
+    if (!run_->done()) {
+      try {
+        wait(comm::kNoTimeout);
+      } catch (...) {
+      }
+    }
+  }
+  bool test() override {
+    if (!run_->done()) runner_->progress();
+    if (run_->done()) run_->rethrow();
+    return run_->done();
+  }
+  void wait(std::chrono::milliseconds timeout) override {
+    comm::poll_until_done([this] { return test(); }, timeout, comm::IdlePolicy::yield_after_1ms,
+                          "mpi");
+  }
+
+ private:
+  std::shared_ptr<p2p::Runner> runner_;
+  std::shared_ptr<p2p::Run> run_;
+};
+
 MPI_Request* new_request(MpiWork& w) {
   w.requests.push_back(MPI_REQUEST_NULL);
   return &w.requests.back();
@@ -102,6 +132,8 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, int rank, int size)
   comms_[0] = comm;
   ODY_MPI_CHECK(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN));
   for (std::size_t t = 1; t < comms_.size(); ++t) ODY_MPI_CHECK(MPI_Comm_dup(comm, &comms_[t]));
+  transport_ = std::make_unique<Transport>(comm);
+  runner_ = std::make_shared<p2p::Runner>(*transport_);
 }
 
 std::unique_ptr<MpiCommunicator> MpiCommunicator::duplicate(MPI_Comm parent) {
@@ -119,6 +151,10 @@ std::unique_ptr<MpiCommunicator> MpiCommunicator::duplicate(MPI_Comm parent) {
 }
 
 MpiCommunicator::~MpiCommunicator() {
+  // Works outlive their communicator only if the caller broke the contract; finish ours.
+  while (runner_ && !runner_->idle()) runner_->progress();
+  runner_.reset();
+  transport_.reset();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (finalized) return;
@@ -141,9 +177,47 @@ void MpiCommunicator::check_count_limit(const char* where, std::int64_t count) c
               "at most " + std::to_string(INT_MAX) + " elements (MPI counts are int)", count);
 }
 
+// ---- algorithms ------------------------------------------------------------------------
+
+std::vector<std::string> MpiCommunicator::algorithms(comm::OpKind kind) const {
+  using K = comm::OpKind;
+  switch (kind) {
+    case K::allreduce:
+    case K::allgather:
+    case K::allgatherv:
+    case K::reducescatter:
+      return {"native", "ring"};
+    case K::alltoall:
+    case K::alltoallv:
+      return {"native", "pairwise"};
+    case K::broadcast:
+      return {"native", "binomial"};
+    default:
+      return {"native"};
+  }
+}
+
+std::string MpiCommunicator::default_algorithm(comm::OpKind kind, std::int64_t bytes) const {
+  constexpr std::int64_t kRingFrom = std::int64_t{64} << 10;
+  if ((kind == comm::OpKind::reducescatter || kind == comm::OpKind::allreduce) &&
+      bytes >= kRingFrom && size() > 1)
+    return "ring";
+  return "native";
+}
+
+template <class Build>
+WorkPtr MpiCommunicator::scheduled(comm::OpKind kind, std::int64_t bytes, Tag tag, Build&& build) {
+  if (native(kind, bytes)) return nullptr;
+  return std::make_unique<RunWork>(runner_, runner_->start_collective(build(), tag));
+}
+
 // ---- collectives ------------------------------------------------------------------------
 
 WorkPtr MpiCommunicator::do_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+  if (auto s = scheduled(comm::OpKind::allreduce, send.bytes(), tag, [&] {
+        return p2p::algorithms::all_reduce(send, recv, op, rank(), size());
+      }))
+    return s;
   auto w = std::make_unique<MpiWork>();
   ODY_MPI_CHECK(MPI_Iallreduce(send_ptr(send, recv.data), recv.data, static_cast<int>(send.count),
                                to_mpi(send.dtype), to_mpi(send.dtype, op), comms_[tag],
@@ -156,6 +230,9 @@ WorkPtr MpiCommunicator::do_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag
 }
 
 WorkPtr MpiCommunicator::do_all_gather(ConstBuf send, Buf recv, Tag tag) {
+  if (auto s = scheduled(comm::OpKind::allgather, send.bytes() * size(), tag,
+                         [&] { return p2p::algorithms::all_gather(send, recv, rank(), size()); }))
+    return s;
   auto w = std::make_unique<MpiWork>();
   const std::size_t es = comm::dtype_size(send.dtype);
   const void* own = static_cast<const char*>(recv.data) + rank() * send.count * es;
@@ -167,6 +244,10 @@ WorkPtr MpiCommunicator::do_all_gather(ConstBuf send, Buf recv, Tag tag) {
 
 WorkPtr MpiCommunicator::do_all_gather_v(ConstBuf send, Buf recv,
                                          std::span<const std::int64_t> counts, Tag tag) {
+  if (auto s = scheduled(comm::OpKind::allgatherv, recv.bytes(), tag, [&] {
+        return p2p::algorithms::all_gather_v(send, recv, counts, rank(), size());
+      }))
+    return s;
   auto w = std::make_unique<MpiWork>();
   to_int_counts(counts, w->counts, w->displs, "all_gather_v");
   const void* own = static_cast<const char*>(recv.data) +
@@ -179,6 +260,10 @@ WorkPtr MpiCommunicator::do_all_gather_v(ConstBuf send, Buf recv,
 }
 
 WorkPtr MpiCommunicator::do_reduce_scatter(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+  if (auto s = scheduled(comm::OpKind::reducescatter, send.bytes(), tag, [&] {
+        return p2p::algorithms::reduce_scatter(send, recv, op, rank(), size());
+      }))
+    return s;
   auto w = std::make_unique<MpiWork>();
   // In place (send == recv): MPI reads the whole buffer and leaves the result at its start.
   ODY_MPI_CHECK(MPI_Ireduce_scatter_block(send_ptr(send, recv.data), recv.data,
@@ -192,6 +277,9 @@ WorkPtr MpiCommunicator::do_reduce_scatter(ConstBuf send, Buf recv, ReduceOp op,
 }
 
 WorkPtr MpiCommunicator::do_all_to_all(ConstBuf send, Buf recv, Tag tag) {
+  if (auto s = scheduled(comm::OpKind::alltoall, send.bytes(), tag,
+                         [&] { return p2p::algorithms::all_to_all(send, recv, rank(), size()); }))
+    return s;
   auto w = std::make_unique<MpiWork>();
   const void* src = send.data;
   if (send.data == recv.data && send.count > 0) {
@@ -209,6 +297,10 @@ WorkPtr MpiCommunicator::do_all_to_all(ConstBuf send, Buf recv, Tag tag) {
 WorkPtr MpiCommunicator::do_all_to_all_v(ConstBuf send, std::span<const std::int64_t> send_counts,
                                          Buf recv, std::span<const std::int64_t> recv_counts,
                                          Tag tag) {
+  if (auto s = scheduled(comm::OpKind::alltoallv, std::max(send.bytes(), recv.bytes()), tag, [&] {
+        return p2p::algorithms::all_to_all_v(send, send_counts, recv, recv_counts, rank(), size());
+      }))
+    return s;
   auto w = std::make_unique<MpiWork>();
   to_int_counts(send_counts, w->counts, w->displs, "all_to_all_v");
   to_int_counts(recv_counts, w->counts2, w->displs2, "all_to_all_v");
@@ -219,6 +311,9 @@ WorkPtr MpiCommunicator::do_all_to_all_v(ConstBuf send, std::span<const std::int
 }
 
 WorkPtr MpiCommunicator::do_broadcast(Buf buffer, int root, Tag tag) {
+  if (auto s = scheduled(comm::OpKind::broadcast, buffer.bytes(), tag,
+                         [&] { return p2p::algorithms::broadcast(buffer, root, rank(), size()); }))
+    return s;
   auto w = std::make_unique<MpiWork>();
   ODY_MPI_CHECK(MPI_Ibcast(buffer.data, static_cast<int>(buffer.count), to_mpi(buffer.dtype), root,
                            comms_[tag], new_request(*w)));
@@ -233,13 +328,19 @@ WorkPtr MpiCommunicator::do_barrier(Tag tag) {
 
 // ---- blocking collectives --------------------------------------------------------------
 
+// Each runs the async form and waits when the operation runs one of the project's own
+// algorithms.
 void MpiCommunicator::do_all_reduce_blocking(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+  if (!native(comm::OpKind::allreduce, send.bytes()))
+    return do_all_reduce(send, recv, op, tag)->wait();
   ODY_MPI_CHECK(MPI_Allreduce(send_ptr(send, recv.data), recv.data, static_cast<int>(send.count),
                               to_mpi(send.dtype), to_mpi(send.dtype, op), comms_[tag]));
   if (op == ReduceOp::avg) comm::divide_in_place(recv.data, recv.count, recv.dtype, size());
 }
 
 void MpiCommunicator::do_all_gather_blocking(ConstBuf send, Buf recv, Tag tag) {
+  if (!native(comm::OpKind::allgather, send.bytes() * size()))
+    return do_all_gather(send, recv, tag)->wait();
   const std::size_t es = comm::dtype_size(send.dtype);
   const void* own = static_cast<const char*>(recv.data) + rank() * send.count * es;
   ODY_MPI_CHECK(MPI_Allgather(send.data == own ? MPI_IN_PLACE : send.data,
@@ -249,6 +350,8 @@ void MpiCommunicator::do_all_gather_blocking(ConstBuf send, Buf recv, Tag tag) {
 
 void MpiCommunicator::do_all_gather_v_blocking(ConstBuf send, Buf recv,
                                                std::span<const std::int64_t> counts, Tag tag) {
+  if (!native(comm::OpKind::allgatherv, recv.bytes()))
+    return do_all_gather_v(send, recv, counts, tag)->wait();
   std::vector<int> c, d;
   to_int_counts(counts, c, d, "all_gather_v");
   const void* own = static_cast<const char*>(recv.data) +
@@ -259,6 +362,8 @@ void MpiCommunicator::do_all_gather_v_blocking(ConstBuf send, Buf recv,
 }
 
 void MpiCommunicator::do_reduce_scatter_blocking(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
+  if (!native(comm::OpKind::reducescatter, send.bytes()))
+    return do_reduce_scatter(send, recv, op, tag)->wait();
   ODY_MPI_CHECK(MPI_Reduce_scatter_block(send_ptr(send, recv.data), recv.data,
                                          static_cast<int>(recv.count), to_mpi(send.dtype),
                                          to_mpi(send.dtype, op), comms_[tag]));
@@ -266,6 +371,7 @@ void MpiCommunicator::do_reduce_scatter_blocking(ConstBuf send, Buf recv, Reduce
 }
 
 void MpiCommunicator::do_all_to_all_blocking(ConstBuf send, Buf recv, Tag tag) {
+  if (!native(comm::OpKind::alltoall, send.bytes())) return do_all_to_all(send, recv, tag)->wait();
   const int block = static_cast<int>(send.count / size());
   ODY_MPI_CHECK(MPI_Alltoall(send.data == recv.data ? MPI_IN_PLACE : send.data, block,
                              to_mpi(send.dtype), recv.data, block, to_mpi(send.dtype),
@@ -275,6 +381,8 @@ void MpiCommunicator::do_all_to_all_blocking(ConstBuf send, Buf recv, Tag tag) {
 void MpiCommunicator::do_all_to_all_v_blocking(ConstBuf send,
                                                std::span<const std::int64_t> send_counts, Buf recv,
                                                std::span<const std::int64_t> recv_counts, Tag tag) {
+  if (!native(comm::OpKind::alltoallv, std::max(send.bytes(), recv.bytes())))
+    return do_all_to_all_v(send, send_counts, recv, recv_counts, tag)->wait();
   std::vector<int> sc, sd, rc, rd;
   to_int_counts(send_counts, sc, sd, "all_to_all_v");
   to_int_counts(recv_counts, rc, rd, "all_to_all_v");
@@ -283,6 +391,8 @@ void MpiCommunicator::do_all_to_all_v_blocking(ConstBuf send,
 }
 
 void MpiCommunicator::do_broadcast_blocking(Buf buffer, int root, Tag tag) {
+  if (!native(comm::OpKind::broadcast, buffer.bytes()))
+    return do_broadcast(buffer, root, tag)->wait();
   ODY_MPI_CHECK(MPI_Bcast(buffer.data, static_cast<int>(buffer.count), to_mpi(buffer.dtype), root,
                           comms_[tag]));
 }

@@ -8,14 +8,30 @@
 //
 // Progress: OpenMPI here has no asynchronous progress thread: a non-blocking operation
 // advances only while some thread calls into MPI (Work::test() or wait()).
+//
+// Algorithms (comm/algorithm.hpp): "native" is OpenMPI's collective; the project's own
+// schedules (backends/p2p: "ring" for all-reduce, all-gather(v) and reduce-scatter,
+// "pairwise" for all-to-all(v), "binomial" for broadcast) run over MPI point to point on
+// a communicator of their own (transport.hpp), driven by every test()/wait() of any of
+// their Works. Defaults (default_algorithm): measured at 2 ranks on this machine kind
+// (docs/results.md, "Algorithm per size"): ring reduce-scatter and all-reduce from 64 KiB,
+// native below and for everything else.
 #include <mpi.h>
 
 #include <array>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "comm/communicator.hpp"
 
+namespace ody::backends::p2p {
+class Runner;
+}
+
 namespace ody::backends::mpi {
+
+class Transport;
 
 class MpiCommunicator final : public comm::Communicator {
  public:
@@ -58,12 +74,24 @@ class MpiCommunicator final : public comm::Communicator {
   void do_broadcast_blocking(comm::Buf buffer, int root, comm::Tag tag) override;
   void do_barrier_blocking(comm::Tag tag) override;
   void check_count_limit(const char* where, std::int64_t count) const override;
+  std::vector<std::string> algorithms(comm::OpKind kind) const override;
+  std::string default_algorithm(comm::OpKind kind, std::int64_t bytes) const override;
 
  private:
   // Takes ownership of `comm` (freed in the destructor).
   MpiCommunicator(MPI_Comm comm, int rank, int size);
 
+  // The schedule `build()` makes, as a Work, when `kind` of `bytes` runs one of the
+  // project's own algorithms; null when it runs native.
+  template <class Build>
+  comm::WorkPtr scheduled(comm::OpKind kind, std::int64_t bytes, comm::Tag tag, Build&& build);
+  bool native(comm::OpKind kind, std::int64_t bytes) const {
+    return algorithm(kind, bytes) == "native";
+  }
+
   std::array<MPI_Comm, comm::kCollectiveTags> comms_{};
+  std::unique_ptr<Transport> transport_;  // the schedules' messages
+  std::shared_ptr<p2p::Runner> runner_;   // shared with their Works
 };
 
 }  // namespace ody::backends::mpi

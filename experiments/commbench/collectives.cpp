@@ -112,6 +112,7 @@ int icount(std::int64_t n) { return static_cast<int>(n); }
 class AllReduce final : public Collective {
  public:
   std::string name() const override { return "allreduce"; }
+  comm::OpKind kind() const override { return comm::OpKind::allreduce; }
   double bus_factor(int p) const override { return 2.0 * (p - 1) / p; }
   void run_ours(comm::Communicator& c) override { c.all_reduce(send_buf(), recv_buf(), op_); }
   void run_raw(MPI_Comm c) override {
@@ -129,6 +130,7 @@ class AllReduce final : public Collective {
 class AllGather final : public Collective {
  public:
   std::string name() const override { return "allgather"; }
+  comm::OpKind kind() const override { return comm::OpKind::allgather; }
   double bus_factor(int p) const override { return static_cast<double>(p - 1) / p; }
   std::int64_t full_count(std::int64_t bytes, std::size_t esize, int p) const override {
     return bytes / static_cast<std::int64_t>(esize) / p * p;
@@ -151,6 +153,7 @@ class AllGather final : public Collective {
 class ReduceScatter final : public Collective {
  public:
   std::string name() const override { return "reducescatter"; }
+  comm::OpKind kind() const override { return comm::OpKind::reducescatter; }
   double bus_factor(int p) const override { return static_cast<double>(p - 1) / p; }
   std::int64_t full_count(std::int64_t bytes, std::size_t esize, int p) const override {
     return bytes / static_cast<std::int64_t>(esize) / p * p;
@@ -173,6 +176,7 @@ class ReduceScatter final : public Collective {
 class AllToAll final : public Collective {
  public:
   std::string name() const override { return "alltoall"; }
+  comm::OpKind kind() const override { return comm::OpKind::alltoall; }
   double bus_factor(int p) const override { return static_cast<double>(p - 1) / p; }
   std::int64_t full_count(std::int64_t bytes, std::size_t esize, int p) const override {
     return bytes / static_cast<std::int64_t>(esize) / p * p;
@@ -198,6 +202,7 @@ class AllToAll final : public Collective {
 class SendRecv final : public Collective {
  public:
   std::string name() const override { return "sendrecv"; }
+  comm::OpKind kind() const override { return comm::OpKind::send; }
   double bus_factor(int) const override { return 1.0; }
   void run_ours(comm::Communicator& c) override {
     const comm::P2POp ops[] = {comm::P2POp::irecv(recv_buf(), prev()),

@@ -17,6 +17,7 @@ class Collective {
  public:
   virtual ~Collective() = default;
   virtual std::string name() const = 0;
+  virtual comm::OpKind kind() const = 0;  // what the communicator's algorithm table keys on
   // nccl-tests' factor from algorithm bandwidth to bus bandwidth for p ranks.
   virtual double bus_factor(int p) const = 0;
   // Elements of the full buffer for a requested size in bytes (rounded down so that it

@@ -12,14 +12,12 @@
 #include <vector>
 
 #include "backends/hierarchical/communicator.hpp"
-#include "backends/registry.hpp"
 #include "base/error.hpp"
 #include "experiments/commbench/collectives.hpp"
 #include "experiments/commbench/sweep.hpp"
+#include "experiments/commbench/tune.hpp"
 #include "experiments/common/harness.hpp"
-#include "experiments/common/live_cluster.hpp"
 #include "layers/blas_kernel.hpp"
-#include "topology/placement.hpp"
 
 namespace ody::experiments::commbench {
 namespace {
@@ -29,7 +27,7 @@ struct Options {
   std::string min_bytes = "8", max_bytes = "64M";
   double factor = 2;
   int check = 1, hier = 0;
-  std::string dtype = "f32", reduce_op = "sum";
+  std::string dtype = "f32", reduce_op = "sum", algo, tune;
   RunFlags run{20, 5, "", "auto"};
 };
 
@@ -44,6 +42,12 @@ int run(int argc, char** argv) {
   app.add_option("-c,--check", o.check, "check results (1) or not (0)");
   app.add_option("--dtype", o.dtype, "f32, f64, bf16, f16, i32, i64, u8");
   app.add_option("--reduce-op", o.reduce_op, "sum, max, min, avg");
+  app.add_option("--algo", o.algo,
+                 "force the measured communicator's algorithm (native, ring, pairwise, binomial; "
+                 "each collective takes it where it has it)");
+  app.add_option("--tune", o.tune,
+                 "measure every algorithm per collective and size, write the fastest as a table "
+                 "to FILE (read back with ODY_TUNE_FILE=FILE), then sweep with it");
   app.add_option("--hier", o.hier,
                  "also run through a hierarchical communicator over K pretend "
                  "nodes of contiguous ranks (backends/hierarchical/communicator.hpp); 0: off");
@@ -76,31 +80,21 @@ int run(int argc, char** argv) {
   } catch (const ody::Error& e) {
     throw UsageError(e.what());
   }
-  if (!parse_backend(o.run.backend).per_dim.empty())
-    throw UsageError(
-        "--backend: ody-commbench measures one communicator over every rank; "
-        "expected auto or NAME, found '" +
-        o.run.backend + "'");
+  if (!o.tune.empty() && !o.algo.empty())
+    throw UsageError("--tune: measures every algorithm; expected no --algo, found '" + o.algo +
+                     "'");
   Session s("ody-commbench", o.run);
   const int p = s.size();
-  // --backend auto: the backend the selector picks for a group of every rank.
-  std::unique_ptr<comm::Communicator> chosen;
-  sw.comm = &s.world();
-  std::string why = "--backend " + o.run.backend;
-  if (s.backend().per_dimension()) {
+  std::string why;
+  sw.comm = &s.all_ranks(why);
+  const std::string backend = sw.comm->info().name;
+  if (!o.algo.empty()) {
     try {
-      const auto pl = topology::place_mesh(live_cluster(s.world()), {{"ring", p}},
-                                           backend_options(s.backend()));
-      why = "auto: " + pl.dims[0].backend_reason;
-      if (pl.dims[0].backend != s.world().info().name) {
-        chosen = backends::create_world(pl.dims[0].backend);
-        sw.comm = chosen.get();
-      }
+      sw.comm->force_algorithms({o.algo});
     } catch (const ody::Error& e) {
-      throw UsageError(e.what());
+      throw UsageError(std::string("--algo: ") + e.what());
     }
   }
-  const std::string backend = sw.comm->info().name;
   if (o.hier < 0 || (o.hier > 0 && p % o.hier != 0))
     throw UsageError("--hier: expected 0 or a number of nodes dividing the world size " +
                      std::to_string(p) + ", found " + std::to_string(o.hier));
@@ -130,6 +124,7 @@ int run(int argc, char** argv) {
         "# busbw = algbw x factor (allreduce 2(p-1)/p; allgather, reducescatter, alltoall (p-1)/p; "
         "sendrecv 1)\n");
   }
+  if (!o.tune.empty()) run_tune(ops, sw, s, o.tune);
   std::int64_t total_wrong = 0;
   for (auto& coll : ops) total_wrong += run_sweep(*coll, sw, s);
   if (s.rank() == 0 && o.check)

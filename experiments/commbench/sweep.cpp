@@ -20,13 +20,14 @@ std::string human(std::int64_t bytes) {
   return s;
 }
 
+}  // namespace
+
 double timed(MPI_Comm raw, const std::function<void()>& fn) {
   ODY_MPI_CHECK(MPI_Barrier(raw));
   const auto t0 = std::chrono::steady_clock::now();
   fn();
   return seconds_since(t0);
 }
-}  // namespace
 
 std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s) {
   const int rank = s.rank(), p = s.size(), iters = s.flags().iters, warmup = s.flags().warmup;
@@ -36,9 +37,9 @@ std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s) {
   const std::size_t es = comm::dtype_size(sw.dtype);
   std::int64_t total_wrong = 0;
   if (rank == 0) {
-    std::printf("\n# %s\n%12s %12s %6s %12s %10s %10s %8s %12s %12s %8s\n", coll.name().c_str(),
-                "size(B)", "count", "type", "time(us)", "algbw", "busbw", "#wrong", "raw time(us)",
-                "raw busbw", "ratio");
+    std::printf("\n# %s\n%12s %12s %6s %9s %12s %10s %10s %8s %12s %12s %8s\n", coll.name().c_str(),
+                "size(B)", "count", "type", "algo", "time(us)", "algbw", "busbw", "#wrong",
+                "raw time(us)", "raw busbw", "ratio");
     if (hier)
       std::printf("# hier: the same through %d pretend nodes: %12s %12s %8s %8s\n", hier->nodes(),
                   "time(us)", "busbw", "#wrong", "vs flat");
@@ -76,11 +77,12 @@ std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s) {
     const double algbw = bytes / t / 1e9, busbw = algbw * coll.bus_factor(p);
     const double raw_busbw = bytes / tr / 1e9 * coll.bus_factor(p);
     const double ratio = tr / t;  // = busbw / raw_busbw, also defined when p == 1
+    const std::string algo = world.algorithm(coll.kind(), bytes);
     if (rank == 0) {
-      std::printf("%12lld %12lld %6s %12.2f %10.3f %10.3f %8lld %12.2f %12.3f %8.3f\n",
+      std::printf("%12lld %12lld %6s %9s %12.2f %10.3f %10.3f %8lld %12.2f %12.3f %8.3f\n",
                   static_cast<long long>(bytes), static_cast<long long>(count),
-                  sw.dtype_name.c_str(), t * 1e6, algbw, busbw, static_cast<long long>(wrong),
-                  tr * 1e6, raw_busbw, ratio);
+                  sw.dtype_name.c_str(), algo.c_str(), t * 1e6, algbw, busbw,
+                  static_cast<long long>(wrong), tr * 1e6, raw_busbw, ratio);
       std::fflush(stdout);
     }
     if (hier) {
@@ -105,6 +107,7 @@ std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s) {
                     {"size", human(bytes)},
                     {"count", count},
                     {"dtype", sw.dtype_name},
+                    {"algo", algo},
                     {"time_us", t * 1e6},
                     {"algbw", algbw},
                     {"busbw", busbw},

@@ -4,6 +4,7 @@
 // timed between barriers; the slowest rank's median; the check; a table row and a JSON
 // record per size.
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "backends/hierarchical/communicator.hpp"
@@ -26,5 +27,8 @@ struct Sweep {
 
 // Returns the number of wrong output elements over every rank and size. Collective.
 std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s);
+
+// Seconds `fn` took on this rank, started after a barrier over `raw`.
+double timed(MPI_Comm raw, const std::function<void()>& fn);
 
 }  // namespace ody::experiments::commbench

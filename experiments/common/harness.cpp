@@ -8,6 +8,7 @@
 #include "base/error.hpp"
 #include "comm/communicator.hpp"
 #include "experiments/common/backend_choice.hpp"
+#include "experiments/common/live_cluster.hpp"
 
 namespace ody::experiments {
 
@@ -43,6 +44,26 @@ Session::Session(const char* tool, const RunFlags& f)
   ODY_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &raw_));
   info_ = gather_run_info(*world_);
   json_ = JsonLines(f.json, rank_ == 0);
+}
+
+comm::Communicator& Session::all_ranks(std::string& why) {
+  if (!spec_.per_dim.empty())
+    throw UsageError(std::string(tool_) +
+                     " measures one communicator over every rank: --backend: expected auto or "
+                     "NAME, found '" +
+                     flags_.backend + "'");
+  why = "--backend " + flags_.backend;
+  if (!spec_.per_dimension()) return *world_;
+  try {
+    const auto pl = topology::place_mesh(live_cluster(*world_), {{"ring", size_}},
+                                         backend_options(spec_, backends::available()));
+    why = "auto: " + pl.dims[0].backend_reason;
+    if (pl.dims[0].backend == world_->info().name) return *world_;
+    all_ranks_ = backends::create_world(pl.dims[0].backend);
+    return *all_ranks_;
+  } catch (const ody::Error& e) {
+    throw UsageError(e.what());
+  }
 }
 
 Session::~Session() {

@@ -48,6 +48,11 @@ class Session {
   const RunFlags& flags() const { return flags_; }
   // --backend parsed (backend_choice.hpp); world() runs on spec().world().
   const BackendSpec& backend() const { return spec_; }
+  // One communicator of every rank for a tool that measures one (ody-commbench): the world
+  // with --backend NAME; with auto, the selector's choice for that group (a communicator of
+  // its own when it is not the world's backend); `why` says what chose it. DIM=NAME is a
+  // UsageError here. Collective.
+  comm::Communicator& all_ranks(std::string& why);
   // header_json(info) with tool, backend, iters and warmup; the tool adds its own keys.
   nlohmann::json header() const;
   // Distinct host names.
@@ -62,6 +67,7 @@ class Session {
   RunFlags flags_;
   BackendSpec spec_;
   std::unique_ptr<comm::Communicator> world_;
+  std::unique_ptr<comm::Communicator> all_ranks_;  // all_ranks() when not the world
   int rank_ = 0, size_ = 1;
   MPI_Comm raw_ = MPI_COMM_NULL;
   RunInfo info_;
