@@ -13,6 +13,7 @@ packages=(
   libopenblas-dev
   nlohmann-json3-dev libcli11-dev pybind11-dev libxml2-dev
   python3-numpy python3-matplotlib
+  iproute2  # scripts/two-hosts.sh: ip and tc
 )
 
 missing=()

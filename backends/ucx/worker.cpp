@@ -128,6 +128,15 @@ Worker::Worker(MPI_Comm bootstrap) : context_(Context::shared()), bootstrap_(boo
     throw_ucs_error(UCS_PTR_STATUS(flush), "ucp_worker_flush_nbx", __FILE__, __LINE__);
   if (flush)
     while (!test(flush)) progress();
+  // Over TCP a peer's flush completes only while this rank progresses too: leave together,
+  // progressing until every rank finished (a rank that went on to a blocking MPI call left
+  // a peer's flush waiting forever: 1 run in 3 hung over UCX_TLS=tcp).
+  MPI_Request done = MPI_REQUEST_NULL;
+  ODY_MPI_CHECK(MPI_Ibarrier(bootstrap, &done));
+  for (int all = 0; !all;) {
+    progress();
+    ODY_MPI_CHECK(MPI_Test(&done, &all, MPI_STATUS_IGNORE));
+  }
 }
 
 Worker::~Worker() {

@@ -51,7 +51,7 @@ Placed place_runs(Plan& plan, const Options& o, const std::vector<int>& nodes, S
       throw UsageError(e.what());
     }
     // The hybrids' inner dimension inside nodes (one-dimensional strategies: one group).
-    if (several_nodes && mesh.size() > 1) {
+    if (several_nodes && mesh.size() > 1 && o.placement == "auto") {
       r.options.placement = pl.rank_of_index;
       for (const auto& d : pl.dims) out.lines.push_back(r.name + ": " + d.explanation);
     }

@@ -31,6 +31,9 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--virtual-nodes", o.virtual_nodes,
                  "pretend the ranks form K nodes (contiguous blocks) for placement and "
                  "hierarchical collectives");
+  app.add_option("--placement", o.placement,
+                 "auto (the hybrids' inner dimension inside nodes, topology/placement.hpp; "
+                 "default) or none (ranks in launch order: to measure what placement is worth)");
   app.add_option(
       "--host-memory", o.host_memory,
       "retain (freed buffers stay in the heap, default) or release (the C library's allocator as "
@@ -80,6 +83,8 @@ Plan make_plan(const Options& o, int world_size) {
     throw UsageError("--dtype: expected f32 or bf16, found '" + o.dtype + "'");
   if (o.host_memory != "retain" && o.host_memory != "release")
     throw UsageError("--host-memory: expected retain or release, found '" + o.host_memory + "'");
+  if (o.placement != "auto" && o.placement != "none")
+    throw UsageError("--placement: expected auto or none, found '" + o.placement + "'");
   check_run_flags(o.run);
   if (o.virtual_nodes < 0 || (o.virtual_nodes > 0 && world_size % o.virtual_nodes != 0))
     throw UsageError("--virtual-nodes: expected K >= 1 dividing the world size " +

@@ -22,6 +22,7 @@ struct Options {
   std::string host_memory = "retain";
   std::string mesh, weights, layout;
   int virtual_nodes = 0;
+  std::string placement = "auto";  // auto: topology placement of the hybrids; none: launch order
   RunFlags run{3, 1, "", "auto"};  // -n, -w, --json, --backend (experiments/common/harness.hpp)
   bool check = true, baseline = false;
   std::uint64_t seed = 1234;
