@@ -112,6 +112,8 @@ int run(int argc, char** argv) {
   header["dtype"] = o.dtype;
   header["reduce_op"] = o.reduce_op;
   header["hier_nodes"] = o.hier;
+  sw.memcpy_GBps = measure_memcpy(std::int64_t{64} << 20, 5, s);
+  header["memcpy_GBps"] = sw.memcpy_GBps;
   header["timing"] = "median over iterations of the slowest rank; baseline = raw MPI, same run";
   s.json().write(header);
   if (s.rank() == 0) {
@@ -120,6 +122,10 @@ int run(int argc, char** argv) {
         backend.c_str(), why.c_str(), p, s.host_count(), o.dtype.c_str(), o.reduce_op.c_str(),
         s.info().commit.c_str());
     std::printf("# blas: %s\n", layers::blas_info().description().c_str());
+    std::printf(
+        "# ceiling: one core's memcpy %.2f GB/s (64 MiB, every rank at once); /memcpy = "
+        "busbw over it\n",
+        sw.memcpy_GBps);
     std::printf(
         "# busbw = algbw x factor (allreduce 2(p-1)/p; allgather, reducescatter, alltoall (p-1)/p; "
         "sendrecv 1)\n");

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "backends/mpi/check.hpp"
@@ -22,6 +23,15 @@ std::string human(std::int64_t bytes) {
 
 }  // namespace
 
+double measure_memcpy(std::int64_t bytes, int iters, Session& s) {
+  std::vector<char> a(static_cast<std::size_t>(bytes), 1), b(static_cast<std::size_t>(bytes));
+  std::memcpy(b.data(), a.data(), a.size());  // faults the pages in
+  std::vector<double> t(iters);
+  for (int i = 0; i < iters; ++i)
+    t[i] = timed(s.raw(), [&] { std::memcpy(b.data(), a.data(), a.size()); });
+  return static_cast<double>(bytes) / s.slowest_median(t) / 1e9;
+}
+
 double timed(MPI_Comm raw, const std::function<void()>& fn) {
   ODY_MPI_CHECK(MPI_Barrier(raw));
   const auto t0 = std::chrono::steady_clock::now();
@@ -37,9 +47,9 @@ std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s) {
   const std::size_t es = comm::dtype_size(sw.dtype);
   std::int64_t total_wrong = 0;
   if (rank == 0) {
-    std::printf("\n# %s\n%12s %12s %6s %9s %12s %10s %10s %8s %12s %12s %8s\n", coll.name().c_str(),
-                "size(B)", "count", "type", "algo", "time(us)", "algbw", "busbw", "#wrong",
-                "raw time(us)", "raw busbw", "ratio");
+    std::printf("\n# %s\n%12s %12s %6s %9s %12s %10s %10s %8s %12s %12s %8s %8s\n",
+                coll.name().c_str(), "size(B)", "count", "type", "algo", "time(us)", "algbw",
+                "busbw", "#wrong", "raw time(us)", "raw busbw", "ratio", "/memcpy");
     if (hier)
       std::printf("# hier: the same through %d pretend nodes: %12s %12s %8s %8s\n", hier->nodes(),
                   "time(us)", "busbw", "#wrong", "vs flat");
@@ -79,10 +89,11 @@ std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s) {
     const double ratio = tr / t;  // = busbw / raw_busbw, also defined when p == 1
     const std::string algo = world.algorithm(coll.kind(), bytes);
     if (rank == 0) {
-      std::printf("%12lld %12lld %6s %9s %12.2f %10.3f %10.3f %8lld %12.2f %12.3f %8.3f\n",
+      std::printf("%12lld %12lld %6s %9s %12.2f %10.3f %10.3f %8lld %12.2f %12.3f %8.3f %8.3f\n",
                   static_cast<long long>(bytes), static_cast<long long>(count),
                   sw.dtype_name.c_str(), algo.c_str(), t * 1e6, algbw, busbw,
-                  static_cast<long long>(wrong), tr * 1e6, raw_busbw, ratio);
+                  static_cast<long long>(wrong), tr * 1e6, raw_busbw, ratio,
+                  busbw / sw.memcpy_GBps);
       std::fflush(stdout);
     }
     if (hier) {
@@ -114,6 +125,7 @@ std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s) {
                     {"baseline_time_us", tr * 1e6},
                     {"baseline_busbw", raw_busbw},
                     {"ratio", ratio},
+                    {"memcpy_ratio", busbw / sw.memcpy_GBps},
                     {"wrong", sw.check ? nlohmann::json(wrong) : nlohmann::json(nullptr)}});
   }
   return total_wrong;

@@ -23,7 +23,12 @@ struct Sweep {
   comm::Communicator* comm;  // the measured communicator (--backend's)
   // --hier K: the same collectives through a two-level communicator of K pretend nodes.
   backends::hierarchical::HierarchicalCommunicator* hier;  // null: no hierarchical run
+  double memcpy_GBps = 0;  // the ceiling: one core's memcpy, measured in this run
 };
+
+// One core's memcpy bandwidth (GB/s, bytes copied per second) over `bytes`, the slowest
+// rank's median of `iters` copies; every rank copies at once, as the collectives do.
+double measure_memcpy(std::int64_t bytes, int iters, Session& s);
 
 // Returns the number of wrong output elements over every rank and size. Collective.
 std::int64_t run_sweep(Collective& coll, const Sweep& sw, Session& s);
