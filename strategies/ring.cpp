@@ -4,7 +4,6 @@
 #include "layers/linear.hpp"
 #include "layers/row_blocked_mlp.hpp"
 #include "strategies/block_parts.hpp"
-#include "strategies/replicated.hpp"
 #include "strategies/wire.hpp"
 
 namespace ody::strategies {
@@ -21,14 +20,11 @@ Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)
     : Ring(cfg, comm, mode, layout_for(cfg)) {}
 
 Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode, TokenLayout layout)
-    : Strategy((check(cfg, comm.size(), layout), cfg), comm, layout, "ring: L"),
-      layout_(layout),
-      w_(cfg),
-      g_(cfg) {
+    : Strategy((check(cfg, comm.size(), layout), cfg), comm, layout, "ring: L"), layout_(layout) {
   ODY_REQUIRE(mode == WeightMode::replicated || mode == WeightMode::zero3, "ring: weight mode",
               "replicated or zero3", to_string(mode));
   mode_ = mode;
-  if (mode == WeightMode::zero3) zero3_ = std::make_unique<Zero3Weights>(cfg, comm);
+  weights_ = std::make_unique<FullWeights>(cfg, comm, mode);
   const Z T = cfg.B * local_len();
   x_ = Array2("x", T, cfg.d);
   u1_ = Array2("u1", T, cfg.d);
@@ -45,74 +41,60 @@ Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode, To
       cfg.causal, std::move(block_pos), layout == TokenLayout::zigzag);
 }
 
-void Ring::set_weights(const BlockWeights& full) {
-  if (zero3_) {
-    zero3_->load(full);
-    w_ = BlockWeights();
-    return;
-  }
-  detail::copy_weights(full, w_);
-}
+void Ring::set_weights(const BlockWeights& full) { weights_->set(full); }
 
 void Ring::do_forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
-  if (zero3_) zero3_->gather(w_);
+  const BlockWeights& w = weights_->acquire();
   std::copy_n(x.data(), T * d, x_.data());
   const Z nkv = T * G * Dh;
   q_.resize(T * H * Dh);
   kv_.resize(2 * nkv);
-  parts::qkv_forward(c, {c.B, Ll, pos_.data()}, w_, x_, u1_, rstd1_, q_.data(), kv_.data(),
+  parts::qkv_forward(c, {c.B, Ll, pos_.data()}, w, x_, u1_, rstd1_, q_.data(), kv_.data(),
                      kv_.data() + nkv);
   o_.resize(T * H * Dh);
   lse_.resize(c.B * H * Ll);
   ring_->forward(o_.data(), lse_.data(), q_.data(), kv_.data());
   round_activations(o_.data(), o_.size());  // the merged fp32 output, stored as an activation
-  parts::out_proj_forward(c, w_, o_.data(), x_, h_);
+  parts::out_proj_forward(c, w, o_.data(), x_, h_);
   // MLP branch in row blocks: no [T, d] normed input, no [T, i] scratch beyond the saved
   // gate and up.
   gate_ =
       Array2(Kokkos::ViewAllocateWithoutInitializing("gate"), T, c.ffn);  // released by backward
   up_ = Array2(Kokkos::ViewAllocateWithoutInitializing("up"), T, c.ffn);
-  parts::mlp_forward(c, T, w_, h_.data(), gate_.data(), up_.data(), rstd2_.data(), y.data());
-  if (zero3_) w_ = BlockWeights();  // only the shard persists
+  parts::mlp_forward(c, T, w, h_.data(), gate_.data(), up_.data(), rstd2_.data(), y.data());
+  weights_->release();  // zero3: only the shard persists
 }
 
 void Ring::do_backward(Span3<float> dx, Span3<const float> dy) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
-  if (zero3_) zero3_->gather(w_);  // gathered again for backward
+  const BlockWeights& w = weights_->acquire();  // zero3: gathered again for backward
+  BlockGrads& g = weights_->grads();
   const Span2<float> dh(dx.data(), T, d);
   // MLP branch in row blocks: dgate, dup overwrite the saved gate, up; dh = dy + its input
   // gradient.
-  parts::mlp_backward(c, T, w_, g_, dy.data(), gate_.data(), up_.data(), h_.data(), rstd2_.data(),
+  parts::mlp_backward(c, T, w, g, dy.data(), gate_.data(), up_.data(), h_.data(), rstd2_.data(),
                       dh.data());
   gate_ = Array2();  // dead: the attention backward below gets their memory
   up_ = Array2();
   std::vector<float> du(T * d);
   std::vector<float> dO(T * H * Dh);
-  linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo),
+  linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g.dwo),
                   Mat<const float>(dh), Mat<const float>(Span2<const float>(o_.data(), T, H * Dh)),
-                  w_.wo);
+                  w.wo);
   const Z nkv = T * G * Dh;
   std::vector<float> dq(T * H * Dh), acc(2 * nkv);
   ring_->backward(dq.data(), acc.data(), dO.data(), q_.data(), kv_.data(), o_.data(), lse_.data());
   // acc now holds dk, dv of this rank's own tokens (fp32 sums -> activation gradients).
   round_activations(dq.data(), dq.size());
   round_activations(acc.data(), acc.size());
-  parts::qkv_backward(c, {c.B, Ll, pos_.data()}, w_, g_, dq.data(), acc.data(), acc.data() + nkv,
-                      u1_, x_, rstd1_, Span2<float>(du.data(), T, d), dh);
-  if (zero3_) {  // full gradients -> this rank's shard of their sum
-    zero3_->reduce_grads(g_);
-    w_ = BlockWeights();
-    return;
-  }
-  detail::all_reduce_replicated_grads(*comm_, g_);
+  parts::qkv_backward(c, {c.B, Ll, pos_.data()}, w, g, dq.data(), acc.data(), acc.data() + nkv, u1_,
+                      x_, rstd1_, Span2<float>(du.data(), T, d), dh);
+  weights_->reduce();
 }
 
-void Ring::gather_grads(const BlockGrads& full) {
-  if (zero3_) return zero3_->gather_grads(full);
-  detail::copy_grads(g_, full);
-}
+void Ring::gather_grads(const BlockGrads& full) { weights_->gather_grads(full); }
 
 }  // namespace ody::strategies

@@ -23,9 +23,9 @@
 // Needs L % (2N) == 0 (zigzag) or L % N == 0 (contiguous, stripe).
 #include <vector>
 
+#include "strategies/full_weights.hpp"
 #include "strategies/ring_attention.hpp"
 #include "strategies/strategy.hpp"
-#include "strategies/zero3.hpp"
 
 namespace ody::strategies {
 
@@ -58,9 +58,7 @@ class Ring final : public Strategy {
   void do_backward(Span3<float> dx, Span3<const float> dy) override;
   TokenLayout layout_;
   WeightMode mode_;
-  std::unique_ptr<Zero3Weights> zero3_;  // WeightMode::zero3 only
-  layers::BlockWeights w_;               // zero3: gathered for one forward/backward, then released
-  layers::BlockGrads g_;
+  std::unique_ptr<FullWeights> weights_;
   layers::Array2 x_, u1_, h_, gate_, up_;  // [T, d] / [T, i]; backward overwrites gate_, up_
   layers::Array1 rstd1_, rstd2_;           // [T]
   std::vector<float> q_, kv_, o_, lse_;    // q, o [B, L/N, H, Dh]; kv: k then v [B, L/N, G, Dh]

@@ -10,7 +10,6 @@
 #include "strategies/block_parts.hpp"
 #include "strategies/head_exchange.hpp"
 #include "strategies/layout.hpp"
-#include "strategies/replicated.hpp"
 
 namespace ody::strategies {
 
@@ -45,13 +44,7 @@ Ulysses::Ulysses(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mo
   ODY_REQUIRE(mode == WeightMode::replicated || mode == WeightMode::zero3, "ulysses: weight mode",
               "replicated or zero3", to_string(mode));
   mode_ = mode;
-  if (mode == WeightMode::zero3) {
-    zero3_ = std::make_unique<Zero3Weights>(cfg, comm);
-  } else {
-    w_ = BlockWeights(cfg);
-    grad_flat_.resize(Zero3Weights::weight_count(cfg));
-    Zero3Weights::view_packed(g_, cfg, grad_flat_.data());
-  }
+  weights_ = std::make_unique<FullWeights>(cfg, comm, mode);
   const Z T = cfg.B * local_len();
   x_ = Array2("x", T, cfg.d);
   rstd1_ = Array1("rstd1", T);
@@ -60,10 +53,7 @@ Ulysses::Ulysses(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mo
   std::iota(pos_full_.begin(), pos_full_.end(), Pos(0));
 }
 
-void Ulysses::set_weights(const BlockWeights& full) {
-  if (zero3_) return zero3_->load(full);
-  detail::copy_weights(full, w_);
-}
+void Ulysses::set_weights(const BlockWeights& full) { weights_->set(full); }
 
 void Ulysses::do_forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
@@ -71,12 +61,12 @@ void Ulysses::do_forward(Span3<float> y, Span3<const float> x) {
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
   const Z hq = H / n, hk = heads_per_rank(G, n);
   const parts::Tokens tok{c.B, Ll, pos_.data()};
-  if (zero3_) zero3_->gather(w_flat_, w_);
+  const BlockWeights& w = weights_->acquire();
   std::copy_n(x.data(), T * d, x_.data());
   std::vector<float> q(T * H * Dh), k(T * G * Dh), v(T * G * Dh);
   {
     Array2 u(uninit("u1"), T, d);  // not saved: backward recomputes it from x_
-    parts::qkv_forward(c, tok, w_, x_, u, rstd1_, q.data(), k.data(), v.data());
+    parts::qkv_forward(c, tok, w, x_, u, rstd1_, q.data(), k.data(), v.data());
   }
   // The three all-to-alls in flight together (distinct tags); each source is dead once
   // packed into its send buffer.
@@ -113,14 +103,11 @@ void Ulysses::do_forward(Span3<float> y, Span3<const float> x) {
     detail::head_to_seq_finish_free(wo, o_.data(), so, ro, n, c.B, Ll, H, Dh, false);
   });
   h_ = Array2(uninit("h"), T, d);
-  parts::out_proj_forward(c, w_, o_.data(), x_, h_);
+  parts::out_proj_forward(c, w, o_.data(), x_, h_);
   gate_ = Array2(uninit("gate"), T, i);
   up_ = Array2(uninit("up"), T, i);
-  parts::mlp_forward(c, T, w_, h_.data(), gate_.data(), up_.data(), rstd2_.data(), y.data());
-  if (zero3_) {  // only the shard persists
-    w_ = BlockWeights();
-    release(w_flat_);
-  }
+  parts::mlp_forward(c, T, w, h_.data(), gate_.data(), up_.data(), rstd2_.data(), y.data());
+  weights_->release();  // zero3: only the shard persists
 }
 
 void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
@@ -128,14 +115,11 @@ void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
   const int n = comm_->size();
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
   const Z hq = H / n, hk = heads_per_rank(G, n);
-  if (zero3_) {  // gathered again for backward; full gradients only for this pass
-    zero3_->gather(w_flat_, w_);
-    grad_flat_.assign(Zero3Weights::padded_count(c, n), 0.f);
-    Zero3Weights::view_packed(g_, c, grad_flat_.data());
-  }
+  const BlockWeights& w = weights_->acquire();  // zero3: gathered again for backward
+  BlockGrads& g = weights_->grads();
   const Span2<float> dh(dx.data(), T, d);
   // MLP branch (row blocks): dgate, dup overwrite the saved gate, up; dh = dy + its input gradient.
-  parts::mlp_backward(c, T, w_, g_, dy.data(), gate_.data(), up_.data(), h_.data(), rstd2_.data(),
+  parts::mlp_backward(c, T, w, g, dy.data(), gate_.data(), up_.data(), h_.data(), rstd2_.data(),
                       dh.data());
   gate_ = Array2();
   up_ = Array2();
@@ -145,12 +129,12 @@ void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
   detail::with_wire(c, [&](auto wire) {
     std::vector<float> dO(T * H * Dh);
     std::vector<decltype(wire)> s, r;
-    linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo),
-                    Mat<const float>(dh), Mat<const float>(o_), w_.wo);
+    linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g.dwo),
+                    Mat<const float>(dh), Mat<const float>(o_), w.wo);
     o_ = Array2();
-    auto w = detail::seq_to_head_post(*comm_, dO.data(), s, r, c.B, Ll, H, Dh, 0, doh.data());
+    auto work = detail::seq_to_head_post(*comm_, dO.data(), s, r, c.B, Ll, H, Dh, 0, doh.data());
     release(dO);
-    detail::seq_to_head_finish_free(w, doh.data(), s, r, n, c.B, Ll, H, Dh);
+    detail::seq_to_head_finish_free(work, doh.data(), s, r, n, c.B, Ll, H, Dh);
   });
   std::vector<float> dqh(qh_.size()), dkh(kh_.size()), dvh(vh_.size());
   kernels::AttentionOptions opt;
@@ -181,25 +165,13 @@ void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
   {
     std::vector<float> du(T * d);
     Array2 u(uninit("u1"), T, d);
-    rmsnorm_forward(u, Span1<float>(), x_, w_.attn_norm);  // as forward computed it
-    parts::qkv_backward(c, {c.B, Ll, pos_.data()}, w_, g_, dq.data(), dk.data(), dv.data(), u, x_,
+    rmsnorm_forward(u, Span1<float>(), x_, w.attn_norm);  // as forward computed it
+    parts::qkv_backward(c, {c.B, Ll, pos_.data()}, w, g, dq.data(), dk.data(), dv.data(), u, x_,
                         rstd1_, Span2<float>(du.data(), T, d), dh);
   }
-  if (zero3_) {  // full gradients -> this rank's shard of their sum
-    zero3_->reduce_grads(grad_flat_);
-    g_ = BlockGrads();
-    w_ = BlockWeights();
-    release(grad_flat_);
-    release(w_flat_);
-    return;
-  }
-  // Replicated weights: sum the nine gradients over the group, one all-reduce in place.
-  comm_->all_reduce(comm::cbuf(grad_flat_), comm::buf(grad_flat_), comm::ReduceOp::sum);
+  weights_->reduce();
 }
 
-void Ulysses::gather_grads(const BlockGrads& full) {
-  if (zero3_) return zero3_->gather_grads(full);
-  detail::copy_grads(g_, full);
-}
+void Ulysses::gather_grads(const BlockGrads& full) { weights_->gather_grads(full); }
 
 }  // namespace ody::strategies

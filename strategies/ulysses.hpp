@@ -17,8 +17,8 @@
 // in row blocks (layers/row_blocked_mlp.hpp) with dgate/dup written over the saved gate/up; saved
 // activations are released in backward as soon as they are dead.
 // Needs L % N == 0, H % N == 0, and G % N == 0 or N % G == 0.
+#include "strategies/full_weights.hpp"
 #include "strategies/strategy.hpp"
-#include "strategies/zero3.hpp"
 
 namespace ody::strategies {
 
@@ -42,13 +42,7 @@ class Ulysses final : public Strategy {
   void do_forward(Span3<float> y, Span3<const float> x) override;
   void do_backward(Span3<float> dx, Span3<const float> dy) override;
   WeightMode mode_;
-  std::unique_ptr<Zero3Weights> zero3_;  // WeightMode::zero3 only
-  // Replicated: the weights, and the gradients as views into grad_flat_ (the nine packed
-  // in tensors() order, so that their all-reduce runs in place). zero3: w_ views the
-  // gathered weights in w_flat_ and g_ the packed gradients, both only during a pass.
-  layers::BlockWeights w_;
-  layers::BlockGrads g_;
-  std::vector<float> w_flat_, grad_flat_;
+  std::unique_ptr<FullWeights> weights_;
   // Saved by forward for backward (T = B·L/N local tokens); backward releases each as soon
   // as it is dead and forward allocates them again. The normed inputs of the two RMSNorms
   // are not kept: backward recomputes them from x / h (the same values).

@@ -24,7 +24,6 @@ std::uint64_t ulysses_peak(const BlockConfig& c, int n, WeightMode mode) {
   const Z nqh = c.B * c.L * hq * Dh,
           nkh = c.B * c.L * hk * Dh;  // head-sharded q and k (= the exchanges' sizes)
   const Z nlse = c.B * hq * c.L;
-  const bool z3 = mode == WeightMode::zero3;
   // Exchange buffers (wire type): send and receive, or one of them when a float wire with
   // B = 1 receives / sends in place.
   const std::uint64_t wire = detail::wire_size(c) * ((!detail::bf16_wire(c) && c.B == 1) ? 1 : 2);
@@ -32,14 +31,11 @@ std::uint64_t ulysses_peak(const BlockConfig& c, int n, WeightMode mode) {
   // Constructor: positions, weights and packed gradients (or ZeRO-3 shards), x_, rstd1_, rstd2_,
   // pos_full_.
   m.alloc(Ll * sizeof(Pos));
-  if (z3)
-    Zero3Weights::walk_construct(m, c, n);
-  else
-    m.alloc(2 * Block::parameter_bytes(c));
+  FullWeights::walk_construct(m, c, n, mode);
   m.alloc(F::floats(T * d + 2 * T) + c.L * sizeof(Pos));
-  if (z3) Zero3Weights::walk_load(m, c, n);
+  FullWeights::walk_set(m, c, n, mode);
   // Forward.
-  if (z3) Zero3Weights::walk_gather(m, c, n, true);
+  FullWeights::walk_acquire(m, c, n, mode);
   m.alloc(F::floats(nq + 2 * nkv));   // q, k, v
   m.transient(F::floats(T * d));      // u
   m.alloc(F::floats(nqh + 2 * nkh));  // qh_, kh_, vh_
@@ -57,12 +53,10 @@ std::uint64_t ulysses_peak(const BlockConfig& c, int n, WeightMode mode) {
   m.alloc(F::floats(T * d + 2 * T * i));  // h_, gate_, up_
   m.transient(layers::mlp_up_forward_scratch_bytes(T, d, i));
   m.transient(layers::mlp_down_scratch_bytes(T, i));
-  if (z3) m.release(Zero3Weights::gathered_bytes(c, n, true));
+  FullWeights::walk_release(m, c, n, mode);
   // Backward.
-  if (z3) {
-    Zero3Weights::walk_gather(m, c, n, true);
-    m.alloc(F::floats(Zero3Weights::padded_count(c, n)));  // grad_flat_
-  }
+  FullWeights::walk_acquire(m, c, n, mode);
+  FullWeights::walk_grads(m, c, n, mode);
   m.transient(layers::mlp_down_scratch_bytes(T, i));
   m.transient(layers::mlp_up_backward_scratch_bytes(T, d, i));
   m.release(F::floats(2 * T * i + T * d));  // gate_, up_, h_
@@ -79,7 +73,7 @@ std::uint64_t ulysses_peak(const BlockConfig& c, int n, WeightMode mode) {
   m.release((nq + 2 * nkh) * wire + F::floats(nqh + 2 * nkh));
   m.alloc(F::floats(2 * T * d));  // du, u
   m.release(F::floats(nq + 2 * nkv + 2 * T * d));
-  return m.peak();  // (zero3 then frees grad_flat_ and the gathered weights)
+  return m.peak();  // (reduce() then frees zero3's gradients and gathered weights)
 }
 }  // namespace
 
@@ -99,12 +93,7 @@ Cost Ulysses::cost(const BlockConfig& c, int n, int rank, WeightMode mode) {
     add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, e, n));
   }
   cost.peak_bytes = ulysses_peak(c, n, mode);
-  if (mode == WeightMode::zero3) {
-    Zero3Weights::add_cost(cost, c, n);
-    return cost;
-  }
-  const Z weights = 2 * c.d + (2 * c.H + 2 * c.G) * Dh * c.d + 3 * c.ffn * c.d;
-  add_op(cost.backward, comm::OpKind::allreduce, tm::all_reduce(weights, 4, n, rank));
+  FullWeights::add_cost(cost, c, n, rank, mode);
   return cost;
 }
 

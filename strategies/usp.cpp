@@ -8,7 +8,6 @@
 #include "strategies/block_parts.hpp"
 #include "strategies/head_exchange.hpp"
 #include "strategies/layout.hpp"
-#include "strategies/replicated.hpp"
 
 namespace ody::strategies {
 
@@ -52,9 +51,7 @@ Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightM
     : Strategy((check(cfg, world.size(), ulysses, layout.value_or(layout_for(cfg))), cfg), world,
                ordered_world(world, placement), layout.value_or(layout_for(cfg)), "usp: L"),
       U_(ulysses),
-      layout_(layout.value_or(layout_for(cfg))),
-      w_(cfg),
-      g_(cfg) {
+      layout_(layout.value_or(layout_for(cfg))) {
   ODY_REQUIRE(mode == WeightMode::replicated || mode == WeightMode::zero3, "usp: weight mode",
               "replicated or zero3", to_string(mode));
   mode_ = mode;
@@ -67,7 +64,7 @@ Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightM
   uly_ = &mesh_->comm("ulysses");
   comm::Communicator& ring = mesh_->comm("ring");
   extra_comms_ = {uly_, &ring};
-  if (mode == WeightMode::zero3) zero3_ = std::make_unique<Zero3Weights>(cfg, *comm_);
+  weights_ = std::make_unique<FullWeights>(cfg, *comm_, mode);
   const bool balanced = cfg.causal && layout_ == TokenLayout::zigzag;
   GroupRows rows = group_rows(layout_, cfg.L, U_, R, balanced);
   map_ = std::move(rows.map);
@@ -89,23 +86,16 @@ Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightM
   rstd2_ = Array1("rstd2", T);
 }
 
-void Usp::set_weights(const BlockWeights& full) {
-  if (zero3_) {
-    zero3_->load(full);
-    w_ = BlockWeights();
-    return;
-  }
-  detail::copy_weights(full, w_);
-}
+void Usp::set_weights(const BlockWeights& full) { weights_->set(full); }
 
 void Usp::do_forward(Span3<float> y, Span3<const float> x) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G;
   const Z Lb = U_ * Ll, hq = H / U_, hk = heads_per_rank(G, U_), nkv = c.B * Lb * hk * Dh;
-  if (zero3_) zero3_->gather(w_);
+  const BlockWeights& w = weights_->acquire();
   std::copy_n(x.data(), T * d, x_.data());
   std::vector<float> q(T * H * Dh), k(T * G * Dh), v(T * G * Dh);
-  parts::qkv_forward(c, {c.B, Ll, pos_.data()}, w_, x_, u1_, rstd1_, q.data(), k.data(), v.data());
+  parts::qkv_forward(c, {c.B, Ll, pos_.data()}, w, x_, u1_, rstd1_, q.data(), k.data(), v.data());
   // Sequence -> heads inside the ulysses group, the three in flight together.
   // (x.visit(fn) runs fn on the (send, recv) pair of the wire type: wire.hpp.)
   auto wq = x1_.visit([&](auto& s, auto& r) {
@@ -139,34 +129,35 @@ void Usp::do_forward(Span3<float> y, Span3<const float> x) {
     detail::head_to_seq_post(*uly_, oh_.data(), s, r, c.B, Ll, H, Dh, 0, map_.data())->wait();
     detail::head_to_seq_finish(r, o_.data(), U_, c.B, Ll, H, Dh, false);
   });
-  parts::out_proj_forward(c, w_, o_.data(), x_, h_);
-  rmsnorm_forward(u2_, rstd2_, h_, w_.mlp_norm);
+  parts::out_proj_forward(c, w, o_.data(), x_, h_);
+  rmsnorm_forward(u2_, rstd2_, h_, w.mlp_norm);
   std::vector<float> act(T * c.ffn);
   std::copy_n(h_.data(), T * d, y.data());
   mlp_forward(Mat<float>(Span2<float>(y.data(), T, d)), gate_, up_,
               Span2<float>(act.data(), T, c.ffn), Mat<const float>(u2_),
-              MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, Accum::kAdd);
-  if (zero3_) w_ = BlockWeights();  // only the shard persists
+              MlpWeights<HostSpace>{w.w_gate, w.w_up, w.w_down}, Accum::kAdd);
+  weights_->release();  // zero3: only the shard persists
 }
 
 void Usp::do_backward(Span3<float> dx, Span3<const float> dy) {
   const BlockConfig& c = cfg_;
   const Z Ll = local_len(), T = c.B * Ll, d = c.d, Dh = c.head_dim(), H = c.H, G = c.G, i = c.ffn;
   const Z Lb = U_ * Ll, hk = heads_per_rank(G, U_), nkv = c.B * Lb * hk * Dh;
-  if (zero3_) zero3_->gather(w_);  // gathered again for backward
+  const BlockWeights& w = weights_->acquire();  // zero3: gathered again for backward
+  BlockGrads& g = weights_->grads();
   const Span2<float> dh(dx.data(), T, d);
   std::copy_n(dy.data(), T * d, dx.data());
   std::vector<float> du(T * d), s1(T * i), s2(T * i);
   mlp_backward(Mat<float>(Span2<float>(du.data(), T, d)),
-               MlpGrads<HostSpace>{g_.dw_gate, g_.dw_up, g_.dw_down},
+               MlpGrads<HostSpace>{g.dw_gate, g.dw_up, g.dw_down},
                Mat<const float>(Span2<const float>(dy.data(), T, d)), Mat<const float>(u2_),
-               MlpWeights<HostSpace>{w_.w_gate, w_.w_up, w_.w_down}, gate_, up_,
+               MlpWeights<HostSpace>{w.w_gate, w.w_up, w.w_down}, gate_, up_,
                Span2<float>(s1.data(), T, i), Span2<float>(s2.data(), T, i));
-  rmsnorm_backward(dh, g_.dmlp_norm, Span2<const float>(du.data(), T, d), h_, w_.mlp_norm, rstd2_,
+  rmsnorm_backward(dh, g.dmlp_norm, Span2<const float>(du.data(), T, d), h_, w.mlp_norm, rstd2_,
                    Accum::kAdd, Accum::kOverwrite);
   std::vector<float> dO(T * H * Dh);
-  linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g_.dwo),
-                  Mat<const float>(dh), Mat<const float>(o_), w_.wo);
+  linear_backward(Mat<float>(Span2<float>(dO.data(), T, H * Dh)), Mat<float>(g.dwo),
+                  Mat<const float>(dh), Mat<const float>(o_), w.wo);
   std::vector<float> doh(qh_.size()), dqh(qh_.size()), dkvh(2 * nkv);
   x1_.visit([&](auto& s, auto& r) {
     detail::seq_to_head_post(*uly_, dO.data(), s, r, c.B, Ll, H, Dh, 0)->wait();
@@ -195,19 +186,11 @@ void Usp::do_backward(Span3<float> dx, Span3<const float> dy) {
   wv->wait();
   x3_.visit(
       [&](auto&, auto& r) { detail::head_to_seq_finish(r, dv.data(), U_, c.B, Ll, G, Dh, true); });
-  parts::qkv_backward(c, {c.B, Ll, pos_.data()}, w_, g_, dq.data(), dk.data(), dv.data(), u1_, x_,
+  parts::qkv_backward(c, {c.B, Ll, pos_.data()}, w, g, dq.data(), dk.data(), dv.data(), u1_, x_,
                       rstd1_, Span2<float>(du.data(), T, d), dh);
-  if (zero3_) {  // full gradients -> this rank's shard of their sum over all N ranks
-    zero3_->reduce_grads(g_);
-    w_ = BlockWeights();
-    return;
-  }
-  detail::all_reduce_replicated_grads(*comm_, g_);  // every weight is replicated on all N ranks
+  weights_->reduce();  // every weight is replicated on all N ranks
 }
 
-void Usp::gather_grads(const BlockGrads& full) {
-  if (zero3_) return zero3_->gather_grads(full);
-  detail::copy_grads(g_, full);
-}
+void Usp::gather_grads(const BlockGrads& full) { weights_->gather_grads(full); }
 
 }  // namespace ody::strategies

@@ -27,11 +27,11 @@
 #include <string>
 #include <vector>
 
+#include "strategies/full_weights.hpp"
 #include "strategies/mesh.hpp"
 #include "strategies/ring_attention.hpp"
 #include "strategies/strategy.hpp"
 #include "strategies/wire.hpp"
-#include "strategies/zero3.hpp"
 
 namespace ody::strategies {
 
@@ -73,9 +73,7 @@ class Usp final : public Strategy {
   comm::Communicator* uly_;  // the ulysses group (rank = s)
   std::unique_ptr<RingAttention> ring_;
   std::vector<std::int64_t> map_;  // group_rows().map
-  std::unique_ptr<Zero3Weights> zero3_;
-  layers::BlockWeights w_;
-  layers::BlockGrads g_;
+  std::unique_ptr<FullWeights> weights_;
   layers::Array2 x_, u1_, h_, u2_, gate_, up_, o_;  // [T, d] / [T, i] / [T, H·Dh]
   layers::Array1 rstd1_, rstd2_;
   std::vector<float> qh_, kvh_, oh_, lse_;  // group block [B, U·L/N, h/U, Dh]; kvh: k then v

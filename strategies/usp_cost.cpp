@@ -21,40 +21,31 @@ std::uint64_t usp_peak(const BlockConfig& c, int n, int U, WeightMode mode) {
   const Z nq = T * H * Dh, nkv = T * G * Dh;                        // local q and k
   const Z nqh = c.B * Lb * hq * Dh, nkvh = 2 * c.B * Lb * hk * Dh;  // group block q and k+v
   const Z bkv = c.B * Ll * hk * Dh * U;                             // a k (v) exchange
-  const std::uint64_t wfull = Block::parameter_bytes(c);
-  const bool z3 = mode == WeightMode::zero3;
   const RingAttention::Shape rs{c.B, Lb, hq, hk, Dh, detail::bf16_wire(c)};
-  // Constructor: positions, w_ and g_ (full), ZeRO-3 shards, group rows and blocks' positions,
-  // x_, u1_, h_, u2_, gate_, up_, o_, rstd1_, rstd2_.
+  // Constructor: positions, the weights (FullWeights: full, or ZeRO-3 shards), group rows and
+  // blocks' positions, x_, u1_, h_, u2_, gate_, up_, o_, rstd1_, rstd2_.
   m.alloc(Ll * sizeof(Pos));
-  m.alloc(2 * wfull);
-  if (z3) Zero3Weights::walk_construct(m, c, n);
+  FullWeights::walk_construct(m, c, n, mode);
   m.alloc(U * Ll * sizeof(Pos) + RingAttention::block_pos_bytes(rs, R));
   m.alloc(F::floats(4 * T * d + 2 * T * i + nq + 2 * T));
-  if (z3) {  // set_weights: load the shard, drop the full w_
-    Zero3Weights::walk_load(m, c, n);
-    m.release(wfull);
-  }
+  FullWeights::walk_set(m, c, n, mode);
   // Forward.
-  if (z3) Zero3Weights::walk_gather(m, c, n, false);
+  FullWeights::walk_acquire(m, c, n, mode);
   m.alloc(F::floats(nq + 2 * nkv));                    // q, k, v (freed at the end of forward)
   m.alloc(2 * (nq + 2 * bkv) * detail::wire_size(c));  // x1_, x2_, x3_ send + receive (kept)
   m.alloc(F::floats(2 * nqh + nkvh + c.B * hq * Lb));  // qh_, kvh_, oh_, lse_ (kept)
   RingAttention::walk_forward(m, rs);
   m.alloc(F::floats(T * i));  // act
   m.release(F::floats(T * i + nq + 2 * nkv));
-  if (z3) m.release(wfull);
+  FullWeights::walk_release(m, c, n, mode);
   // Backward.
-  if (z3) Zero3Weights::walk_gather(m, c, n, false);
+  FullWeights::walk_acquire(m, c, n, mode);
+  FullWeights::walk_grads(m, c, n, mode);
   m.alloc(F::floats(T * d + 2 * T * i + nq));  // du, s1, s2, dO
   m.alloc(F::floats(2 * nqh + nkvh));          // doh, dqh, dkvh
   RingAttention::walk_backward(m, rs);
   m.alloc(F::floats(nq + 2 * nkv));  // dq, dk, dv
-  if (z3)
-    Zero3Weights::walk_reduce(m, c, n);
-  else
-    m.transient(wfull);  // all_reduce_replicated_grads packs the nine gradients
-  return m.peak();
+  return m.peak();                   // (reduce() is in place or from the packed gradients)
 }
 }  // namespace
 
@@ -74,12 +65,7 @@ Cost Usp::cost(const BlockConfig& c, int n, int rank, int U, TokenLayout layout,
   }
   RingAttention::add_cost(cost, c.B, U * Ll, hk, Dh, n / U, e);
   cost.peak_bytes = usp_peak(c, n, U, mode);
-  if (mode == WeightMode::zero3) {
-    Zero3Weights::add_cost(cost, c, n);
-    return cost;
-  }
-  const Z weights = 2 * c.d + (2 * c.H + 2 * c.G) * Dh * c.d + 3 * c.ffn * c.d;
-  add_op(cost.backward, comm::OpKind::allreduce, tm::all_reduce(weights, 4, n, rank));
+  FullWeights::add_cost(cost, c, n, rank, mode);  // every weight replicated on all N ranks
   return cost;
 }
 

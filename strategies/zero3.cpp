@@ -40,20 +40,6 @@ void Zero3Weights::load(const layers::BlockWeights& full) {
   std::copy_n(flat.begin() + comm_->rank() * shard_.size(), shard_.size(), shard_.begin());
 }
 
-void Zero3Weights::gather(layers::BlockWeights& w) {
-  std::vector<float> flat(padded_count(cfg_, comm_->size()));
-  detail::all_gather_wire(*comm_, shard_.data(), std::int64_t(shard_.size()), flat.data(),
-                          detail::bf16_wire(cfg_));
-  w = layers::BlockWeights(cfg_);
-  unpack(flat, w.tensors());
-}
-
-void Zero3Weights::reduce_grads(const layers::BlockGrads& g) {
-  std::vector<float> flat(padded_count(cfg_, comm_->size()));
-  pack(g.tensors(), flat);
-  comm_->reduce_scatter(comm::cbuf(flat), comm::buf(grad_shard_), comm::ReduceOp::sum);
-}
-
 void Zero3Weights::gather_grads(const layers::BlockGrads& full) {
   std::vector<float> flat(padded_count(cfg_, comm_->size()));
   comm_->all_gather(comm::cbuf(grad_shard_), comm::buf(flat));
@@ -137,22 +123,15 @@ void Zero3Weights::walk_load(MemoryWalk& m, const BlockConfig& cfg, int n) {
   m.transient(MemoryWalk::floats(padded_count(cfg, n)));  // flat
 }
 
-std::uint64_t Zero3Weights::gathered_bytes(const BlockConfig& cfg, int n, bool into_flat) {
-  return MemoryWalk::floats(into_flat ? padded_count(cfg, n) : weight_count(cfg));
+std::uint64_t Zero3Weights::gathered_bytes(const BlockConfig& cfg, int n) {
+  return MemoryWalk::floats(padded_count(cfg, n));
 }
 
-void Zero3Weights::walk_gather(MemoryWalk& m, const BlockConfig& cfg, int n, bool into_flat) {
+void Zero3Weights::walk_gather(MemoryWalk& m, const BlockConfig& cfg, int n) {
   const std::int64_t wp = padded_count(cfg, n);
-  m.alloc(MemoryWalk::floats(wp));  // flat
+  m.alloc(gathered_bytes(cfg, n));  // flat
   if (detail::bf16_wire(cfg))       // all_gather_wire's bf16 send and receive copies
     m.transient(std::uint64_t(wp / n + wp) * sizeof(bf16));
-  if (into_flat) return;
-  m.alloc(gathered_bytes(cfg, n, false));  // w = BlockWeights(cfg), then flat is freed
-  m.release(MemoryWalk::floats(wp));
-}
-
-void Zero3Weights::walk_reduce(MemoryWalk& m, const BlockConfig& cfg, int n) {
-  m.transient(MemoryWalk::floats(padded_count(cfg, n)));  // flat
 }
 
 }  // namespace ody::strategies

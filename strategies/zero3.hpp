@@ -1,6 +1,6 @@
 #pragma once
-// ZeRO-3 for all nine block weights (docs/algorithms.md 3.6), used by Ulysses and Ring
-// with WeightMode::zero3: the weights are packed in one flat fp32 vector in
+// ZeRO-3 for all nine block weights (docs/algorithms.md 3.6), FullWeights' zero3 mode
+// (Ulysses, Ring, USP): the weights are packed in one flat fp32 vector in
 // BlockWeights::tensors() order, zero-padded to a multiple of N (Wp elements), and rank r
 // keeps elements [r·Wp/N, (r+1)·Wp/N). Forward all-gathers them (one all-gather of Wp/N
 // per rank) and drops the full copy after use; backward gathers again and reduce-scatters
@@ -20,29 +20,22 @@ class Zero3Weights {
   Zero3Weights(const BlockConfig& cfg, comm::Communicator& comm);
   static std::int64_t padded_count(const BlockConfig& cfg, int n);  // Wp
   void load(const layers::BlockWeights& full);                      // keeps this rank's shard
-  // Allocates w (full shapes) and fills it with the gathered weights. Collective.
-  void gather(layers::BlockWeights& w);
-  // Reduce-scatters (sum) the full gradients g of this rank into the gradient shard.
-  void reduce_grads(const layers::BlockGrads& g);
-  void gather_grads(const layers::BlockGrads& full);  // collective
+  void gather_grads(const layers::BlockGrads& full);                // collective
   // One all-gather of Wp/N elements (forward and backward), one reduce-scatter (backward).
   static void add_cost(Cost& cost, const BlockConfig& cfg, int n);
   // The peak model's steps (MemoryWalk, strategy.hpp), in bytes:
   //   walk_construct  the weight and gradient shards (2·Wp/N floats), kept;
   //   walk_load       load(): the packed full weights (Wp), freed on return;
-  //   walk_gather     gather(flat, w) leaves flat (Wp floats) live (the caller frees it:
-  //                   gathered_bytes()); gather(w) leaves w (full BlockWeights) live and
-  //                   frees its packed copy; bf16 adds the wire copies (Wp/N + Wp bf16);
-  //   walk_reduce     reduce_grads(g): the packed gradients (Wp), freed on return.
+  //   walk_gather     gather(flat, w) leaves flat (Wp floats, gathered_bytes()) live, the
+  //                   caller frees it; bf16 adds the wire copies (Wp/N + Wp bf16).
   static void walk_construct(MemoryWalk& m, const BlockConfig& cfg, int n);
   static void walk_load(MemoryWalk& m, const BlockConfig& cfg, int n);
-  static void walk_gather(MemoryWalk& m, const BlockConfig& cfg, int n, bool into_flat);
-  static void walk_reduce(MemoryWalk& m, const BlockConfig& cfg, int n);
-  static std::uint64_t gathered_bytes(const BlockConfig& cfg, int n, bool into_flat);
+  static void walk_gather(MemoryWalk& m, const BlockConfig& cfg, int n);
+  static std::uint64_t gathered_bytes(const BlockConfig& cfg, int n);
 
-  // Without full-size copies (same traffic): gather straight into `flat` (resized to Wp)
-  // and point w's tensors into it (release: clear flat and w); reduce-scatter straight
-  // from gradients packed in tensors() order in `packed` (Wp elements, padding zero).
+  // Gathers straight into `flat` (resized to Wp) and points w's tensors into it (release:
+  // clear flat and w); reduce-scatters straight from gradients packed in tensors() order in
+  // `packed` (Wp elements, padding zero). Collective.
   void gather(std::vector<float>& flat, layers::BlockWeights& w);
   void reduce_grads(const std::vector<float>& packed);
   // The nine weights' element count (unpadded) and views of full-shape tensors packed in
