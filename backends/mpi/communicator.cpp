@@ -11,6 +11,7 @@
 #include "backends/mpi/datatypes.hpp"
 #include "backends/mpi/transport.hpp"
 #include "backends/p2p/algorithms.hpp"
+#include "backends/p2p/run_work.hpp"
 #include "base/error.hpp"
 #include "comm/reduce.hpp"
 
@@ -70,34 +71,6 @@ class MpiWork final : public comm::Work {
     if (on_complete) on_complete();
   }
   bool done_ = false;
-};
-
-// A schedule of backends/p2p in flight on the communicator's runner.
-class RunWork final : public comm::Work {
- public:
-  RunWork(std::shared_ptr<p2p::Runner> runner, std::shared_ptr<p2p::Run> run)
-      : runner_(std::move(runner)), run_(std::move(run)) {}
-  ~RunWork() override {
-    if (!run_->done()) {
-      try {
-        wait(comm::kNoTimeout);
-      } catch (...) {
-      }
-    }
-  }
-  bool test() override {
-    if (!run_->done()) runner_->progress();
-    if (run_->done()) run_->rethrow();
-    return run_->done();
-  }
-  void wait(std::chrono::milliseconds timeout) override {
-    comm::poll_until_done([this] { return test(); }, timeout, comm::IdlePolicy::yield_after_1ms,
-                          "mpi");
-  }
-
- private:
-  std::shared_ptr<p2p::Runner> runner_;
-  std::shared_ptr<p2p::Run> run_;
 };
 
 MPI_Request* new_request(MpiWork& w) {
@@ -208,7 +181,8 @@ std::string MpiCommunicator::default_algorithm(comm::OpKind kind, std::int64_t b
 template <class Build>
 WorkPtr MpiCommunicator::scheduled(comm::OpKind kind, std::int64_t bytes, Tag tag, Build&& build) {
   if (native(kind, bytes)) return nullptr;
-  return std::make_unique<RunWork>(runner_, runner_->start_collective(build(), tag));
+  return std::make_unique<p2p::RunWork<std::shared_ptr<p2p::Runner>>>(
+      runner_, runner_->start_collective(build(), tag), comm::IdlePolicy::yield_after_1ms, "mpi");
 }
 
 // ---- collectives ------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "backends/p2p/algorithms.hpp"
+#include "backends/p2p/run_work.hpp"
 #include "base/error.hpp"
 
 namespace ody::backends::plugin {
@@ -138,30 +139,6 @@ class HandleWork final : public comm::Work {
   bool finished_ = false;
 };
 
-// A schedule run by the communicator's runner (a collective over point to point).
-class ScheduleWork final : public comm::Work {
- public:
-  ScheduleWork(HostCommunicator* comm, std::shared_ptr<p2p::Run> run)
-      : comm_(comm), run_(std::move(run)) {}
-  ~ScheduleWork() override {
-    try {
-      if (!run_->done()) wait(comm::kNoTimeout);
-    } catch (...) {
-      // A destructor cannot report the failure; wait() would have.
-    }
-  }
-  bool test() override {
-    if (!run_->done()) comm_->progress();
-    if (run_->done()) run_->rethrow();
-    return run_->done();
-  }
-  void wait(std::chrono::milliseconds timeout) override { poll_until_done(*this, *comm_, timeout); }
-
- private:
-  HostCommunicator* comm_;
-  std::shared_ptr<p2p::Run> run_;
-};
-
 }  // namespace
 
 bool host_oversubscribed(MPI_Comm world) {
@@ -187,7 +164,10 @@ p2p::Transport::Handle HostCommunicator::post(const p2p::Xfer& x, const p2p::OpI
 }
 
 comm::WorkPtr HostCommunicator::start(p2p::Schedule s, comm::Tag tag) {
-  return std::make_unique<ScheduleWork>(this, runner_.start_collective(std::move(s), tag));
+  return std::make_unique<p2p::RunWork<HostCommunicator*>>(
+      this, runner_.start_collective(std::move(s), tag),
+      yield_when_idle_ ? comm::IdlePolicy::yield_after_1ms : comm::IdlePolicy::spin,
+      info().name.c_str());
 }
 
 template <class Native>

@@ -6,6 +6,7 @@
 
 #include "backends/mpi/check.hpp"
 #include "backends/p2p/algorithms.hpp"
+#include "backends/p2p/run_work.hpp"
 #include "backends/ucx/engine.hpp"
 #include "backends/ucx/tag.hpp"
 #include "base/error.hpp"
@@ -20,36 +21,9 @@ using comm::ReduceOp;
 using comm::Tag;
 using comm::WorkPtr;
 
-class UcxWork final : public comm::Work {
- public:
-  UcxWork(std::shared_ptr<Engine> engine, std::shared_ptr<p2p::Run> op)
-      : engine_(std::move(engine)), op_(std::move(op)) {}
-  ~UcxWork() override {
-    // An operation cannot be abandoned while UCX may still write into its buffers.
-    if (!op_->done()) {
-      try {
-        wait(comm::kNoTimeout);
-      } catch (...) {
-      }
-    }
-  }
-
-  bool test() override {
-    if (!op_->done()) engine_->progress();
-    if (op_->done()) op_->rethrow();
-    return op_->done();
-  }
-
-  void wait(std::chrono::milliseconds timeout) override {
-    // Busy polling, as OpenMPI does when ranks do not outnumber cores: yielding the core
-    // between polls cost 10-50 us per small collective on this loaded machine.
-    comm::poll_until_done([this] { return test(); }, timeout, comm::IdlePolicy::spin, "ucx");
-  }
-
- private:
-  std::shared_ptr<Engine> engine_;
-  std::shared_ptr<p2p::Run> op_;
-};
+// Busy polling, as OpenMPI does when ranks do not outnumber cores: yielding the core
+// between polls cost 10-50 us per small collective on this loaded machine.
+using UcxWork = p2p::RunWork<std::shared_ptr<Engine>>;
 
 // An id for a new communicator, the same on every member: one more than the largest id
 // any member has handed out (process-wide counter), agreed over `bootstrap`.
@@ -113,7 +87,7 @@ std::unique_ptr<comm::Communicator> UcxCommunicator::do_split(int color, int key
 WorkPtr UcxCommunicator::collective(comm::OpKind kind, p2p::Schedule&& s, Tag tag) {
   traffic_counters().add(kind, s.bytes_sent(), s.bytes_recv());
   auto op = engine_->start_collective(std::move(s), tag);
-  return std::make_unique<UcxWork>(engine_, std::move(op));
+  return std::make_unique<UcxWork>(engine_, std::move(op), comm::IdlePolicy::spin, "ucx");
 }
 
 WorkPtr UcxCommunicator::do_all_reduce(ConstBuf send, Buf recv, ReduceOp op, Tag tag) {
@@ -168,7 +142,7 @@ WorkPtr UcxCommunicator::do_batch_p2p(std::span<const comm::P2POp> ops) {
       traffic_counters().add(comm::OpKind::recv, 0, bytes);
   }
   auto op = engine_->start_p2p(p2p::algorithms::point_to_point(ops));
-  return std::make_unique<UcxWork>(engine_, std::move(op));
+  return std::make_unique<UcxWork>(engine_, std::move(op), comm::IdlePolicy::spin, "ucx");
 }
 
 }  // namespace ody::backends::ucx
