@@ -11,20 +11,13 @@
 #include "base/error.hpp"
 #include "layers/block.hpp"
 #include "strategies/factory.hpp"
+#include "support/error_of.hpp"
 #include "support/test_args.hpp"
 
 namespace ody::strategies {
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(StrategyContract, ShapeAndOrderCheckedAlikeByEveryStrategy) {
   auto world = backends::create_world(ody::test::backend_name());

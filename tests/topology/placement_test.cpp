@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/error.hpp"
+#include "support/error_of.hpp"
 #include "topology/cluster.hpp"
 #include "topology/placement.hpp"
 #include "topology/presets.hpp"
@@ -27,14 +28,7 @@ tp::Cluster virtual_2x4() {
   return tp::with_virtual_nodes(tp::uniform_cluster(cpu, 1, 8), 2);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ody::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using ody::test::error_of;
 
 // The candidates as the built-in backends describe themselves (backends/*/register.cpp),
 // listed nccl, ucx, mpi (ties keep the first).

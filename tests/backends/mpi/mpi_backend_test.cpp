@@ -16,6 +16,7 @@
 #include "backends/registry.hpp"
 #include "backends/tuning.hpp"
 #include "base/error.hpp"
+#include "support/error_of.hpp"
 
 namespace ody::backends::mpi {
 namespace {
@@ -74,14 +75,7 @@ TEST(MpiBackend, RegistryNamesTheChoices) {
   EXPECT_FALSE(world->info().device_memory);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ody::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 using comm::OpKind;
 
