@@ -157,21 +157,22 @@ std::unique_ptr<Strategy> make_strategy(std::string_view name, const BlockConfig
   // One-dimensional: the world ordered by logical index, made hierarchical when it spans
   // nodes (the same rule as a Mesh dimension). Every rank computes the same node map, so
   // all take the same branch (make_hierarchical is collective).
-  std::unique_ptr<comm::Communicator> run_on = ordered_world(comm, r.placement);
+  DimComms group{ordered_world(comm, r.placement), nullptr};
   if (const auto it = r.backend_of.find(r.mesh[0].name); it != r.backend_of.end()) {
-    // The whole world on the dimension's backend, ordered by logical index as run_on.
+    // The whole world on the dimension's backends, ordered by logical index as run_on.
     ODY_REQUIRE(comm.size() == backends::world_size(), std::string(e.name) + ": dimension backends",
                 "a world over every rank of MPI_COMM_WORLD (" +
                     std::to_string(backends::world_size()) + ")",
                 comm.size(), " ranks");
-    run_on = backends::create_split(it->second, 0, logical_index(r.placement, comm.rank()));
+    group = group_on(it->second, 0, logical_index(r.placement, comm.rank()));
   }
   const std::vector<int> nodes = node_of_index(r.node_of_rank, r.placement);
+  std::unique_ptr<comm::Communicator> run_on;
   if (!nodes.empty() && two_level(nodes)) {
-    if (run_on)
-      run_on = backends::hierarchical::make_hierarchical(std::move(run_on), nodes);
-    else
-      run_on = backends::hierarchical::make_hierarchical(comm, nodes);
+    run_on = group.flat ? make_two_level(std::move(group), nodes)
+                        : backends::hierarchical::make_hierarchical(comm, nodes);
+  } else {
+    run_on = std::move(group.flat);
   }
   auto s = e.make(cfg, run_on ? *run_on : comm, r);
   if (run_on) s->adopt(std::move(run_on));  // destroyed after the strategy's own members

@@ -43,9 +43,29 @@ DimSource dims_on_backends(const std::map<std::string, std::string>& backend_of,
       world.size(), " ranks");
   return [backend_of, &world](const MeshDim& dim, int color, int key) {
     const auto it = backend_of.find(dim.name);
-    return it == backend_of.end() ? world.split(color, key)
-                                  : backends::create_split(it->second, color, key);
+    return it == backend_of.end() ? DimComms{world.split(color, key), nullptr}
+                                  : group_on(it->second, color, key);
   };
+}
+
+DimComms group_on(const std::string& backends, int color, int key) {
+  const auto plus = backends.find('+');
+  if (plus == std::string::npos) return {backends::create_split(backends, color, key), nullptr};
+  return {backends::create_split(backends.substr(0, plus), color, key),
+          backends::create_split(backends.substr(plus + 1), color, key)};
+}
+
+std::unique_ptr<comm::Communicator> make_two_level(
+    DimComms comms, std::span<const int> group_nodes,
+    std::shared_ptr<backends::hierarchical::ProgressGroup> progress) {
+  if (!comms.inter)
+    return backends::hierarchical::make_hierarchical(std::move(comms.flat), group_nodes, {},
+                                                     std::move(progress));
+  auto h = backends::hierarchical::make_hierarchical(*comms.flat, *comms.inter, group_nodes, {},
+                                                     std::move(progress));
+  h->adopt_level_world(std::move(comms.flat));
+  h->adopt_level_world(std::move(comms.inter));
+  return h;
 }
 
 Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int> placement,
@@ -95,7 +115,8 @@ Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int
   stride = 1;
   for (std::size_t k = 0; k < dims_.size(); ++k) {
     const int color = index_ - coords_[k] * stride;  // the index with coordinate k zeroed
-    auto plain = source ? source(dims_[k], color, coords_[k]) : world.split(color, coords_[k]);
+    DimComms group =
+        source ? source(dims_[k], color, coords_[k]) : DimComms{world.split(color, coords_[k]), {}};
     bool two_level = false;
     if (!node_of_rank.empty()) {
       // The node of each member of this group, in group rank (= coordinate) order.
@@ -108,11 +129,10 @@ Mesh::Mesh(comm::Communicator& world, std::vector<MeshDim> dims, std::vector<int
       two_level = strategies::two_level(group_nodes);
       if (two_level) {
         if (!progress_) progress_ = backends::hierarchical::make_progress_group();
-        comms_.push_back(backends::hierarchical::make_hierarchical(std::move(plain), group_nodes,
-                                                                   {}, progress_));
+        comms_.push_back(make_two_level(std::move(group), group_nodes, progress_));
       }
     }
-    if (!two_level) comms_.push_back(std::move(plain));
+    if (!two_level) comms_.push_back(std::move(group.flat));  // (a flat dimension's inter unused)
     hier_.push_back(two_level);
     stride *= dims_[k].size;
   }

@@ -43,18 +43,31 @@ struct MeshDim {
   int size = 1;
 };
 
-// Where a dimension's communicator comes from: called by every rank of the mesh's world,
-// once per dimension in order, with the (color, key) that world.split would get; returns
-// this rank's group over the same ranks in the same order. Empty: world.split.
-using DimSource =
-    std::function<std::unique_ptr<comm::Communicator>(const MeshDim& dim, int color, int key)>;
+// A dimension's group: `flat` over its ranks in coordinate order, and optionally `inter`,
+// the same ranks on another backend, for the inter-node level when the dimension runs
+// two-level (null: both levels split from flat).
+struct DimComms {
+  std::unique_ptr<comm::Communicator> flat, inter;
+};
+// Where a dimension's communicators come from: called by every rank of the mesh's world,
+// once per dimension in order, with the (color, key) that world.split would get. Empty:
+// world.split.
+using DimSource = std::function<DimComms(const MeshDim& dim, int color, int key)>;
 
-// Each dimension named in `backend_of` (dimension name -> backend name, as the registry
-// knows it) on that backend, over the same ranks of MPI_COMM_WORLD
-// (backends::create_split); the others split from `world`. Empty map: an empty source.
-// Throws ody::Error when the map is not empty and `world` does not span MPI_COMM_WORLD.
+// The group of (color, key) over MPI_COMM_WORLD on `backends`: "B" (both levels on B) or
+// "B1+B2" (flat and intra-node level on B1, inter-node level on B2), as the registry knows
+// the names (backends::create_split). Collective over MPI_COMM_WORLD.
+DimComms group_on(const std::string& backends, int color, int key);
+// Each dimension named in `backend_of` (dimension name -> "B" or "B1+B2") on its backends
+// (group_on); the others split from `world`. Empty map: an empty source. Throws ody::Error
+// when the map is not empty and `world` does not span MPI_COMM_WORLD.
 DimSource dims_on_backends(const std::map<std::string, std::string>& backend_of,
                            comm::Communicator& world);
+// The two-level communicator of a group whose members sit on `group_nodes` (two_level()
+// holds), its levels from `comms` (owned by the result). Collective over the group.
+std::unique_ptr<comm::Communicator> make_two_level(
+    DimComms comms, std::span<const int> group_nodes,
+    std::shared_ptr<backends::hierarchical::ProgressGroup> progress = nullptr);
 
 // True when a group whose members sit on these nodes (one node id per member) gets a
 // hierarchical communicator: more than one node, more than one rank on each, the same

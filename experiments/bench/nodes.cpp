@@ -62,9 +62,29 @@ Placed place_runs(Plan& plan, const Options& o, const std::vector<int>& nodes, S
                   std::string(topology::abbreviation(d.span)),
                   spec.per_dimension() ? d.backend : spec.every,
                   spec.per_dimension() ? d.backend_reason : "--backend " + spec.every};
+      const auto& group = d.groups.front();
       std::vector<int> group_nodes;
-      for (int rank : d.groups.front()) group_nodes.push_back(nodes[rank]);
+      for (int rank : group) group_nodes.push_back(nodes[rank]);
       c.two_level = strategies::two_level(group_nodes);
+      if (c.two_level && spec.per_dimension()) {
+        // Two levels, each on the backend of its own links: intra-node by the worst link
+        // between members on one node, inter-node by the dimension's (the network).
+        topology::Link intra{topology::LinkClass::Loc, false};
+        bool gpus = true;
+        for (std::size_t a = 0; a < group.size(); ++a) {
+          gpus = gpus && cluster.rank_has_gpu(group[a]);
+          for (std::size_t b = a + 1; b < group.size(); ++b)
+            if (nodes[group[a]] == nodes[group[b]])
+              intra.cls = std::max(intra.cls, cluster.link(group[a], group[b]).cls);
+        }
+        const std::string inner = topology::choose_backend(intra.cls, gpus, choose, d.name);
+        if (inner != c.backend) {
+          c.reason +=
+              "; intra-node level: " + topology::backend_reason(intra.cls, gpus, choose, d.name) +
+              " -> " + inner;
+          c.backend = inner + "+" + c.backend;
+        }
+      }
       if (c.backend != world_backend) r.options.backend_of[d.name] = c.backend;
       out.dims.push_back(std::move(c));
     }

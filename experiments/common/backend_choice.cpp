@@ -19,6 +19,10 @@ bool composite(const std::string& name) {
 // An in-tree backend (built or not: creating one this build lacks says what it needs),
 // a plugin or a two-level backend.
 void check_name(const std::string& name, const char* flag = "--backend") {
+  if (const auto plus = name.find('+'); plus != std::string::npos && !composite(name)) {
+    check_name(name.substr(0, plus), flag);  // B1+B2: the two levels of a dimension
+    return check_name(name.substr(plus + 1), flag);
+  }
   std::string list;
   for (const auto& d : backends::descriptions()) {
     if (d.name == name) return;
@@ -68,7 +72,7 @@ topology::BackendOptions backend_options(const BackendSpec& spec,
     o.candidates.push_back({d.name, d.host_score, d.gpu_score});
   }
   for (const auto& [dim, name] : spec.per_dim)
-    if (composite(name) &&
+    if ((composite(name) || name.find('+') != std::string::npos) &&
         std::none_of(o.candidates.begin(), o.candidates.end(),
                      [&](const topology::BackendCandidate& c) { return c.name == name; })) {
       topology::BackendCandidate c{name, {}, {}};

@@ -4,7 +4,9 @@
 //                        class and the backends' own descriptions (backends/registry.hpp,
 //                        topology/placement.hpp's choose_backend); the world is MPI
 //   NAME                 every dimension and the world on NAME (mpi, ucx, plugin:X, hier:..)
-//   DIM=NAME[,DIM=NAME]  those dimensions (ulysses, tp, ring, dp) on NAME, the others auto
+//   DIM=NAME[,DIM=NAME]  those dimensions (ulysses, tp, ring, dp) on NAME, the others auto;
+//                        NAME may be B1+B2: a two-level dimension's intra-node level on B1,
+//                        its inter-node level on B2 (auto picks that by each level's links)
 #include <map>
 #include <string>
 #include <vector>
@@ -27,8 +29,9 @@ struct BackendSpec {
 BackendSpec parse_backend(const std::string& text);
 
 // The placement's candidates: the built-in backends' descriptions (restricted to `only`
-// when it is not empty), then each per-dimension name that is a plugin or two-level
-// backend (no description: score 1 everywhere, so it is only ever chosen when named),
+// when it is not empty), then each per-dimension name that is a plugin, a two-level
+// backend or a B1+B2 pair (no description: score 1 everywhere, so it is only ever chosen
+// when named),
 // with the spec's overrides. The choice of a dimension is then
 // topology::choose_backend(span, gpus, options, dim).
 topology::BackendOptions backend_options(const BackendSpec& spec,

@@ -3,7 +3,8 @@
 // (np 4; node-major and round-robin node maps), usp (ulysses=2,ring=2) and odysseus-ring
 // (tp=2,ring=2) with the inner and outer dimensions on different backends, and the
 // one-dimensional strategies on a world of another backend than the one they are given,
-// must match the single-rank Block with traffic == cost() (strategy_check.hpp). Each
+// must match the single-rank Block with traffic == cost() (strategy_check.hpp), and so must a
+// two-level world whose levels are on two backends ("mpi+ucx"). Each
 // dimension's communicator is asserted to be of the backend named (its type, not a name
 // printed somewhere). Bad input: a dimension the strategy does not have, an unknown
 // backend.
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/hierarchical/communicator.hpp"
 #include "backends/mpi/communicator.hpp"
 #include "backends/registry.hpp"
 #include "backends/ucx/communicator.hpp"
@@ -74,6 +76,25 @@ TEST_F(DimBackends, OneDimensionalOnAnotherBackendsWorld) {
     SCOPED_TRACE(name);
     const std::string dim = make_strategy(name, config(true), *world_)->mesh_dims()[0].name;
     run(name, {{dim, "ucx"}}, {}, true);
+  }
+}
+
+// A two-level world (2 nodes x 2 ranks) with its levels on two backends ("mpi+ucx"): the
+// intra-node level on mpi, the inter-node level on ucx.
+TEST_F(DimBackends, TwoLevelsOnTwoBackends) {
+  for (const char* name : {"ulysses", "ring", "tpsp"}) {
+    SCOPED_TRACE(name);
+    const std::string dim = make_strategy(name, config(true), *world_)->mesh_dims()[0].name;
+    StrategyOptions o;
+    o.backend_of = {{dim, "mpi+ucx"}};
+    o.node_of_rank = {0, 0, 1, 1};
+    auto s = make_strategy(name, config(true), *world_, o);
+    auto* h = dynamic_cast<backends::hierarchical::HierarchicalCommunicator*>(&s->comm());
+    ASSERT_NE(h, nullptr);
+    EXPECT_TRUE(is_backend(h->intra(), "mpi")) << h->intra().info().name;
+    EXPECT_TRUE(is_backend(h->inter(), "ucx")) << h->inter().info().name;
+    test::check_against_block(*s);
+    EXPECT_GT(h->inter_traffic().total().ops, 0u);
   }
 }
 
