@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <exception>
 
 #include "backends/mpi/environment.hpp"
 #include "base/error.hpp"
@@ -142,8 +143,28 @@ nlohmann::json blas_json(const layers::BlasInfo& b) {
 
 JsonLines::JsonLines(const std::string& path, bool active) {
   if (!active || path.empty()) return;
-  out_ = std::make_unique<std::ofstream>(path);
+  path_ = path;
+  out_ = std::make_unique<std::ofstream>(path + ".partial");
   if (!*out_) throw Error("--json", "a writable file", "'" + path + "' (cannot open)");
+}
+
+JsonLines& JsonLines::operator=(JsonLines&& other) noexcept {
+  finish();
+  path_ = std::move(other.path_);
+  out_ = std::move(other.out_);
+  return *this;
+}
+
+JsonLines::~JsonLines() { finish(); }
+
+void JsonLines::finish() noexcept {
+  if (!out_) return;
+  out_.reset();  // flushed and closed
+  const std::string partial = path_ + ".partial";
+  if (std::uncaught_exceptions() > 0)
+    std::remove(partial.c_str());
+  else
+    std::rename(partial.c_str(), path_.c_str());
 }
 
 void JsonLines::write(const nlohmann::json& record) {

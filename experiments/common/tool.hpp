@@ -66,14 +66,22 @@ nlohmann::json header_json(const RunInfo& info);
 nlohmann::json blas_json(const layers::BlasInfo& blas);
 
 // Appends JSON records, one per line, on rank 0 (other ranks' writers are inert).
+// The records go to PATH.partial, renamed to PATH when the writer is destroyed normally;
+// destroyed while an exception unwinds (the run failed), it removes the partial file, so a
+// failed run never leaves a partial result under PATH (a killed one leaves PATH.partial).
 class JsonLines {
  public:
   JsonLines() = default;
   JsonLines(const std::string& path, bool active);
+  JsonLines(JsonLines&&) = default;
+  JsonLines& operator=(JsonLines&& other) noexcept;
+  ~JsonLines();
   void write(const nlohmann::json& record);
   bool active() const { return out_ != nullptr; }
 
  private:
+  void finish() noexcept;
+  std::string path_;
   std::unique_ptr<std::ofstream> out_;
 };
 
