@@ -41,9 +41,9 @@ Placed place_runs(Plan& plan, const Options& o, const std::vector<int>& nodes, S
   for (auto& r : plan.runs) {
     r.options.node_of_rank = nodes;
     if (!r.skip.empty()) continue;
+    const auto dims = strategies::default_mesh(r.name, plan.cfg, s.size(), r.options);
     std::vector<topology::MeshDim> mesh;
-    for (const auto& d : strategies::default_mesh(r.name, plan.cfg, s.size(), r.options))
-      mesh.push_back({d.name, d.size});
+    for (const auto& d : dims) mesh.push_back({d.name, d.size});
     topology::Placement pl;
     try {
       pl = topology::place_mesh(cluster, mesh, choose);
@@ -55,35 +55,55 @@ Placed place_runs(Plan& plan, const Options& o, const std::vector<int>& nodes, S
       r.options.placement = pl.rank_of_index;
       for (const auto& d : pl.dims) out.lines.push_back(r.name + ": " + d.explanation);
     }
-    for (const auto& d : pl.dims) {
-      DimChoice c{r.name,
-                  d.name,
-                  d.size,
-                  std::string(topology::abbreviation(d.span)),
-                  spec.per_dimension() ? d.backend : spec.every,
-                  spec.per_dimension() ? d.backend_reason : "--backend " + spec.every};
-      const auto& group = d.groups.front();
+    // Each dimension's groups as the strategy will build them (logical index m on world
+    // rank order[m]), their worst link, and the backend for it.
+    std::vector<int> order = r.options.placement;
+    if (order.empty())
+      for (int m = 0; m < s.size(); ++m) order.push_back(m);
+    int stride = 1;
+    for (const auto& d : dims) {
+      std::vector<std::vector<int>> groups;
+      for (int m = 0; m < s.size(); ++m) {
+        if ((m / stride) % d.size != 0) continue;
+        groups.emplace_back();
+        for (int k = 0; k < d.size; ++k) groups.back().push_back(order[m + k * stride]);
+      }
+      stride *= d.size;
+      // The worst link between members, over every group and inside one node.
+      topology::Link span{topology::LinkClass::Loc, false}, intra = span;
+      bool gpus = true;
+      for (const auto& g : groups)
+        for (std::size_t a = 0; a < g.size(); ++a) {
+          gpus = gpus && cluster.rank_has_gpu(g[a]);
+          for (std::size_t b = a + 1; b < g.size(); ++b) {
+            const auto cls = cluster.link(g[a], g[b]).cls;
+            span.cls = std::max(span.cls, cls);
+            if (nodes[g[a]] == nodes[g[b]]) intra.cls = std::max(intra.cls, cls);
+          }
+        }
+      DimChoice c{r.name,     d.name,
+                  d.size,     std::string(topology::abbreviation(span.cls)),
+                  spec.every, "--backend " + spec.every};
       std::vector<int> group_nodes;
-      for (int rank : group) group_nodes.push_back(nodes[rank]);
+      for (int rank : groups.front()) group_nodes.push_back(nodes[rank]);
       c.two_level = strategies::two_level(group_nodes);
-      if (c.two_level && spec.per_dimension()) {
-        // Two levels, each on the backend of its own links: intra-node by the worst link
-        // between members on one node, inter-node by the dimension's (the network).
-        topology::Link intra{topology::LinkClass::Loc, false};
-        bool gpus = true;
-        for (std::size_t a = 0; a < group.size(); ++a) {
-          gpus = gpus && cluster.rank_has_gpu(group[a]);
-          for (std::size_t b = a + 1; b < group.size(); ++b)
-            if (nodes[group[a]] == nodes[group[b]])
-              intra.cls = std::max(intra.cls, cluster.link(group[a], group[b]).cls);
+      try {
+        if (spec.per_dimension()) {
+          c.backend = topology::choose_backend(span.cls, gpus, choose, d.name);
+          c.reason = topology::backend_reason(span.cls, gpus, choose, d.name);
+          // Two levels, each on the backend of its own links: the intra-node level by the
+          // worst link between members on one node, the inter-node level by the network.
+          const std::string inner =
+              c.two_level ? topology::choose_backend(intra.cls, gpus, choose, d.name) : c.backend;
+          if (inner != c.backend) {
+            c.reason +=
+                "; intra-node level: " + topology::backend_reason(intra.cls, gpus, choose, d.name) +
+                " -> " + inner;
+            c.backend = inner + "+" + c.backend;
+          }
         }
-        const std::string inner = topology::choose_backend(intra.cls, gpus, choose, d.name);
-        if (inner != c.backend) {
-          c.reason +=
-              "; intra-node level: " + topology::backend_reason(intra.cls, gpus, choose, d.name) +
-              " -> " + inner;
-          c.backend = inner + "+" + c.backend;
-        }
+      } catch (const ody::Error& e) {
+        throw UsageError(e.what());
       }
       if (c.backend != world_backend) r.options.backend_of[d.name] = c.backend;
       out.dims.push_back(std::move(c));
