@@ -59,23 +59,6 @@ void compare(Parts& parts, const std::string& what, const std::vector<double>& g
   parts.push_back(std::move(p));
 }
 
-// As in attention_cuda_test.cpp.
-template <class X>
-std::vector<X> convert(const std::vector<float>& v) {
-  std::vector<X> o(v.size());
-  for (size_t i = 0; i < v.size(); ++i) o[i] = X(v[i]);
-  return o;
-}
-template <class X>
-std::vector<float> round_to(std::vector<float> v) {
-  for (auto& x : v) x = static_cast<float>(X(x));
-  return v;
-}
-template <class T>
-double unit_roundoff() {
-  return std::is_same_v<T, ody::bf16> ? 1.0 / 128 : 1.0 / 1024;  // machine epsilon
-}
-
 // Device results of forward then backward on a problem (inputs rounded to T, TOut).
 struct GpuResult {
   std::vector<double> out, lse, dq, dk, dv;

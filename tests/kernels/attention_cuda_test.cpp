@@ -62,22 +62,6 @@ struct DeviceBuffer {
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 };
 
-template <class X>
-std::vector<X> convert(const std::vector<float>& v) {
-  std::vector<X> o(v.size());
-  for (size_t i = 0; i < v.size(); ++i) o[i] = X(v[i]);
-  return o;
-}
-template <class X>
-std::vector<float> round_to(std::vector<float> v) {
-  for (auto& x : v) x = static_cast<float>(X(x));
-  return v;
-}
-template <class T>
-double unit_roundoff() {
-  return std::is_same_v<T, ody::bf16> ? 1.0 / 128 : 1.0 / 1024;  // machine epsilon
-}
-
 template <class T, class TOut>
 void run_and_check(Problem p) {
   // Every implementation sees the same 16-bit inputs.

@@ -21,6 +21,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "base/half.hpp"
@@ -289,6 +290,25 @@ inline std::vector<Problem> standard_problems() {
   v.push_back(make_problem("bf16_dense_dh40_lq31_lk45", shape(2, 31, 45, 2, 2, 40), false,
                            cont(0, 31), cont(0, 45), true, 9));
   return v;
+}
+
+// Element conversions of the CUDA kernels' tests (tests/kernels/attention_cuda_test.cpp
+// and the standalone GPU check, gpu/attention_cuda_check.cpp): to the kernel's input type,
+// values rounded to a type and back, and the type's unit roundoff.
+template <class X>
+std::vector<X> convert(const std::vector<float>& v) {
+  std::vector<X> o(v.size());
+  for (size_t i = 0; i < v.size(); ++i) o[i] = X(v[i]);
+  return o;
+}
+template <class X>
+std::vector<float> round_to(std::vector<float> v) {
+  for (auto& x : v) x = static_cast<float>(X(x));
+  return v;
+}
+template <class T>
+double unit_roundoff() {
+  return std::is_same_v<T, ody::bf16> ? 1.0 / 128 : 1.0 / 1024;  // machine epsilon
 }
 
 }  // namespace ody::kernels::test
