@@ -5,7 +5,6 @@
 #include <functional>
 
 #include "backends/hierarchical/communicator.hpp"
-#include "backends/split.hpp"
 #include "base/error.hpp"
 #include "strategies/catalog.hpp"
 
@@ -160,10 +159,7 @@ std::unique_ptr<Strategy> make_strategy(std::string_view name, const BlockConfig
   DimComms group{ordered_world(comm, r.placement), nullptr};
   if (const auto it = r.backend_of.find(r.mesh[0].name); it != r.backend_of.end()) {
     // The whole world on the dimension's backends, ordered by logical index as run_on.
-    ODY_REQUIRE(comm.size() == backends::world_size(), std::string(e.name) + ": dimension backends",
-                "a world over every rank of MPI_COMM_WORLD (" +
-                    std::to_string(backends::world_size()) + ")",
-                comm.size(), " ranks");
+    require_whole_world(comm, std::string(e.name) + ": dimension backends");
     group = group_on(it->second, 0, logical_index(r.placement, comm.rank()));
   }
   const std::vector<int> nodes = node_of_index(r.node_of_rank, r.placement);

@@ -34,13 +34,17 @@ std::vector<int> node_of_index(const std::vector<int>& node_of_rank,
   return out;
 }
 
+void require_whole_world(const comm::Communicator& world, const std::string& where) {
+  ODY_REQUIRE(
+      world.size() == backends::world_size(), where,
+      "a world over every rank of MPI_COMM_WORLD (" + std::to_string(backends::world_size()) + ")",
+      world.size(), " ranks");
+}
+
 DimSource dims_on_backends(const std::map<std::string, std::string>& backend_of,
                            comm::Communicator& world) {
   if (backend_of.empty()) return {};
-  ODY_REQUIRE(
-      world.size() == backends::world_size(), "dimension backends",
-      "a mesh over every rank of MPI_COMM_WORLD (" + std::to_string(backends::world_size()) + ")",
-      world.size(), " ranks");
+  require_whole_world(world, "dimension backends");
   return [backend_of, &world](const MeshDim& dim, int color, int key) {
     const auto it = backend_of.find(dim.name);
     return it == backend_of.end() ? DimComms{world.split(color, key), nullptr}

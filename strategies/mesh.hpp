@@ -54,6 +54,9 @@ struct DimComms {
 // world.split.
 using DimSource = std::function<DimComms(const MeshDim& dim, int color, int key)>;
 
+// Throws ody::Error naming `where` unless `world` has every rank of MPI_COMM_WORLD (what a
+// group created on a backend of its own, over MPI_COMM_WORLD, needs).
+void require_whole_world(const comm::Communicator& world, const std::string& where);
 // The group of (color, key) over MPI_COMM_WORLD on `backends`: "B" (both levels on B) or
 // "B1+B2" (flat and intra-node level on B1, inter-node level on B2), as the registry knows
 // the names (backends::create_split). Collective over MPI_COMM_WORLD.
