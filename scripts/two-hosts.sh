@@ -490,6 +490,37 @@ EOF
   record "${res%% *}" "6 usp: ring vs ulysses across the link" "${res#* }"
 }
 
+# 7. Each strategy alone across the hosts (backend mpi): its fwd+bwd time and the bytes the
+# whole run put on the inter-host link (both directions, from the link's qdisc counters:
+# warm-up and timed iterations, the run's start-up exchanges, TCP/IP and MPI headers).
+check_per_strategy() {
+  local s l0 l1 rc lines=""
+  for s in ulysses ring tpsp odysseus usp odysseus-ring; do
+    l0=$(link_bytes)
+    mpi4 "$BIN/ody-bench" --strategy "$s" "${BENCH_SHAPE[@]}" --no-check --backend mpi \
+      --json "$WORK/alone-$s.jsonl" > "$WORK/alone-$s.out" 2>&1
+    rc=$?
+    l1=$(link_bytes)
+    lines+=$(python3 - "$WORK/alone-$s.jsonl" "$s" "$rc" "$(( ${l1% *} - ${l0% *} + ${l1#* } - ${l0#* } ))" <<'EOF'
+import json, sys
+try:
+    recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+except OSError:
+    recs = []
+r = next((x for x in recs if x.get("type") == "result"), None)
+if int(sys.argv[3]) != 0 or r is None:
+    print("%s: FAILED (exit %s); " % (sys.argv[2], sys.argv[3]), end="")
+else:
+    print("%s %.1f ms, %.1f MB on the link; " % (sys.argv[2], r["fwd_ms"] + r["bwd_ms"], int(sys.argv[4]) / 1e6), end="")
+EOF
+)
+  done
+  case $lines in
+    *FAILED*) record FAIL "7 each strategy alone: time, link bytes" "$lines" ;;
+    *) record PASS "7 each strategy alone: time, link bytes" "$lines(warm-up and timed iterations together)" ;;
+  esac
+}
+
 summary() {
   echo
   echo "# ---- two-hosts summary ($(( $(date +%s) - START )) s) ----"
@@ -525,5 +556,6 @@ check_bench ucx
 check_commbench
 check_backend_per_dim
 check_placement_worth
+check_per_strategy
 summary
 exit $FAILED
