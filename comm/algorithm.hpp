@@ -36,11 +36,6 @@ class AlgoTable {
       if (bytes <= r.max_bytes) return &r.algo;
     return nullptr;
   }
-  bool empty() const {
-    for (const auto& r : rules_)
-      if (!r.empty()) return false;
-    return true;
-  }
 
  private:
   std::array<std::vector<AlgoRule>, kNumOpKinds> rules_;

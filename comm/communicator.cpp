@@ -130,19 +130,29 @@ bool has(const std::vector<std::string>& v, const std::string& x) {
 }  // namespace
 
 void Communicator::force_algorithms(std::vector<std::string> names) {
+  // Resolved per operation now, so that algorithm() on every operation is a lookup.
+  std::array<std::string, kNumOpKinds> forced;
   std::vector<std::string> all;
-  for (int k = 0; k < kNumOpKinds; ++k)
-    for (const auto& a : algorithms(static_cast<OpKind>(k)))
+  bool any = names.empty();
+  for (int k = 0; k < kNumOpKinds; ++k) {
+    const auto have = algorithms(static_cast<OpKind>(k));
+    for (const auto& a : have)
       if (!has(all, a)) all.push_back(a);
-  if (!names.empty() &&
-      std::none_of(names.begin(), names.end(), [&](const std::string& n) { return has(all, n); })) {
+    for (const auto& n : names)
+      if (has(have, n)) {
+        forced[k] = n;
+        any = true;
+        break;
+      }
+  }
+  if (!any) {
     std::string known, given;
     for (const auto& a : all) known += (known.empty() ? "" : ", ") + a;
     for (const auto& n : names) given += (given.empty() ? "" : ",") + n;
     throw Error("algorithm", "one of " + known + " (backend " + info_.name + ")",
                 "'" + given + "'");
   }
-  forced_ = std::move(names);
+  forced_ = std::move(forced);
 }
 
 void Communicator::set_algorithm_table(AlgoTable table) {
@@ -157,11 +167,7 @@ void Communicator::set_algorithm_table(AlgoTable table) {
 }
 
 std::string Communicator::algorithm(OpKind kind, std::int64_t bytes) const {
-  if (!forced_.empty()) {
-    const auto have = algorithms(kind);
-    for (const auto& n : forced_)
-      if (has(have, n)) return n;
-  }
+  if (const std::string& f = forced_[static_cast<int>(kind)]; !f.empty()) return f;
   if (const std::string* a = table_.find(kind, bytes)) return *a;
   return default_algorithm(kind, bytes);
 }

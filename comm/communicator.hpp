@@ -120,7 +120,6 @@ class Communicator {
   // Per-operation rules (a tuned table); throws ody::Error naming an operation and an
   // algorithm this backend lacks for it. Empty: the backend's defaults.
   void set_algorithm_table(AlgoTable table);
-  const AlgoTable& algorithm_table() const { return table_; }
   // What an operation of `kind` on a full buffer of `bytes` runs: the forced algorithm it
   // has, else the table's rule, else the backend's default. Splits inherit the choice.
   std::string algorithm(OpKind kind, std::int64_t bytes) const;
@@ -203,7 +202,7 @@ class Communicator {
   int size_;
   BackendInfo info_;
   TrafficCounters traffic_;
-  std::vector<std::string> forced_;
+  std::array<std::string, kNumOpKinds> forced_;  // per operation; "" = not forced
   AlgoTable table_;
 };
 

@@ -42,18 +42,17 @@ Placed place_runs(Plan& plan, const Options& o, const std::vector<int>& nodes, S
     r.options.node_of_rank = nodes;
     if (!r.skip.empty()) continue;
     const auto dims = strategies::default_mesh(r.name, plan.cfg, s.size(), r.options);
-    std::vector<topology::MeshDim> mesh;
-    for (const auto& d : dims) mesh.push_back({d.name, d.size});
-    topology::Placement pl;
-    try {
-      pl = topology::place_mesh(cluster, mesh, choose);
-    } catch (const ody::Error& e) {
-      throw UsageError(e.what());
-    }
     // The hybrids' inner dimension inside nodes (one-dimensional strategies: one group).
-    if (several_nodes && mesh.size() > 1 && o.placement == "auto") {
-      r.options.placement = pl.rank_of_index;
-      for (const auto& d : pl.dims) out.lines.push_back(r.name + ": " + d.explanation);
+    if (several_nodes && dims.size() > 1 && o.placement == "auto") {
+      std::vector<topology::MeshDim> mesh;
+      for (const auto& d : dims) mesh.push_back({d.name, d.size});
+      try {
+        const topology::Placement pl = topology::place_mesh(cluster, mesh, choose);
+        r.options.placement = pl.rank_of_index;
+        for (const auto& d : pl.dims) out.lines.push_back(r.name + ": " + d.explanation);
+      } catch (const ody::Error& e) {
+        throw UsageError(e.what());
+      }
     }
     // Each dimension's groups as the strategy will build them (logical index m on world
     // rank order[m]), their worst link, and the backend for it.
