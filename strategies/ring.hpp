@@ -1,6 +1,6 @@
 #pragma once
-// Ring attention (docs/algorithms.md 3.3), replicated weights (gradients all-reduced).
-// The ring itself is RingAttention (ring_attention.hpp), shared with the hybrids.
+// Ring attention (docs/algorithms.md 3.3): the context-parallel block (context_parallel.hpp)
+// around RingAttention (ring_attention.hpp), the ring core shared with the hybrids.
 // Layout: zigzag when causal (2N chunks; rank r holds chunk r and 2N-1-r), contiguous
 // otherwise. Norm, projections (RoPE with global positions), wo and the MLP run on the
 // local tokens; only attention communicates.
@@ -21,26 +21,21 @@
 // WeightMode::zero3 (zero3.hpp): all weights sharded 1/N, gathered before forward and
 // again before backward, gradients reduce-scattered (instead of the all-reduce).
 // Needs L % (2N) == 0 (zigzag) or L % N == 0 (contiguous, stripe).
-#include <vector>
-
-#include "strategies/full_weights.hpp"
+#include "strategies/context_parallel.hpp"
 #include "strategies/ring_attention.hpp"
-#include "strategies/strategy.hpp"
 
 namespace ody::strategies {
 
-class Ring final : public Strategy {
+class Ring final : public ContextParallel {
  public:
   // layout: by default layout_for(cfg) (zigzag when causal, contiguous otherwise).
   Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode = WeightMode::replicated);
   Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode, TokenLayout layout);
   std::string_view name() const override { return "ring"; }
-  TokenLayout layout() const override { return layout_; }
-  WeightMode weight_mode() const override { return mode_; }
   std::vector<MeshDim> mesh_dims() const override { return {{"ring", comm_->size()}}; }
-  void set_weights(const layers::BlockWeights& full) override;
-  void gather_grads(const layers::BlockGrads& full) override;
-  Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), layout_, mode_); }
+  Cost cost() const override {
+    return cost(cfg_, comm_->size(), comm_->rank(), layout(), weight_mode());
+  }
   // The same bytes for every layout (blocks of L/N tokens); layout only decides validity.
   static Cost cost(const BlockConfig& cfg, int n, int rank) {
     return cost(cfg, n, rank, layout_for(cfg));
@@ -52,17 +47,6 @@ class Ring final : public Strategy {
   static TokenLayout layout_for(const BlockConfig& cfg) {
     return cfg.causal ? TokenLayout::zigzag : TokenLayout::contiguous;
   }
-
- private:
-  void do_forward(Span3<float> y, Span3<const float> x) override;
-  void do_backward(Span3<float> dx, Span3<const float> dy) override;
-  TokenLayout layout_;
-  WeightMode mode_;
-  std::unique_ptr<FullWeights> weights_;
-  layers::Array2 x_, u1_, h_, gate_, up_;  // [T, d] / [T, i]; backward overwrites gate_, up_
-  layers::Array1 rstd1_, rstd2_;           // [T]
-  std::vector<float> q_, kv_, o_, lse_;    // q, o [B, L/N, H, Dh]; kv: k then v [B, L/N, G, Dh]
-  std::unique_ptr<RingAttention> ring_;
 };
 
 }  // namespace ody::strategies

@@ -50,27 +50,6 @@ RingAttention::RingAttention(comm::Communicator& ring, Shape shape, bool causal,
       balanced_(balanced && causal),
       block_pos_(std::move(block_pos)) {}
 
-RingAttention::Part RingAttention::part(int src) const {
-  const Z Lb = sh_.Lb, c = Lb / 2;
-  if (!balanced_ || src == ring_->rank()) return {0, Lb, 0, Lb};
-  if (src < ring_->rank()) return {0, Lb, 0, c};  // block's first half precedes both local halves
-  return {c, c, 0, Lb};                           // only the local second half sees the block
-}
-
-namespace {
-// The wire copy of q: q itself for a float wire, else a bf16 copy held in `store`.
-template <class W>
-const W* wire_q(const float* q, std::int64_t n, std::vector<W>& store) {
-  if constexpr (std::is_same_v<W, float>) {
-    return q;
-  } else {
-    store.resize(n);
-    detail::convert_n(q, n, store.data());
-    return store.data();
-  }
-}
-}  // namespace
-
 void RingAttention::forward(float* o, float* lse, const float* q, const float* kv) {
   if (sh_.bf16_wire) return forward_impl<bf16>(o, lse, q, kv);
   forward_impl<float>(o, lse, q, kv);
@@ -90,7 +69,7 @@ void RingAttention::forward_impl(float* o, float* lse, const float* q_in, const 
   std::fill_n(lse, B * hq * Lb, -INFINITY);
   std::vector<W> cur(2 * nkv), next(2 * nkv), qstore;
   detail::convert_n(kv, 2 * nkv, cur.data());
-  const W* q = wire_q(q_in, B * Lb * hq * Dh, qstore);
+  const W* q = detail::wire_copy(q_in, B * Lb * hq * Dh, qstore);
   const kernels::Strides sq{Lb * hq * Dh, hq * Dh, Dh}, skv{Lb * hk * Dh, hk * Dh, Dh};
   const kernels::LseStrides sl{hq * Lb, Lb};
   kernels::AttentionOptions opt;
@@ -105,7 +84,7 @@ void RingAttention::forward_impl(float* o, float* lse, const float* q_in, const 
                                   comm::P2POp::irecv(comm::buf(next), ring_prev(r, n), kKvTag)};
       work = ring_->batch_p2p_async(ops);
     }
-    const Part p = part(src);
+    const BlockPart p = part(src);
     kernels::attention_forward<W, float>(
         o + p.q0 * hq * Dh, lse + p.q0, q + p.q0 * hq * Dh, cur.data() + p.k0 * hk * Dh,
         cur.data() + nkv + p.k0 * hk * Dh, qpos.data() + p.q0, block_pos_[src].data() + p.k0,
@@ -127,7 +106,7 @@ void RingAttention::backward_impl(float* dq, float* dkv, const float* dout, cons
   std::fill_n(dq, B * Lb * hq * Dh, 0.f);
   std::vector<W> cur(2 * nkv), next(2 * nkv), qstore;
   detail::convert_n(kv, 2 * nkv, cur.data());
-  const W* q = wire_q(q_in, B * Lb * hq * Dh, qstore);
+  const W* q = detail::wire_copy(q_in, B * Lb * hq * Dh, qstore);
   std::vector<float> acc(2 * nkv, 0.f), acc_next(2 * nkv);
   const kernels::Strides sq{Lb * hq * Dh, hq * Dh, Dh}, skv{Lb * hk * Dh, hk * Dh, Dh};
   const kernels::LseStrides sl{hq * Lb, Lb};
@@ -143,7 +122,7 @@ void RingAttention::backward_impl(float* dq, float* dkv, const float* dout, cons
                                   comm::P2POp::irecv(comm::buf(next), ring_prev(r, n), kKvTag)};
       work = ring_->batch_p2p_async(ops);
     }
-    const Part p = part(src);
+    const BlockPart p = part(src);
     const Z qo = p.q0 * hq * Dh, ko = p.k0 * hk * Dh;
     kernels::attention_backward<W, float>(
         dq + qo, acc.data() + ko, acc.data() + nkv + ko, dout + qo, q + qo, cur.data() + ko,

@@ -29,6 +29,7 @@
 
 #include "comm/communicator.hpp"
 #include "layers/block.hpp"
+#include "strategies/attention_core.hpp"
 #include "strategies/layout.hpp"
 #include "strategies/strategy.hpp"
 
@@ -52,7 +53,22 @@ struct GroupRows {
 };
 GroupRows group_rows(TokenLayout layout, std::int64_t L, int inner, int ring, bool balanced);
 
-class RingAttention {
+// The rows of this rank's queries against the rows of source block `src` that a causal
+// zigzag (balanced) step computes, blocks of Lb rows (first half ring chunk j, second half
+// chunk 2R-1-j, j = the block's ring rank): src == self or not balanced -> everything;
+// src < self -> all queries against the block's FIRST half; src > self -> the SECOND half
+// of the queries against the whole block (the rest is masked).
+struct BlockPart {  // query rows [q0, q0 + lq) against block rows [k0, k0 + lk)
+  std::int64_t q0, lq, k0, lk;
+};
+inline BlockPart block_part(int src, int self, std::int64_t Lb, bool balanced) {
+  const std::int64_t c = Lb / 2;
+  if (!balanced || src == self) return {0, Lb, 0, Lb};
+  if (src < self) return {0, Lb, 0, c};
+  return {c, c, 0, Lb};
+}
+
+class RingAttention final : public AttentionCore {
  public:
   struct Shape {
     std::int64_t B, Lb, hq, hk, Dh;
@@ -61,11 +77,11 @@ class RingAttention {
   RingAttention(comm::Communicator& ring, Shape shape, bool causal,
                 std::vector<std::vector<Pos>> block_pos, bool balanced);
   // o [B, Lb, hq, Dh], lse [B, hq, Lb] (fp32, overwritten); kv: k then v [B, Lb, hk, Dh].
-  void forward(float* o, float* lse, const float* q, const float* kv);
+  void forward(float* o, float* lse, const float* q, const float* kv) override;
   // dq [B, Lb, hq, Dh] and dkv (dk then dv, [B, Lb, hk, Dh] each) of this rank's own rows,
   // both overwritten, from dout and the forward's q, kv, o, lse.
   void backward(float* dq, float* dkv, const float* dout, const float* q, const float* kv,
-                const float* o, const float* lse);
+                const float* o, const float* lse) override;
   // One forward: R-1 sends and receives of the k/v block; one backward: the same plus R
   // fp32 dk/dv hops (R > 1). Elements per block: 2·B·Lb·hk·Dh, of kv_esize bytes (2 when
   // bf16_wire) on the k/v ring and 4 on the accumulator ring.
@@ -87,10 +103,7 @@ class RingAttention {
   template <class W>
   void backward_impl(float* dq, float* dkv, const float* dout, const float* q, const float* kv,
                      const float* o, const float* lse);
-  struct Part {  // local q rows [q0, q0 + lq) against block rows [k0, k0 + lk)
-    std::int64_t q0, lq, k0, lk;
-  };
-  Part part(int src) const;
+  BlockPart part(int src) const { return block_part(src, ring_->rank(), sh_.Lb, balanced_); }
 
   comm::Communicator* ring_;
   Shape sh_;

@@ -43,6 +43,17 @@ inline void convert_n(const float* src, std::int64_t n, bf16* dst) {
 inline void convert_n(const bf16* src, std::int64_t n, float* dst) {
   for (std::int64_t e = 0; e < n; ++e) dst[e] = float(src[e]);
 }
+// The wire copy of n floats: src itself for a float wire, else a bf16 copy held in `store`.
+template <class W>
+const W* wire_copy(const float* src, std::int64_t n, std::vector<W>& store) {
+  if constexpr (std::is_same_v<W, float>) {
+    return src;
+  } else {
+    store.resize(n);
+    convert_n(src, n, store.data());
+    return store.data();
+  }
+}
 inline float widen(float x) { return x; }
 inline float widen(bf16 x) { return float(x); }
 
