@@ -10,7 +10,23 @@
 // attention of q against the keys of every rank (masked by global position); backward
 // overwrites dq and dkv (dk then dv of this rank's OWN rows, fp32) from dout and
 // forward's q, kv, o, lse.
+#include <cstddef>
+
+#include "base/half.hpp"
+#include "kernels/attention.hpp"
+
 namespace ody::strategies {
+
+// The attention kernel's scratch for one call of `shape` (the peak models' transient),
+// with bf16 or fp32 inputs.
+inline std::size_t kernel_scratch(bool bf16_wire, const kernels::AttentionShape& shape,
+                                  bool backward) {
+  if (bf16_wire)
+    return backward ? kernels::attention_backward_workspace_bytes<bf16>(shape)
+                    : kernels::attention_forward_workspace_bytes<bf16>(shape);
+  return backward ? kernels::attention_backward_workspace_bytes<float>(shape)
+                  : kernels::attention_forward_workspace_bytes<float>(shape);
+}
 
 class AttentionCore {
  public:

@@ -17,8 +17,7 @@ void RingAttention::walk_forward(MemoryWalk& m, const Shape& s) {
       2 * (2 * nkv * e) + (s.bf16_wire ? std::uint64_t(s.B * s.Lb * s.hq * s.Dh) * e : 0);
   const kernels::AttentionShape whole{s.B, s.Lb, s.Lb, s.hq, s.hk, s.Dh};
   m.alloc(bufs);  // cur, next (and qstore)
-  m.transient(s.bf16_wire ? kernels::attention_forward_workspace_bytes<bf16>(whole)
-                          : kernels::attention_forward_workspace_bytes<float>(whole));
+  m.transient(kernel_scratch(s.bf16_wire, whole, false));
   m.release(bufs);
 }
 
@@ -30,8 +29,7 @@ void RingAttention::walk_backward(MemoryWalk& m, const Shape& s) {
                              2 * (2 * nkv * sizeof(float));  // + acc, acc_next
   const kernels::AttentionShape whole{s.B, s.Lb, s.Lb, s.hq, s.hk, s.Dh};
   m.alloc(bufs);
-  m.transient(s.bf16_wire ? kernels::attention_backward_workspace_bytes<bf16>(whole)
-                          : kernels::attention_backward_workspace_bytes<float>(whole));
+  m.transient(kernel_scratch(s.bf16_wire, whole, true));
   m.release(bufs);
 }
 
