@@ -97,21 +97,19 @@ const std::vector<Entry>& entries() {
                  [](const BlockConfig& c, int n, int rank, const Resolved& r) {
                    return OdysseusRing::cost(c, n, rank, r.mesh[0].size, r.layout);
                  }});
-    t.push_back({"allgather-kv",
-                 {WeightMode::replicated, WeightMode::zero3},
-                 any,
-                 nullptr,
-                 "cp",
-                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
-                   return std::unique_ptr<Strategy>(
-                       std::make_unique<AllGatherKv>(c, w, r.mode, r.layout));
-                 },
-                 [](const BlockConfig& c, int n, const Resolved& r) {
-                   AllGatherKv::check(c, n, r.layout);
-                 },
-                 [](const BlockConfig& c, int n, int rank, const Resolved& r) {
-                   return AllGatherKv::cost(c, n, rank, r.layout, r.mode);
-                 }});
+    t.push_back(
+        {"allgather-kv",
+         {WeightMode::replicated, WeightMode::zero3},
+         any,
+         nullptr,
+         "cp",
+         [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
+           return std::unique_ptr<Strategy>(std::make_unique<AllGatherKv>(c, w, r.mode, r.layout));
+         },
+         [](const BlockConfig& c, int n, const Resolved& r) { AllGatherKv::check(c, n, r.layout); },
+         [](const BlockConfig& c, int n, int rank, const Resolved& r) {
+           return AllGatherKv::cost(c, n, rank, r.layout, r.mode);
+         }});
     return t;
   }();
   return table;

@@ -47,8 +47,8 @@ class ContextParallel : public Strategy {
   // who: "<name>: L" (the layout rule's message); `ordered`: the world ordered by logical
   // index (a placement; may be null), as Strategy's.
   ContextParallel(const BlockConfig& cfg, comm::Communicator& world,
-                  std::unique_ptr<comm::Communicator> ordered, WeightMode mode,
-                  TokenLayout layout, const char* who);
+                  std::unique_ptr<comm::Communicator> ordered, WeightMode mode, TokenLayout layout,
+                  const char* who);
   void set_core(std::unique_ptr<AttentionCore> core) { core_ = std::move(core); }
 
  private:
