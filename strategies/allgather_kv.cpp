@@ -18,11 +18,7 @@ class AllGatherKvAttention final : public AttentionCore {
  public:
   AllGatherKvAttention(comm::Communicator& comm, const BlockConfig& c, Z Lb,
                        std::vector<std::vector<Pos>> pos, bool balanced)
-      : comm_(comm),
-        c_(c),
-        Lb_(Lb),
-        pos_(std::move(pos)),
-        balanced_(balanced && c.causal) {}
+      : comm_(comm), c_(c), Lb_(Lb), pos_(std::move(pos)), balanced_(balanced && c.causal) {}
   void forward(float* o, float* lse, const float* q, const float* kv) override {
     detail::with_wire(c_, [&](auto w) { forward_impl<decltype(w)>(o, lse, q, kv); });
   }
@@ -53,7 +49,9 @@ class AllGatherKvAttention final : public AttentionCore {
   kernels::AttentionShape shape(const BlockPart& p) const {
     return {c_.B, p.lq, p.lk, c_.H / c_.G, 1, c_.head_dim()};
   }
-  kernels::Strides sq() const { return {Lb_ * c_.H * c_.head_dim(), c_.H * c_.head_dim(), c_.head_dim()}; }
+  kernels::Strides sq() const {
+    return {Lb_ * c_.H * c_.head_dim(), c_.H * c_.head_dim(), c_.head_dim()};
+  }
   kernels::Strides skv() const { return {Lb_ * c_.head_dim(), c_.head_dim(), c_.head_dim()}; }
   kernels::LseStrides sl() const { return {c_.H * Lb_, Lb_}; }
   kernels::AttentionOptions options() const {
@@ -81,8 +79,8 @@ class AllGatherKvAttention final : public AttentionCore {
         const BlockPart p = block_part(src, r, Lb_, balanced_);
         const Z qo = p.q0 * H * Dh + j * hg * Dh, ko = src * 2 * nb() + p.k0 * Dh;
         kernels::attention_forward<W, float>(
-            o + qo, lse + j * hg * Lb_ + p.q0, q + qo, g + ko, g + ko + nb(),
-            pos_[r].data() + p.q0, pos_[src].data() + p.k0, shape(p), options(),
+            o + qo, lse + j * hg * Lb_ + p.q0, q + qo, g + ko, g + ko + nb(), pos_[r].data() + p.q0,
+            pos_[src].data() + p.k0, shape(p), options(),
             kernels::ForwardLayout{sq(), skv(), skv(), sq(), sl()});
       }
     }
@@ -118,14 +116,14 @@ class AllGatherKvAttention final : public AttentionCore {
         const BlockPart p = block_part(src, r, Lb_, balanced_);
         const Z qo = p.q0 * H * Dh + j * hg * Dh, ko = src * 2 * nb() + p.k0 * Dh;
         kernels::attention_backward<W, float>(
-            dq + qo, a.data() + ko, a.data() + ko + nb(), dout + qo, q + qo, g + ko,
-            g + ko + nb(), o + qo, lse + j * hg * Lb_ + p.q0, pos_[r].data() + p.q0,
-            pos_[src].data() + p.k0, shape(p), options(),
+            dq + qo, a.data() + ko, a.data() + ko + nb(), dout + qo, q + qo, g + ko, g + ko + nb(),
+            o + qo, lse + j * hg * Lb_ + p.q0, pos_[r].data() + p.q0, pos_[src].data() + p.k0,
+            shape(p), options(),
             kernels::BackwardLayout{sq(), skv(), skv(), sq(), sq(), sq(), skv(), skv(), sl()});
       }
       mine[j % 2].resize(2 * nb());
-      sum[j % 2] = comm_.reduce_scatter_async(comm::cbuf(a), comm::buf(mine[j % 2]),
-                                              comm::ReduceOp::sum);
+      sum[j % 2] =
+          comm_.reduce_scatter_async(comm::cbuf(a), comm::buf(mine[j % 2]), comm::ReduceOp::sum);
     }
     for (Z j = std::max<Z>(G - 2, 0); j < G; ++j) unpack(j);
   }

@@ -24,21 +24,21 @@ Cost AllGatherKv::cost(const BlockConfig& c, int n, int rank, TokenLayout layout
   const kernels::AttentionShape whole{c.B, Lb, Lb, c.H / c.G, 1, Dh};
   const bool half = detail::bf16_wire(c);
   const std::uint64_t heads = std::min<Z>(c.G, 2), per_head = std::uint64_t(E + n * E);
-  const std::uint64_t fwd = heads * per_head * e + (half ? std::uint64_t(c.B * Lb * c.H * Dh) * e : 0);
+  const std::uint64_t fwd =
+      heads * per_head * e + (half ? std::uint64_t(c.B * Lb * c.H * Dh) * e : 0);
   const std::uint64_t bwd = fwd + heads * per_head * sizeof(float);
-  cost.peak_bytes = peak(
-      c, n, mode,
-      {std::uint64_t(n * Lb) * sizeof(Pos),
-       [&](MemoryWalk& m) {
-         m.alloc(fwd);
-         m.transient(kernel_scratch(half, whole, false));
-         m.release(fwd);
-       },
-       [&](MemoryWalk& m) {
-         m.alloc(bwd);
-         m.transient(kernel_scratch(half, whole, true));
-         m.release(bwd);
-       }});
+  cost.peak_bytes = peak(c, n, mode,
+                         {std::uint64_t(n * Lb) * sizeof(Pos),
+                          [&](MemoryWalk& m) {
+                            m.alloc(fwd);
+                            m.transient(kernel_scratch(half, whole, false));
+                            m.release(fwd);
+                          },
+                          [&](MemoryWalk& m) {
+                            m.alloc(bwd);
+                            m.transient(kernel_scratch(half, whole, true));
+                            m.release(bwd);
+                          }});
   add_weight_cost(cost, c, n, rank, mode);
   return cost;
 }

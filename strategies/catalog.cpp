@@ -4,6 +4,7 @@
 #include "strategies/odysseus.hpp"
 #include "strategies/odysseus_ring.hpp"
 #include "strategies/ring.hpp"
+#include "strategies/token_ring.hpp"
 #include "strategies/tpsp.hpp"
 #include "strategies/ulysses.hpp"
 #include "strategies/usp.hpp"
@@ -109,6 +110,19 @@ const std::vector<Entry>& entries() {
          [](const BlockConfig& c, int n, const Resolved& r) { AllGatherKv::check(c, n, r.layout); },
          [](const BlockConfig& c, int n, int rank, const Resolved& r) {
            return AllGatherKv::cost(c, n, rank, r.layout, r.mode);
+         }});
+    t.push_back(
+        {"token-ring",
+         {WeightMode::replicated, WeightMode::zero3},
+         any,
+         nullptr,
+         "ring",
+         [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
+           return std::unique_ptr<Strategy>(std::make_unique<TokenRing>(c, w, r.mode, r.layout));
+         },
+         [](const BlockConfig& c, int n, const Resolved& r) { TokenRing::check(c, n, r.layout); },
+         [](const BlockConfig& c, int n, int rank, const Resolved& r) {
+           return TokenRing::cost(c, n, rank, r.layout, r.mode);
          }});
     return t;
   }();

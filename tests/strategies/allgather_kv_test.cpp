@@ -23,13 +23,13 @@ TEST(AllGatherKv, Zero3MatchesBlock) {
 TEST(AllGatherKv, RejectsInvalidShapes) {
   auto world = backends::create_world(ody::test::backend_name());
   const int n = world->size();
-  if (n > 1)
-    EXPECT_THROW(AllGatherKv(BlockConfig{1, 7 * n, 32, 4, 1, 48, true}, *world), Error);
+  if (n > 1) EXPECT_THROW(AllGatherKv(BlockConfig{1, 7 * n, 32, 4, 1, 48, true}, *world), Error);
   EXPECT_THROW(AllGatherKv(BlockConfig{1, 3, 32, 4, 1, 48, true}, *world), Error);
-  EXPECT_THROW(AllGatherKv(BlockConfig{1, 24, 32, 4, 4, 48, true}, *world, WeightMode::tensor_parallel),
-               Error);
-  EXPECT_NO_THROW(AllGatherKv::check(BlockConfig{1, 2 * n, 32, 4, 1, 48, true}, n,
-                                     TokenLayout::zigzag));
+  EXPECT_THROW(
+      AllGatherKv(BlockConfig{1, 24, 32, 4, 4, 48, true}, *world, WeightMode::tensor_parallel),
+      Error);
+  EXPECT_NO_THROW(
+      AllGatherKv::check(BlockConfig{1, 2 * n, 32, 4, 1, 48, true}, n, TokenLayout::zigzag));
 }
 
 // Traffic: G all-gathers forward, G all-gathers and G fp32 reduce-scatters backward, of one
