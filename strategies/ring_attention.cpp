@@ -50,6 +50,50 @@ RingAttention::RingAttention(comm::Communicator& ring, Shape shape, bool causal,
       balanced_(balanced && causal),
       block_pos_(std::move(block_pos)) {}
 
+template <class W>
+void RingAttention::attend(float* o, float* lse, const W* q, const W* blk, int src) const {
+  const Z B = sh_.B, Lb = sh_.Lb, hq = sh_.hq, hk = sh_.hk, Dh = sh_.Dh, nkv = B * Lb * hk * Dh;
+  const kernels::Strides sq{Lb * hq * Dh, hq * Dh, Dh}, skv{Lb * hk * Dh, hk * Dh, Dh};
+  const kernels::LseStrides sl{hq * Lb, Lb};
+  kernels::AttentionOptions opt;
+  opt.causal = causal_;
+  opt.accumulate = true;
+  const BlockPart p = part(src);
+  kernels::attention_forward<W, float>(
+      o + p.q0 * hq * Dh, lse + p.q0, q + p.q0 * hq * Dh, blk + p.k0 * hk * Dh,
+      blk + nkv + p.k0 * hk * Dh, block_pos_[ring_->rank()].data() + p.q0,
+      block_pos_[src].data() + p.k0, kernels::AttentionShape{B, p.lq, p.lk, hq, hk, Dh}, opt,
+      kernels::ForwardLayout{sq, skv, skv, sq, sl});
+}
+
+template <class W>
+void RingAttention::attend_backward(float* dq, float* dkv, const float* dout, const W* q,
+                                    const W* blk, const float* o, const float* lse,
+                                    int src) const {
+  const Z B = sh_.B, Lb = sh_.Lb, hq = sh_.hq, hk = sh_.hk, Dh = sh_.Dh, nkv = B * Lb * hk * Dh;
+  const kernels::Strides sq{Lb * hq * Dh, hq * Dh, Dh}, skv{Lb * hk * Dh, hk * Dh, Dh};
+  const kernels::LseStrides sl{hq * Lb, Lb};
+  kernels::AttentionOptions opt;
+  opt.causal = causal_;
+  opt.accumulate = true;
+  const BlockPart p = part(src);
+  const Z qo = p.q0 * hq * Dh, ko = p.k0 * hk * Dh;
+  kernels::attention_backward<W, float>(
+      dq + qo, dkv + ko, dkv + nkv + ko, dout + qo, q + qo, blk + ko, blk + nkv + ko, o + qo,
+      lse + p.q0, block_pos_[ring_->rank()].data() + p.q0, block_pos_[src].data() + p.k0,
+      kernels::AttentionShape{B, p.lq, p.lk, hq, hk, Dh}, opt,
+      kernels::BackwardLayout{sq, skv, skv, sq, sq, sq, skv, skv, sl});
+}
+
+template void RingAttention::attend<float>(float*, float*, const float*, const float*, int) const;
+template void RingAttention::attend<bf16>(float*, float*, const bf16*, const bf16*, int) const;
+template void RingAttention::attend_backward<float>(float*, float*, const float*, const float*,
+                                                    const float*, const float*, const float*,
+                                                    int) const;
+template void RingAttention::attend_backward<bf16>(float*, float*, const float*, const bf16*,
+                                                   const bf16*, const float*, const float*,
+                                                   int) const;
+
 void RingAttention::forward(float* o, float* lse, const float* q, const float* kv) {
   if (sh_.bf16_wire) return forward_impl<bf16>(o, lse, q, kv);
   forward_impl<float>(o, lse, q, kv);
@@ -70,12 +114,6 @@ void RingAttention::forward_impl(float* o, float* lse, const float* q_in, const 
   std::vector<W> cur(2 * nkv), next(2 * nkv), qstore;
   detail::convert_n(kv, 2 * nkv, cur.data());
   const W* q = detail::wire_copy(q_in, B * Lb * hq * Dh, qstore);
-  const kernels::Strides sq{Lb * hq * Dh, hq * Dh, Dh}, skv{Lb * hk * Dh, hk * Dh, Dh};
-  const kernels::LseStrides sl{hq * Lb, Lb};
-  kernels::AttentionOptions opt;
-  opt.causal = causal_;
-  opt.accumulate = true;
-  const std::vector<Pos>& qpos = block_pos_[r];
   for (int s = 0; s < n; ++s) {
     const int src = ring_source(r, s, n);
     comm::WorkPtr work;
@@ -84,12 +122,7 @@ void RingAttention::forward_impl(float* o, float* lse, const float* q_in, const 
                                   comm::P2POp::irecv(comm::buf(next), ring_prev(r, n), kKvTag)};
       work = ring_->batch_p2p_async(ops);
     }
-    const BlockPart p = part(src);
-    kernels::attention_forward<W, float>(
-        o + p.q0 * hq * Dh, lse + p.q0, q + p.q0 * hq * Dh, cur.data() + p.k0 * hk * Dh,
-        cur.data() + nkv + p.k0 * hk * Dh, qpos.data() + p.q0, block_pos_[src].data() + p.k0,
-        kernels::AttentionShape{B, p.lq, p.lk, hq, hk, Dh}, opt,
-        kernels::ForwardLayout{sq, skv, skv, sq, sl});
+    attend(o, lse, q, cur.data(), src);
     if (work) {
       work->wait();
       cur.swap(next);
@@ -108,12 +141,6 @@ void RingAttention::backward_impl(float* dq, float* dkv, const float* dout, cons
   detail::convert_n(kv, 2 * nkv, cur.data());
   const W* q = detail::wire_copy(q_in, B * Lb * hq * Dh, qstore);
   std::vector<float> acc(2 * nkv, 0.f), acc_next(2 * nkv);
-  const kernels::Strides sq{Lb * hq * Dh, hq * Dh, Dh}, skv{Lb * hk * Dh, hk * Dh, Dh};
-  const kernels::LseStrides sl{hq * Lb, Lb};
-  kernels::AttentionOptions opt;
-  opt.causal = causal_;
-  opt.accumulate = true;
-  const std::vector<Pos>& qpos = block_pos_[r];
   for (int s = 0; s < n; ++s) {
     const int src = ring_source(r, s, n);
     comm::WorkPtr work;
@@ -122,13 +149,7 @@ void RingAttention::backward_impl(float* dq, float* dkv, const float* dout, cons
                                   comm::P2POp::irecv(comm::buf(next), ring_prev(r, n), kKvTag)};
       work = ring_->batch_p2p_async(ops);
     }
-    const BlockPart p = part(src);
-    const Z qo = p.q0 * hq * Dh, ko = p.k0 * hk * Dh;
-    kernels::attention_backward<W, float>(
-        dq + qo, acc.data() + ko, acc.data() + nkv + ko, dout + qo, q + qo, cur.data() + ko,
-        cur.data() + nkv + ko, o + qo, lse + p.q0, qpos.data() + p.q0,
-        block_pos_[src].data() + p.k0, kernels::AttentionShape{B, p.lq, p.lk, hq, hk, Dh}, opt,
-        kernels::BackwardLayout{sq, skv, skv, sq, sq, sq, skv, skv, sl});
+    attend_backward(dq, acc.data(), dout, q, cur.data(), o, lse, src);
     if (n > 1) {  // the accumulator moves on with its block (the last hop returns it home)
       const comm::P2POp ops[2] = {
           comm::P2POp::isend(comm::cbuf(acc), ring_next(r, n), kAccTag),

@@ -82,6 +82,15 @@ class RingAttention final : public AttentionCore {
   // both overwritten, from dout and the forward's q, kv, o, lse.
   void backward(float* dq, float* dkv, const float* dout, const float* q, const float* kv,
                 const float* o, const float* lse) override;
+  // One block's step, for schedules of their own (double_ring.hpp): attention of this
+  // rank's queries (q, into o and lse, merged) against the block of ring rank `src` (blk:
+  // its k then v, in the wire type W = float or bf16), with the balanced half selection;
+  // and its backward (dq and the block's dkv added to).
+  template <class W>
+  void attend(float* o, float* lse, const W* q, const W* blk, int src) const;
+  template <class W>
+  void attend_backward(float* dq, float* dkv, const float* dout, const W* q, const W* blk,
+                       const float* o, const float* lse, int src) const;
   // One forward: R-1 sends and receives of the k/v block; one backward: the same plus R
   // fp32 dk/dv hops (R > 1). Elements per block: 2·B·Lb·hk·Dh, of kv_esize bytes (2 when
   // bf16_wire) on the k/v ring and 4 on the accumulator ring.
