@@ -1,6 +1,7 @@
 #include "strategies/catalog.hpp"
 
 #include "strategies/allgather_kv.hpp"
+#include "strategies/double_ring.hpp"
 #include "strategies/odysseus.hpp"
 #include "strategies/odysseus_ring.hpp"
 #include "strategies/ring.hpp"
@@ -124,6 +125,23 @@ const std::vector<Entry>& entries() {
          [](const BlockConfig& c, int n, int rank, const Resolved& r) {
            return TokenRing::cost(c, n, rank, r.layout, r.mode);
          }});
+    t.push_back({"double-ring",
+                 {WeightMode::replicated, WeightMode::zero3},
+                 any,
+                 "inner",
+                 nullptr,
+                 [](const BlockConfig& c, comm::Communicator& w, const Resolved& r) {
+                   return std::unique_ptr<Strategy>(
+                       std::make_unique<DoubleRing>(c, w, r.mesh[0].size, r.mode, r.layout,
+                                                    r.placement, r.node_of_rank, r.backend_of));
+                 },
+                 [](const BlockConfig& c, int n, const Resolved& r) {
+                   DoubleRing::check(c, n, r.mesh[0].size, r.layout);
+                 },
+                 [](const BlockConfig& c, int n, int rank, const Resolved& r) {
+                   return DoubleRing::cost(c, n, rank, r.mesh[0].size, r.layout, r.mode);
+                 },
+                 "outer"});
     return t;
   }();
   return table;

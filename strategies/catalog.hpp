@@ -34,6 +34,7 @@ struct Entry {
       make;
   std::function<void(const BlockConfig&, int, const Resolved&)> check;
   std::function<Cost(const BlockConfig&, int, int, const Resolved&)> cost;
+  const char* outer = "ring";  // hybrids: the outer dimension's name
 };
 
 // Every strategy, in the order `--strategy all` runs them.

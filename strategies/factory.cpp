@@ -82,27 +82,28 @@ Resolved resolve_shape(const Entry& e, const BlockConfig& cfg, int n, const Stra
     ODY_REQUIRE(o.mesh.empty() || (o.mesh.size() == 1 && o.mesh[0].size == n),
                 std::string(e.name) + ": mesh",
                 std::string("one dimension of size N = ") + std::to_string(n) +
-                    " (2-D meshes: usp = ulysses x ring, odysseus-ring = tp x ring)",
+                    " (2-D meshes: usp = ulysses x ring, odysseus-ring = tp x ring, double-ring = "
+                    "inner x outer)",
                 format_mesh(o.mesh));
     r.mesh = {{e.kind, n}};
     return r;
   }
   if (!o.mesh.empty()) {
-    const bool ok = o.mesh.size() == 2 && o.mesh[0].name == e.inner && o.mesh[1].name == "ring" &&
+    const bool ok = o.mesh.size() == 2 && o.mesh[0].name == e.inner && o.mesh[1].name == e.outer &&
                     o.mesh[0].size >= 1 && o.mesh[1].size >= 1 &&
                     o.mesh[0].size * o.mesh[1].size == n;
     ODY_REQUIRE(ok, std::string(e.name) + ": mesh",
-                std::string(e.inner) +
-                    "=I,ring=R (inner first) with I·R = N = " + std::to_string(n) + ", e.g. " +
-                    e.inner + "=" + std::to_string(inner_preference(n).front()) +
-                    ",ring=" + std::to_string(n / inner_preference(n).front()),
+                std::string(e.inner) + "=I," + e.outer +
+                    "=R (inner first) with I·R = N = " + std::to_string(n) + ", e.g. " + e.inner +
+                    "=" + std::to_string(inner_preference(n).front()) + "," + e.outer + "=" +
+                    std::to_string(n / inner_preference(n).front()),
                 format_mesh(o.mesh));
     r.mesh = o.mesh;
     return r;
   }
   const auto prefs = inner_preference(n);
   for (int i : prefs) {
-    r.mesh = {{e.inner, i}, {"ring", n / i}};
+    r.mesh = {{e.inner, i}, {e.outer, n / i}};
     try {
       e.check(cfg, n, r);
       return r;
@@ -110,7 +111,7 @@ Resolved resolve_shape(const Entry& e, const BlockConfig& cfg, int n, const Stra
     }
   }
   r.mesh = {{e.inner, prefs.front()},
-            {"ring", n / prefs.front()}};  // invalid: check() names the rule
+            {e.outer, n / prefs.front()}};  // invalid: check() names the rule
   return r;
 }
 

@@ -68,8 +68,7 @@ void RingAttention::attend(float* o, float* lse, const W* q, const W* blk, int s
 
 template <class W>
 void RingAttention::attend_backward(float* dq, float* dkv, const float* dout, const W* q,
-                                    const W* blk, const float* o, const float* lse,
-                                    int src) const {
+                                    const W* blk, const float* o, const float* lse, int src) const {
   const Z B = sh_.B, Lb = sh_.Lb, hq = sh_.hq, hk = sh_.hk, Dh = sh_.Dh, nkv = B * Lb * hk * Dh;
   const kernels::Strides sq{Lb * hq * Dh, hq * Dh, Dh}, skv{Lb * hk * Dh, hk * Dh, Dh};
   const kernels::LseStrides sl{hq * Lb, Lb};

@@ -14,8 +14,8 @@ namespace {
 
 // Lower = placed on faster links (varies fastest over node-major ranks).
 int priority(const std::string& name) {
-  if (name == "ulysses" || name == "tp") return 0;
-  if (name == "ring") return 1;
+  if (name == "ulysses" || name == "tp" || name == "inner") return 0;
+  if (name == "ring" || name == "outer") return 1;
   return 2;  // dp
 }
 
@@ -24,8 +24,10 @@ bool heavy(const std::string& name) { return priority(name) == 0; }
 std::string role(const std::string& name) {
   if (name == "ulysses") return "all-to-all heavy -> fastest links";
   if (name == "tp") return "all-gather/reduce-scatter heavy -> fastest links";
+  if (name == "inner") return "double ring's window: w-1 of every w k/v hops -> fastest links";
   if (name == "ring")
     return "ring send/recv overlapped with compute -> outside the heavy dimensions";
+  if (name == "outer") return "double ring across windows, overlapped with w steps -> outside";
   return "one all-reduce per step -> outermost";
 }
 

@@ -4,9 +4,10 @@
 // the groups into sub-communicators with comm split; nothing here communicates.
 //
 // Rule: communication-heavy dimensions (ulysses: all-to-all; tp: all-gather and
-// reduce-scatter) vary fastest over ranks in node-major order, so their groups stay
-// inside a node on the fastest links; ring (point-to-point, overlapped with compute)
-// goes outside them, and dp (one gradient all-reduce per step) outermost.
+// reduce-scatter; inner: the double ring's window) vary fastest over ranks in node-major
+// order, so their groups stay inside a node on the fastest links; ring and outer
+// (point-to-point, overlapped with compute) go outside them, and dp (one gradient
+// all-reduce per step) outermost.
 #include <array>
 #include <map>
 #include <string>
@@ -24,7 +25,8 @@ struct MeshDim {
   friend bool operator==(const MeshDim&, const MeshDim&) = default;
 };
 
-inline const std::vector<std::string> kMeshDimNames = {"ulysses", "tp", "ring", "dp"};
+inline const std::vector<std::string> kMeshDimNames = {"ulysses", "tp",    "inner",
+                                                       "ring",    "outer", "dp"};
 
 // "ulysses=4,ring=2" -> {{"ulysses",4},{"ring",2}}. Throws on syntax or unknown names.
 std::vector<MeshDim> parse_mesh(const std::string& text);

@@ -10,7 +10,8 @@ namespace ody::experiments {
 
 namespace {
 
-constexpr const char* kForm = "auto, NAME, or DIM=NAME[,DIM=NAME...] (DIM: ulysses, tp, ring, dp)";
+constexpr const char* kForm =
+    "auto, NAME, or DIM=NAME[,DIM=NAME...] (DIM: ulysses, tp, inner, ring, outer, dp)";
 
 bool composite(const std::string& name) {
   return name.starts_with("plugin:") || name.starts_with("hier:");

@@ -4,7 +4,8 @@
 //                        class and the backends' own descriptions (backends/registry.hpp,
 //                        topology/placement.hpp's choose_backend); the world is MPI
 //   NAME                 every dimension and the world on NAME (mpi, ucx, plugin:X, hier:..)
-//   DIM=NAME[,DIM=NAME]  those dimensions (ulysses, tp, ring, dp) on NAME, the others auto;
+//   DIM=NAME[,DIM=NAME]  those dimensions (ulysses, tp, inner, ring, outer, dp) on NAME, the others
+//   auto;
 //                        NAME may be B1+B2: a two-level dimension's intra-node level on B1,
 //                        its inter-node level on B2 (auto picks that by each level's links)
 #include <map>

@@ -18,7 +18,7 @@ void add_run_flags(CLI::App& app, RunFlags& f) {
   app.add_option("--json", f.json, "write JSON lines to this file (rank 0)");
   app.add_option("--backend", f.backend,
                  "communication backend: auto (one per mesh dimension, by its links), NAME, or "
-                 "DIM=NAME[,DIM=NAME] (ulysses, tp, ring, dp)");
+                 "DIM=NAME[,DIM=NAME] (ulysses, tp, inner, ring, outer, dp)");
 }
 
 void check_run_flags(const RunFlags& f) {

@@ -60,8 +60,9 @@ int run(int argc, char** argv) {
                  "ranks per machine (default: one per GPU, else 1)");
   app.add_option("--virtual-nodes", o.virtual_nodes,
                  "split one machine's ranks into K pretend nodes");
-  app.add_option("--mesh", o.mesh,
-                 "process mesh, e.g. ulysses=4,ring=2 (names: ulysses, tp, ring, dp)");
+  app.add_option(
+      "--mesh", o.mesh,
+      "process mesh, e.g. ulysses=4,ring=2 (names: ulysses, tp, inner, ring, outer, dp)");
   app.add_option("--backend-set", o.backend_set,
                  "backends to choose from (default: those built, e.g. mpi,ucx)");
   app.add_option("--backend", o.backend,

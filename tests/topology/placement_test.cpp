@@ -203,8 +203,9 @@ TEST(Placement, ImpossibleMeshesAreRejectedNamingTheRule) {
   EXPECT_NE(e.find("product of dimension sizes equal to the world size 8"), std::string::npos) << e;
   EXPECT_NE(e.find("4x4 = 16"), std::string::npos) << e;
   e = error_of([&] { tp::place_mesh(c, {{"heads", 8}}); });
-  EXPECT_NE(e.find("dimension name: expected one of ulysses, tp, ring, dp, found 'heads'"),
-            std::string::npos)
+  EXPECT_NE(
+      e.find("dimension name: expected one of ulysses, tp, inner, ring, outer, dp, found 'heads'"),
+      std::string::npos)
       << e;
   e = error_of([&] { tp::place_mesh(c, {{"ring", 2}, {"ring", 4}}); });
   EXPECT_NE(e.find("each name at most once"), std::string::npos) << e;

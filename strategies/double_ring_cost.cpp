@@ -1,0 +1,53 @@
+// The cost model of double_ring.cpp: exact traffic per op kind and the expected peak memory
+// per rank (Cost, strategy.hpp), in double_ring.cpp's program order.
+#include <algorithm>
+
+#include "strategies/double_ring.hpp"
+#include "strategies/ring_attention.hpp"
+#include "strategies/wire.hpp"
+
+namespace ody::strategies {
+
+using Z = std::int64_t;
+
+Cost DoubleRing::cost(const BlockConfig& c, int n, int rank, int window, TokenLayout layout,
+                      WeightMode mode) {
+  check(c, n, window, layout);
+  const int w = window, nw = n / window;
+  const Z Lb = c.L / n, nkv = c.B * Lb * c.G * c.head_dim();
+  const std::uint64_t e = detail::wire_size(c), kv = 2 * nkv * e, acc = 2 * nkv * sizeof(float);
+  Cost cost;
+  auto hops = [](comm::TrafficSnapshot& t, int count, std::uint64_t bytes) {
+    for (int h = 0; h < count; ++h) {
+      add_op(t, comm::OpKind::send, {bytes, 0});
+      add_op(t, comm::OpKind::recv, {0, bytes});
+    }
+  };
+  const int kv_hops = nw * (w - 1) + (nw - 1);  // inner and outer: R-1, as the ring
+  hops(cost.forward, kv_hops, kv);
+  hops(cost.backward, kv_hops, kv);
+  hops(cost.backward, n > 1 ? nw * (w - 1) + (nw - 1) + 1 : 0, acc);  // inner, outer, home: R
+  // The core's buffers: the round's start block and the next round's, up to two inner ring
+  // blocks (wire type), the bf16 copy of q; backward adds four fp32 accumulators.
+  const bool half = detail::bf16_wire(c);
+  const std::uint64_t fwd =
+      (2 + std::min(w - 1, 2)) * kv + (half ? std::uint64_t(c.B * Lb * c.H * c.head_dim()) * e : 0);
+  const std::uint64_t bwd = fwd + 4 * acc;
+  const kernels::AttentionShape whole{c.B, Lb, Lb, c.H, c.G, c.head_dim()};
+  cost.peak_bytes = peak(c, n, mode,
+                         {std::uint64_t(n * Lb) * sizeof(Pos),
+                          [&](MemoryWalk& m) {
+                            m.alloc(fwd);
+                            m.transient(kernel_scratch(half, whole, false));
+                            m.release(fwd);
+                          },
+                          [&](MemoryWalk& m) {
+                            m.alloc(bwd);
+                            m.transient(kernel_scratch(half, whole, true));
+                            m.release(bwd);
+                          }});
+  add_weight_cost(cost, c, n, rank, mode);
+  return cost;
+}
+
+}  // namespace ody::strategies
