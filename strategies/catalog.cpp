@@ -141,7 +141,8 @@ const std::vector<Entry>& entries() {
                  [](const BlockConfig& c, int n, int rank, const Resolved& r) {
                    return DoubleRing::cost(c, n, rank, r.mesh[0].size, r.layout, r.mode);
                  },
-                 "outer"});
+                 "outer",
+                 true});
     return t;
   }();
   return table;

@@ -35,6 +35,9 @@ struct Entry {
   std::function<void(const BlockConfig&, int, const Resolved&)> check;
   std::function<Cost(const BlockConfig&, int, int, const Resolved&)> cost;
   const char* outer = "ring";  // hybrids: the outer dimension's name
+  // Hybrids: the default inner size is the ranks per node when node_of_rank has several
+  // nodes of equally many ranks (the double ring's window), before the usual preference.
+  bool inner_per_node = false;
 };
 
 // Every strategy, in the order `--strategy all` runs them.

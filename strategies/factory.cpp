@@ -101,7 +101,15 @@ Resolved resolve_shape(const Entry& e, const BlockConfig& cfg, int n, const Stra
     r.mesh = o.mesh;
     return r;
   }
-  const auto prefs = inner_preference(n);
+  auto prefs = inner_preference(n);
+  if (e.inner_per_node && !o.node_of_rank.empty()) {
+    std::map<int, int> per;  // node -> ranks
+    for (int node : o.node_of_rank) ++per[node];
+    const int first = per.begin()->second;
+    if (per.size() > 1 && std::all_of(per.begin(), per.end(),
+                                       [&](const auto& kv) { return kv.second == first; }))
+      prefs.insert(prefs.begin(), first);
+  }
   for (int i : prefs) {
     r.mesh = {{e.inner, i}, {e.outer, n / i}};
     try {

@@ -1,7 +1,9 @@
 #pragma once
 // Strategies by name (what a tool's --strategy flag selects): "ulysses", "ring", "tpsp",
-// "odysseus", and the hybrids "usp" (Ulysses x Ring) and "odysseus-ring" (TP-SP attention
-// x Ring, ZeRO-3 MLP over all ranks). Unknown names throw ody::Error listing the known ones.
+// "odysseus", the hybrids "usp" (Ulysses x Ring) and "odysseus-ring" (TP-SP attention
+// x Ring, ZeRO-3 MLP over all ranks), and the context-parallel "allgather-kv",
+// "token-ring" and "double-ring" (the ring on windows: a mesh {{"inner",w},{"outer",N/w}}).
+// Unknown names throw ody::Error listing the known ones.
 //
 // StrategyOptions (every field optional; {} = each strategy's native choices):
 //   mesh       the mesh, inner first. Hybrids: {{"ulysses",U},{"ring",R}} (usp) or
@@ -12,8 +14,10 @@
 //              among the divisors of N for which the shape is valid, preferring
 //              1 < I < N and, among those, I closest to sqrt(N) with ties going to the
 //              larger I (N = 4: 2x2, N = 8: 4x2, N = 16: 4x4, N = 6: 3x2); then I = N,
-//              then I = 1 (N = 2: 2x1 when H allows, else 1x2). default_mesh() and
-//              describe_mesh() say what was chosen.
+//              then I = 1 (N = 2: 2x1 when H allows, else 1x2). double-ring first tries
+//              w = the ranks per node when node_of_rank has several nodes of equally many
+//              ranks (a window per node). default_mesh() and describe_mesh() say what was
+//              chosen.
 //   weights    WeightMode; empty = native (ulysses, ring, usp: replicated; tpsp:
 //              tensor_parallel; odysseus, odysseus-ring: zero3_mlp). allowed_weight_modes().
 //   layout     TokenLayout; empty = default (zigzag when causal for ring, usp and

@@ -53,6 +53,19 @@ TEST(DoubleRing, WindowPerPretendNode) {
   test::check_against_block(*s);
 }
 
+// The default window is a node's ranks when the nodes are known, else the hybrids' choice.
+TEST(DoubleRing, DefaultWindowIsANode) {
+  const BlockConfig c{1, 64, 32, 4, 2, 48, true};
+  StrategyOptions o;
+  EXPECT_EQ(describe_mesh("double-ring", c, 8, o), "inner=4,outer=2");
+  o.node_of_rank = {0, 0, 1, 1, 2, 2, 3, 3};
+  EXPECT_EQ(describe_mesh("double-ring", c, 8, o), "inner=2,outer=4");
+  o.node_of_rank = {0, 1};
+  EXPECT_EQ(describe_mesh("double-ring", c, 2, o), "inner=1,outer=2");
+  o.node_of_rank = {0, 0, 0, 1};  // uneven: the hybrids' choice
+  EXPECT_EQ(describe_mesh("double-ring", c, 4, o), "inner=2,outer=2");
+}
+
 TEST(DoubleRing, RejectsInvalidWindows) {
   const BlockConfig c{1, 32, 32, 4, 2, 48, true};
   EXPECT_THROW(DoubleRing::check(c, 4, 3, TokenLayout::zigzag), Error);
