@@ -13,6 +13,13 @@
 // - Masking is by GLOBAL position: pos_q [Lq] and pos_k [Lk] (int64) give each row's and
 //   column's position, so contiguous, zigzag and strided layouts all use one kernel.
 //   causal: key c is visible to query r iff pos_k[c] <= pos_q[r]; otherwise all are.
+// - Packed sequences (docs/algorithms.md 7): AttentionOptions::doc_starts lists the global
+//   position at which each document starts (num_docs of them, strictly ascending; none =
+//   one document).
+//   Then key c is visible to query r only if both lie in the same document [start, next
+//   start), on top of the causal rule; tiles whose rows and columns share no document are
+//   skipped, so the work is the sum over documents, not L^2. (RoPE positions restarting
+//   per document are the caller's: layers/documents.hpp.)
 //   A (query tile x key tile) block is skipped when the tile's min/max positions show
 //   it is wholly masked (so positions need not be sorted, but sorted runs skip best).
 // - A row with no visible key gets lse = -inf and out = 0 (never NaN), its dq is 0, and
@@ -74,6 +81,10 @@ struct AttentionOptions {
   bool causal = false;      // visible iff pos_k <= pos_q
   float scale = 0.f;        // > 0: score scale; 0: 1/sqrt(head_dim)
   bool accumulate = false;  // forward: merge into (out, lse); backward: add into dq, dk, dv
+  // Packed documents: doc_starts[0, num_docs) their start positions (null / 0: one
+  // document); layers::set_documents fills both from a vector.
+  const std::int64_t* doc_starts = nullptr;
+  std::int64_t num_docs = 0;
 };
 
 // Element strides of a [B, L, H, Dh] tensor (Dh stride is 1). All zero: contiguous.

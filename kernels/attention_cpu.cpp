@@ -57,6 +57,12 @@ void check_shape(const char* where, const AttentionShape& s, const AttentionOpti
               "options.scale >= 0 (0 = 1/sqrt(head_dim))", o.scale);
   ODY_REQUIRE(s.head_dim <= std::numeric_limits<int>::max() / 4, where, "head_dim fits BLAS int",
               s.head_dim);
+  ODY_REQUIRE(o.num_docs >= 0 && (o.num_docs == 0 || o.doc_starts), where,
+              "options.doc_starts non-null when num_docs > 0", "num_docs = ", o.num_docs);
+  for (std::int64_t j = 1; j < o.num_docs; ++j)
+    ODY_REQUIRE(o.doc_starts[j] > o.doc_starts[j - 1], std::string(where) + ": options.doc_starts",
+                "strictly ascending document starts", o.doc_starts[j - 1], " then ",
+                o.doc_starts[j]);
 }
 
 float effective_scale(const AttentionShape& s, const AttentionOptions& o) {
@@ -79,11 +85,44 @@ void tile_ranges(Range* out, const int64_t* pos, int64_t n, int64_t tile) {
   }
 }
 
+// The key positions each query row may see, [lo, hi] (docs/algorithms.md 2.2 and 7): from
+// its document's start (no documents: -inf) to its own position when causal, else to its
+// document's end (no documents: +inf).
+void visible_windows(int64_t* lo, int64_t* hi, const int64_t* pos_q, int64_t n,
+                     const AttentionOptions& o) {
+  const int64_t *ds = o.doc_starts, *ds_end = o.doc_starts + o.num_docs;
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min(),
+                    kMax = std::numeric_limits<int64_t>::max();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t p = pos_q[i];
+    const int64_t* next = std::upper_bound(ds, ds_end, p);  // the next document's start
+    lo[i] = next == ds ? kMin : *(next - 1);
+    hi[i] = o.causal ? p : next == ds_end ? kMax : *next - 1;
+  }
+}
+
+// Per query tile, the extremes of its rows' windows.
+struct Window {
+  int64_t lo_min, lo_max, hi_min, hi_max;
+};
+void tile_windows(Window* out, const int64_t* lo, const int64_t* hi, int64_t n, int64_t tile) {
+  for (int64_t t = 0; t * tile < n; ++t) {
+    const int64_t b = t * tile, e = std::min(n, b + tile);
+    Window w{lo[b], lo[b], hi[b], hi[b]};
+    for (int64_t i = b + 1; i < e; ++i) {
+      w.lo_min = std::min(w.lo_min, lo[i]);
+      w.lo_max = std::max(w.lo_max, lo[i]);
+      w.hi_min = std::min(w.hi_min, hi[i]);
+      w.hi_max = std::max(w.hi_max, hi[i]);
+    }
+    out[t] = w;
+  }
+}
+
 enum class TileMask { kSkip, kNone, kPartial };
-TileMask classify(bool causal, Range q, Range k) {
-  if (!causal) return TileMask::kNone;
-  if (k.lo > q.hi) return TileMask::kSkip;   // every key is after every query
-  if (k.hi <= q.lo) return TileMask::kNone;  // every key is visible to every query
+TileMask classify(const Window& q, Range k) {
+  if (k.hi < q.lo_min || k.lo > q.hi_max) return TileMask::kSkip;    // no row sees any key
+  if (k.lo >= q.lo_max && k.hi <= q.hi_min) return TileMask::kNone;  // every row sees every key
   return TileMask::kPartial;
 }
 
@@ -130,17 +169,21 @@ std::size_t bytes_of(int64_t n) {
 }
 
 struct FwdBuffers {
-  int64_t k_ranges, kf, vf, qf, s, o, m, l, f;
+  int64_t k_ranges, q_windows, lo, hi, kf, vf, qf, s, o, m, l, f;
   std::size_t bytes() const {
-    return bytes_of<Range>(k_ranges) + bytes_of<float>(kf) + bytes_of<float>(vf) +
-           bytes_of<float>(qf) + bytes_of<float>(s) + bytes_of<float>(o) + bytes_of<float>(m) +
-           bytes_of<float>(l) + bytes_of<float>(f);
+    return bytes_of<Range>(k_ranges) + bytes_of<Window>(q_windows) + bytes_of<int64_t>(lo) +
+           bytes_of<int64_t>(hi) + bytes_of<float>(kf) + bytes_of<float>(vf) + bytes_of<float>(qf) +
+           bytes_of<float>(s) + bytes_of<float>(o) + bytes_of<float>(m) + bytes_of<float>(l) +
+           bytes_of<float>(f);
   }
 };
 FwdBuffers forward_buffers(const AttentionShape& s, bool widen) {
   const int64_t tq = std::min(kFwdTileQ, std::max<int64_t>(s.len_q, 1));
   const int64_t tk = kFwdTileK, dh = s.head_dim;
   return {ceil_div(s.len_k, tk),
+          ceil_div(s.len_q, tq),
+          s.len_q,
+          s.len_q,
           widen ? s.len_k * dh : 0,
           widen ? s.len_k * dh : 0,
           widen ? tq * dh : 0,
@@ -152,17 +195,19 @@ FwdBuffers forward_buffers(const AttentionShape& s, bool widen) {
 }
 
 struct BwdBuffers {
-  int64_t q_ranges, k_ranges, kf, vf, qf, dof, delta, lse2, s, dp;
+  int64_t q_windows, lo, hi, k_ranges, kf, vf, qf, dof, delta, lse2, s, dp;
   std::size_t bytes() const {
-    return bytes_of<Range>(q_ranges) + bytes_of<Range>(k_ranges) + bytes_of<float>(kf) +
-           bytes_of<float>(vf) + bytes_of<float>(qf) + bytes_of<float>(dof) +
-           bytes_of<float>(delta) + bytes_of<float>(lse2) + bytes_of<float>(s) +
-           bytes_of<float>(dp);
+    return bytes_of<Window>(q_windows) + bytes_of<int64_t>(lo) + bytes_of<int64_t>(hi) +
+           bytes_of<Range>(k_ranges) + bytes_of<float>(kf) + bytes_of<float>(vf) +
+           bytes_of<float>(qf) + bytes_of<float>(dof) + bytes_of<float>(delta) +
+           bytes_of<float>(lse2) + bytes_of<float>(s) + bytes_of<float>(dp);
   }
 };
 BwdBuffers backward_buffers(const AttentionShape& s, bool widen) {
   const int64_t tq = kBwdTileQ, tk = kBwdTileK, dh = s.head_dim;
   return {ceil_div(s.len_q, tq),
+          s.len_q,
+          s.len_q,
           ceil_div(s.len_k, tk),
           widen ? s.len_k * dh : 0,
           widen ? s.len_k * dh : 0,
@@ -240,6 +285,9 @@ void attention_forward(TOut* out, float* lse, const T* q, const T* k, const T* v
   const FwdBuffers nb = forward_buffers(shape, kWiden);
   Arena arena(workspace, nb.bytes(), "attention_forward: workspace");
   Range* k_ranges = arena.take<Range>(nb.k_ranges);
+  Window* q_windows = arena.take<Window>(nb.q_windows);
+  int64_t* lo = arena.take<int64_t>(nb.lo);
+  int64_t* hi = arena.take<int64_t>(nb.hi);
   float* kf = arena.take<float>(nb.kf);
   float* vf = arena.take<float>(nb.vf);
   float* qf = arena.take<float>(nb.qf);
@@ -250,6 +298,8 @@ void attention_forward(TOut* out, float* lse, const T* q, const T* k, const T* v
   float* fbuf = arena.take<float>(nb.f);
   const int64_t TQ = kFwdTileQ, TK = kFwdTileK;
   if (Lk > 0) tile_ranges(k_ranges, pos_k, Lk, TK);
+  visible_windows(lo, hi, pos_q, Lq, options);
+  tile_windows(q_windows, lo, hi, Lq, TQ);
 
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t hk = 0; hk < Hk; ++hk) {
@@ -261,25 +311,21 @@ void attention_forward(TOut* out, float* lse, const T* q, const T* k, const T* v
       for (int64_t h = hk * G; h < (hk + 1) * G; ++h) {
         for (int64_t r0 = 0; r0 < Lq; r0 += TQ) {
           const int64_t rows = std::min(TQ, Lq - r0);
-          Range qr{pos_q[r0], pos_q[r0]};
-          for (int64_t i = r0; i < r0 + rows; ++i) {
-            qr.lo = std::min(qr.lo, pos_q[i]);
-            qr.hi = std::max(qr.hi, pos_q[i]);
-          }
+          const Window& qw = q_windows[r0 / TQ];
           int64_t ldq = 0;
           const float* qp = nullptr;
           std::fill(mbuf, mbuf + rows, -INFINITY);
           std::fill(lbuf, lbuf + rows, 0.f);
           std::fill(obuf, obuf + rows * Dh, 0.f);
           for (int64_t c0 = 0, t = 0; c0 < Lk; c0 += TK, ++t) {
-            const TileMask tm = classify(options.causal, qr, k_ranges[t]);
+            const TileMask tm = classify(qw, k_ranges[t]);
             if (tm == TileMask::kSkip) continue;
             if (qp == nullptr)
               qp = as_f32(q + b * sq.batch + r0 * sq.seq + h * sq.head, sq.seq, rows, Dh, qf, &ldq);
             const int64_t cols = std::min(TK, Lk - c0);
             sgemm(false, true, rows, cols, Dh, scale2, qp, ldq, kp + c0 * ldk, ldk, 0.f, sbuf, TK);
-            detail::softmax_forward_tile(sbuf, TK, obuf, Dh, Dh, rows, cols, pos_q + r0, pos_k + c0,
-                                         tm == TileMask::kPartial, mbuf, lbuf);
+            detail::softmax_forward_tile(sbuf, TK, obuf, Dh, Dh, rows, cols, lo + r0, hi + r0,
+                                         pos_k + c0, tm == TileMask::kPartial, mbuf, lbuf);
             sgemm(false, false, rows, Dh, cols, 1.f, sbuf, TK, vp + c0 * ldv, ldv, 1.f, obuf, Dh);
           }
           // Normalise: out = O / l, lse = ln 2 (m + log2 l); an empty row gets 0 and -inf.
@@ -341,7 +387,9 @@ void attention_backward(float* dq, float* dk, float* dv, const TOut* dout, const
 
   const BwdBuffers nb = backward_buffers(shape, kWiden);
   Arena arena(workspace, nb.bytes(), "attention_backward: workspace");
-  Range* q_ranges = arena.take<Range>(nb.q_ranges);
+  Window* q_windows = arena.take<Window>(nb.q_windows);
+  int64_t* lo = arena.take<int64_t>(nb.lo);
+  int64_t* hi = arena.take<int64_t>(nb.hi);
   Range* k_ranges = arena.take<Range>(nb.k_ranges);
   float* kf = arena.take<float>(nb.kf);
   float* vf = arena.take<float>(nb.vf);
@@ -352,7 +400,8 @@ void attention_backward(float* dq, float* dk, float* dv, const TOut* dout, const
   float* sbuf = arena.take<float>(nb.s);
   float* dpbuf = arena.take<float>(nb.dp);
   const int64_t TQ = kBwdTileQ, TK = kBwdTileK;
-  tile_ranges(q_ranges, pos_q, Lq, TQ);
+  visible_windows(lo, hi, pos_q, Lq, options);
+  tile_windows(q_windows, lo, hi, Lq, TQ);
   tile_ranges(k_ranges, pos_k, Lk, TK);
 
   for (int64_t b = 0; b < B; ++b) {
@@ -390,14 +439,14 @@ void attention_backward(float* dq, float* dk, float* dv, const TOut* dout, const
         float* dkj = dkh + c0 * sdk.seq;
         float* dvj = dvh + c0 * sdv.seq;
         for (int64_t r0 = 0, tq = 0; r0 < Lq; r0 += TQ, ++tq) {
-          const TileMask tm = classify(options.causal, q_ranges[tq], k_ranges[tk]);
+          const TileMask tm = classify(q_windows[tq], k_ranges[tk]);
           if (tm == TileMask::kSkip) continue;
           const int64_t rows = std::min(TQ, Lq - r0);
           const float* qi = qp + r0 * ldq;
           const float* doi = dop + r0 * lddo;
           sgemm(false, true, rows, cols, Dh, scale2, qi, ldq, kj, ldk, 0.f, sbuf, TK);
           sgemm(false, true, rows, cols, Dh, 1.f, doi, lddo, vj, ldv, 0.f, dpbuf, TK);
-          detail::softmax_backward_tile(sbuf, dpbuf, TK, rows, cols, pos_q + r0, pos_k + c0,
+          detail::softmax_backward_tile(sbuf, dpbuf, TK, rows, cols, lo + r0, hi + r0, pos_k + c0,
                                         tm == TileMask::kPartial, lse2 + r0, delta + r0);
           sgemm(true, false, cols, Dh, rows, 1.f, sbuf, TK, doi, lddo, 1.f, dvj, sdv.seq);
           sgemm(false, false, rows, Dh, cols, scale, dpbuf, TK, kj, ldk, 1.f, dqh + r0 * sdq.seq,

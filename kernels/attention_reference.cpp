@@ -15,6 +15,14 @@ struct Idx {  // contiguous [B, L, H, Dh] offsets
   int64_t operator()(int64_t b, int64_t i, int64_t h) const { return ((b * L + i) * H + h) * Dh; }
 };
 
+// The document of global position p: how many document starts are at or before it (a
+// plain count, not the kernel's search).
+int64_t document(const AttentionOptions& o, int64_t p) {
+  int64_t n = 0;
+  for (int64_t j = 0; j < o.num_docs; ++j) n += o.doc_starts[j] <= p;
+  return n;
+}
+
 // P [Lq, Lk] of head (b, h): softmax of the scaled, masked scores; returns lse per row.
 template <class Acc>
 void probabilities(std::vector<Acc>& p, std::vector<Acc>& row_lse, const Acc* q, const Acc* k,
@@ -29,7 +37,7 @@ void probabilities(std::vector<Acc>& p, std::vector<Acc>& row_lse, const Acc* q,
     Acc* pr = p.data() + i * s.len_k;
     Acc mx = -std::numeric_limits<Acc>::infinity();
     for (int64_t j = 0; j < s.len_k; ++j) {
-      if (o.causal && pos_k[j] > pos_q[i]) {
+      if ((o.causal && pos_k[j] > pos_q[i]) || document(o, pos_k[j]) != document(o, pos_q[i])) {
         pr[j] = -std::numeric_limits<Acc>::infinity();
         continue;
       }

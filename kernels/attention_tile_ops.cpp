@@ -49,14 +49,16 @@ constexpr int kLanes = 16;  // one AVX-512 register of floats; two AVX2, four SS
 
 ODY_SIMD_CLONES
 void softmax_forward_tile(float* s, std::int64_t lds, float* o, std::int64_t ldo, std::int64_t dh,
-                          std::int64_t rows, std::int64_t cols, const std::int64_t* pos_q,
-                          const std::int64_t* pos_k, bool mask, float* m, float* l) {
+                          std::int64_t rows, std::int64_t cols, const std::int64_t* lo,
+                          const std::int64_t* hi, const std::int64_t* pos_k, bool mask, float* m,
+                          float* l) {
   const std::int64_t vec_end = cols - cols % kLanes;
   for (std::int64_t r = 0; r < rows; ++r) {
     float* sr = s + r * lds;
     if (mask) {
-      const std::int64_t pq = pos_q[r];
-      for (std::int64_t c = 0; c < cols; ++c) sr[c] = pos_k[c] > pq ? -INFINITY : sr[c];
+      const std::int64_t a = lo[r], b = hi[r];
+      for (std::int64_t c = 0; c < cols; ++c)
+        sr[c] = pos_k[c] < a || pos_k[c] > b ? -INFINITY : sr[c];
     }
     float lane_max[kLanes];
     for (int j = 0; j < kLanes; ++j) lane_max[j] = -INFINITY;
@@ -97,16 +99,17 @@ void softmax_forward_tile(float* s, std::int64_t lds, float* o, std::int64_t ldo
 
 ODY_SIMD_CLONES
 void softmax_backward_tile(float* s, float* dp, std::int64_t ld, std::int64_t rows,
-                           std::int64_t cols, const std::int64_t* pos_q, const std::int64_t* pos_k,
-                           bool mask, const float* lse2, const float* delta) {
+                           std::int64_t cols, const std::int64_t* lo, const std::int64_t* hi,
+                           const std::int64_t* pos_k, bool mask, const float* lse2,
+                           const float* delta) {
   for (std::int64_t r = 0; r < rows; ++r) {
     float* sr = s + r * ld;
     float* dr = dp + r * ld;
     const float lr = lse2[r], dl = delta[r];
     if (mask) {
-      const std::int64_t pq = pos_q[r];
+      const std::int64_t a = lo[r], b = hi[r];
       for (std::int64_t c = 0; c < cols; ++c) {
-        const float p = pos_k[c] > pq ? 0.f : exp2_approx(sr[c] - lr);
+        const float p = pos_k[c] < a || pos_k[c] > b ? 0.f : exp2_approx(sr[c] - lr);
         sr[c] = p;
         dr[c] = p * (dr[c] - dl);
       }

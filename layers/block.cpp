@@ -5,6 +5,7 @@
 
 #include "base/error.hpp"
 #include "kernels/attention.hpp"
+#include "layers/documents.hpp"
 #include "layers/init.hpp"
 #include "layers/linear.hpp"
 #include "layers/mlp.hpp"
@@ -28,6 +29,13 @@ void BlockConfig::validate() const {
               "H = ", H, ", G = ", G);
   ODY_REQUIRE((d / H) % 2 == 0, "BlockConfig.d", "an even head dim d / H (RoPE rotates pairs)",
               "Dh = ", d / H);
+  for (std::size_t j = 0; j < doc_starts.size(); ++j)
+    ODY_REQUIRE(
+        j == 0 ? doc_starts[0] == 0 : doc_starts[j] > doc_starts[j - 1] && doc_starts[j] < L,
+        "BlockConfig.doc_starts",
+        "document starts ascending from 0, each below L = " + std::to_string(L) +
+            " (documents of at least one token)",
+        "start ", doc_starts[j], " of document ", j);
 }
 
 std::size_t TensorRef::size() const {
@@ -215,6 +223,7 @@ Block::Block(const BlockConfig& cfg) : cfg_(cfg) {
   gate_ = Array2(uninit("block.gate"), T, s.i);
   up_ = Array2(uninit("block.up"), T, s.i);
   pos_ = decltype(pos_)(uninit("block.pos"), L);
+  rope_pos_ = cfg.doc_starts.empty() ? pos_ : decltype(pos_)(uninit("block.rope_pos"), L);
   u_ = Array2(uninit("block.u"), T, s.d);
   du_ = Array2(uninit("block.du"), T, s.d);
   big1_ = Array1(uninit("block.big1"), T * std::max(s.i, s.hq));
@@ -233,7 +242,7 @@ std::size_t Block::saved_activation_bytes(const BlockConfig& c) {
                    + 2 * T * s.i          // gate, up
                    + 2 * T                // rstd1, rstd2
                    + Z(c.B * c.H * c.L);  // lse
-  return floats * sizeof(float) + Z(c.L) * sizeof(Pos);
+  return floats * sizeof(float) + Z(c.doc_starts.empty() ? 1 : 2) * c.L * sizeof(Pos);
 }
 
 std::size_t Block::workspace_bytes(const BlockConfig& c) {
@@ -274,6 +283,7 @@ void Block::forward(Span3<float> y, Span3<const float> x, const BlockWeights& w,
     ProfileTimer t(profile, &Profile::other_s);
     std::copy_n(x.data(), T * d, x_.data());
     for (Index l = 0; l < c.L; ++l) pos_(l) = positions.data() ? positions(l) : l;
+    if (!c.doc_starts.empty()) rope_positions(c.doc_starts, pos_.data(), c.L, rope_pos_.data());
     rmsnorm_forward(u_, rstd1_, x_, w.attn_norm);
   }
   // Projections straight into the [B, L, heads, Dh] layouts ([T, heads·Dh] row-major).
@@ -286,13 +296,14 @@ void Block::forward(Span3<float> y, Span3<const float> x, const BlockWeights& w,
   }
   {
     ProfileTimer t(profile, &Profile::other_s);
-    rope_forward(q_, q_, pos_);
-    rope_forward(k_, k_, pos_);
+    rope_forward(q_, q_, rope_pos_);
+    rope_forward(k_, k_, rope_pos_);
   }
   {
     ProfileTimer t(profile, &Profile::attention_s);
     kernels::AttentionOptions opt;
     opt.causal = c.causal;
+    layers::set_documents(opt, c.doc_starts);
     kernels::attention_forward<float, float>(o_.data(), lse_.data(), q_.data(), k_.data(),
                                              v_.data(), pos_.data(), pos_.data(),
                                              attention_shape(c), opt);
@@ -382,6 +393,7 @@ void Block::backward(Span3<float> dx, const BlockGrads& g, Span3<const float> dy
     ProfileTimer t(profile, &Profile::attention_s);
     kernels::AttentionOptions opt;
     opt.causal = c.causal;
+    layers::set_documents(opt, c.doc_starts);
     kernels::attention_backward<float, float>(
         dq4.data(), dk_.data(), dv_.data(), do2.data(), q_.data(), k_.data(), v_.data(), o_.data(),
         lse_.data(), pos_.data(), pos_.data(), attention_shape(c), opt);
@@ -391,8 +403,8 @@ void Block::backward(Span3<float> dx, const BlockGrads& g, Span3<const float> dy
   }
   {
     ProfileTimer t(profile, &Profile::other_s);
-    rope_backward(dq4, dq4, pos_);
-    rope_backward(dk_, dk_, pos_);
+    rope_backward(dq4, dq4, rope_pos_);
+    rope_backward(dk_, dk_, rope_pos_);
     rmsnorm_forward(u_, Span1<float>(), x_, w.attn_norm);  // recompute u
   }
   {

@@ -37,11 +37,16 @@ struct BlockConfig {
   // make_block_input, make_block_dy) are bf16 values when it is bf16; inputs given otherwise
   // are used as they are.
   Precision precision = Precision::f32;
+  // Packed sequences (layers/documents.hpp, docs/algorithms.md 7): the start position of
+  // each document, strictly ascending from 0; empty = one document. Attention stays inside
+  // documents and RoPE positions restart at each start.
+  std::vector<std::int64_t> doc_starts;
 
   std::int64_t head_dim() const { return d / H; }  // Dh
   std::int64_t tokens() const { return B * L; }    // T = B·L
   // Throws ody::Error naming the parameter and the rule: all sizes positive,
-  // d % H == 0, H % G == 0, Dh even (RoPE rotates pairs).
+  // d % H == 0, H % G == 0, Dh even (RoPE rotates pairs), doc_starts empty or strictly
+  // ascending from 0 and below L.
   void validate() const;
 };
 
@@ -147,7 +152,8 @@ class Block {
   Array1 rstd2_;  // [T] MLP RMSNorm
   Array2 gate_;   // [T, i] u W_gateᵀ
   Array2 up_;     // [T, i] u W_upᵀ
-  Kokkos::View<Pos*, Kokkos::LayoutRight, HostSpace> pos_;  // [L]
+  Kokkos::View<Pos*, Kokkos::LayoutRight, HostSpace> pos_;       // [L]
+  Kokkos::View<Pos*, Kokkos::LayoutRight, HostSpace> rope_pos_;  // [L] with documents, else pos_
   // Workspace.
   Array2 u_;     // [T, d] normed input (forward, recomputed in backward)
   Array2 du_;    // [T, d] gradient of a normed input

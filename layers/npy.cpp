@@ -177,9 +177,12 @@ void read_npy(const fs::path& path, const std::vector<std::size_t>& expected_sha
   read_data(in, path, dst, count(h.shape));
 }
 
-void write_npy(const fs::path& path, const float* data, const std::vector<std::size_t>& shape) {
-  std::string dict =
-      "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_str(shape) + ", }";
+namespace {
+// One little-endian array of n elements of `esize` bytes (descr '<f4' or '<i8').
+void write_npy_raw(const fs::path& path, const char* descr, const void* data, std::size_t esize,
+                   const std::vector<std::size_t>& shape) {
+  std::string dict = std::string("{'descr': '") + descr +
+                     "', 'fortran_order': False, 'shape': " + shape_str(shape) + ", }";
   // Pad with spaces and a final newline so that the data starts on a 64-byte boundary.
   const std::size_t pre1 = 10, pre2 = 12;
   std::size_t pre = pre1;
@@ -205,17 +208,27 @@ void write_npy(const fs::path& path, const float* data, const std::vector<std::s
   out.write(head.data(), std::streamsize(head.size()));
   out.write(dict.data(), std::streamsize(dict.size()));
   const std::size_t n = count(shape);
+  const char* bytes = static_cast<const char*>(data);
   if constexpr (std::endian::native == std::endian::big) {
     for (std::size_t k = 0; k < n; ++k) {
-      std::uint32_t v;
-      std::memcpy(&v, data + k, 4);
-      v = __builtin_bswap32(v);
-      out.write(reinterpret_cast<const char*>(&v), 4);
+      char e[8];
+      for (std::size_t j = 0; j < esize; ++j) e[j] = bytes[k * esize + esize - 1 - j];
+      out.write(e, std::streamsize(esize));
     }
   } else {
-    out.write(reinterpret_cast<const char*>(data), std::streamsize(n * sizeof(float)));
+    out.write(bytes, std::streamsize(n * esize));
   }
   if (!out) throw Error(path.string() + ": write failed");
+}
+}  // namespace
+
+void write_npy(const fs::path& path, const float* data, const std::vector<std::size_t>& shape) {
+  write_npy_raw(path, "<f4", data, sizeof(float), shape);
+}
+
+void write_npy_int64(const fs::path& path, const std::int64_t* data,
+                     const std::vector<std::size_t>& shape) {
+  write_npy_raw(path, "<i8", data, sizeof(std::int64_t), shape);
 }
 
 }  // namespace ody::layers

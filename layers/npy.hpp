@@ -4,6 +4,7 @@
 // an ody::Error naming the file: wrong shape (expected and found), wrong dtype, Fortran
 // order, bad magic, a damaged header, a truncated or over-long file.
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <vector>
 
@@ -24,5 +25,9 @@ void read_npy(const std::filesystem::path& path, const std::vector<std::size_t>&
 // Writes data [shape] (version 1.0 header, 2.0 when the header exceeds 64 KiB).
 void write_npy(const std::filesystem::path& path, const float* data,
                const std::vector<std::size_t>& shape);
+// int64 ('<i8'), write only: what the project hands to outside checkers besides float32
+// tensors (a packed sequence's document lengths, doc_lens.npy).
+void write_npy_int64(const std::filesystem::path& path, const std::int64_t* data,
+                     const std::vector<std::size_t>& shape);
 
 }  // namespace ody::layers

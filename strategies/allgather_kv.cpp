@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/attention.hpp"
+#include "layers/documents.hpp"
 #include "strategies/ring_attention.hpp"
 #include "strategies/wire.hpp"
 
@@ -57,6 +58,7 @@ class AllGatherKvAttention final : public AttentionCore {
   kernels::AttentionOptions options() const {
     kernels::AttentionOptions opt;
     opt.causal = c_.causal;
+    layers::set_documents(opt, c_.doc_starts);
     opt.accumulate = true;
     return opt;
   }
@@ -139,7 +141,7 @@ class AllGatherKvAttention final : public AttentionCore {
 
 void AllGatherKv::check(const BlockConfig& cfg, int n, TokenLayout layout) {
   cfg.validate();
-  check_layout(layout, cfg.L, n, "allgather-kv: L");
+  check_layout(layout, cfg.L, n, "allgather-kv: L", cfg.doc_starts);
 }
 
 AllGatherKv::AllGatherKv(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)
@@ -149,9 +151,9 @@ AllGatherKv::AllGatherKv(const BlockConfig& cfg, comm::Communicator& comm, Weigh
                          TokenLayout layout)
     : ContextParallel((check(cfg, comm.size(), layout), cfg), comm, nullptr,
                       check_mode(mode, "allgather-kv"), layout, "allgather-kv: L") {
-  set_core(std::make_unique<AllGatherKvAttention>(comm, cfg, local_len(),
-                                                  all_positions(layout, cfg.L, comm.size()),
-                                                  layout == TokenLayout::zigzag));
+  set_core(std::make_unique<AllGatherKvAttention>(
+      comm, cfg, local_len(), all_positions(layout, cfg.L, comm.size(), cfg.doc_starts),
+      layout == TokenLayout::zigzag));
 }
 
 }  // namespace ody::strategies

@@ -1,7 +1,9 @@
 #include "strategies/block_parts.hpp"
 
 #include <algorithm>
+#include <vector>
 
+#include "layers/documents.hpp"
 #include "layers/linear.hpp"
 #include "layers/rmsnorm.hpp"
 #include "layers/rope.hpp"
@@ -12,6 +14,13 @@ namespace ody::strategies::parts {
 using namespace layers;
 using Z = std::int64_t;
 
+Span1<const Pos> rope_pos(const BlockConfig& c, const Pos* pos, Z n, std::vector<Pos>& store) {
+  if (c.doc_starts.empty()) return Span1<const Pos>(pos, n);
+  store.resize(n);
+  rope_positions(c.doc_starts, pos, n, store.data());
+  return Span1<const Pos>(store.data(), n);
+}
+
 void qkv_forward(const BlockConfig& c, const Tokens& t, const BlockWeights& w, Span2<const float> x,
                  Span2<float> u, Span1<float> rstd, float* q, float* k, float* v) {
   const Z T = t.T(), Dh = c.head_dim();
@@ -19,7 +28,8 @@ void qkv_forward(const BlockConfig& c, const Tokens& t, const BlockWeights& w, S
   linear_forward(Span2<float>(q, T, c.H * Dh), Mat<const float>(u), w.wq);
   linear_forward(Span2<float>(k, T, c.G * Dh), Mat<const float>(u), w.wk);
   linear_forward(Span2<float>(v, T, c.G * Dh), Mat<const float>(u), w.wv);
-  const Span1<const Pos> pos(t.pos, t.Ll);
+  std::vector<Pos> store;
+  const Span1<const Pos> pos = rope_pos(c, t.pos, t.Ll, store);
   const Span4<float> q4(q, t.B, t.Ll, c.H, Dh), k4(k, t.B, t.Ll, c.G, Dh);
   rope_forward(q4, q4, pos);
   rope_forward(k4, k4, pos);
@@ -29,7 +39,8 @@ void qkv_backward(const BlockConfig& c, const Tokens& t, const BlockWeights& w, 
                   float* dq, float* dk, const float* dv, Span2<const float> u, Span2<const float> x,
                   Span1<const float> rstd, Span2<float> du, Span2<float> dh) {
   const Z T = t.T(), Dh = c.head_dim();
-  const Span1<const Pos> pos(t.pos, t.Ll);
+  std::vector<Pos> store;
+  const Span1<const Pos> pos = rope_pos(c, t.pos, t.Ll, store);
   const Span4<float> dq4(dq, t.B, t.Ll, c.H, Dh), dk4(dk, t.B, t.Ll, c.G, Dh);
   rope_backward(dq4, dq4, pos);
   rope_backward(dk4, dk4, pos);

@@ -5,6 +5,7 @@
 // Each function is the Block's arithmetic in the Block's order; who keeps which buffer
 // (and so the strategy's peak memory) stays with the caller.
 #include <cstdint>
+#include <vector>
 
 #include "layers/block.hpp"
 #include "layers/views.hpp"
@@ -19,6 +20,10 @@ struct Tokens {
 };
 
 // u [T, d] = RMSNorm(x; attn_norm) with rstd [T] saved; q [T, H·Dh], k, v [T, G·Dh] = u·Wᵀ;
+// The positions RoPE rotates tokens at global positions pos [n] by: pos itself, or restarted
+// per document in a packed sequence (layers/documents.hpp), then held in `store`.
+layers::Span1<const layers::Pos> rope_pos(const layers::BlockConfig& c, const layers::Pos* pos,
+                                          std::int64_t n, std::vector<layers::Pos>& store);
 // RoPE on q and k at the tokens' positions.
 void qkv_forward(const layers::BlockConfig& c, const Tokens& t, const layers::BlockWeights& w,
                  layers::Span2<const float> x, layers::Span2<float> u, layers::Span1<float> rstd,

@@ -16,7 +16,7 @@ const std::vector<Entry>& entries() {
   static const std::vector<Entry> table = [] {
     const std::vector<TokenLayout> contiguous{TokenLayout::contiguous};
     const std::vector<TokenLayout> any{TokenLayout::contiguous, TokenLayout::zigzag,
-                                       TokenLayout::stripe};
+                                       TokenLayout::stripe, TokenLayout::per_doc};
     std::vector<Entry> t;
     t.push_back({"ulysses",
                  {WeightMode::replicated, WeightMode::zero3},

@@ -17,9 +17,10 @@ WeightMode ContextParallel::check_mode(WeightMode mode, const char* who) {
   return mode;
 }
 
-std::vector<std::vector<Pos>> ContextParallel::all_positions(TokenLayout layout, Z L, int n) {
+std::vector<std::vector<Pos>> ContextParallel::all_positions(TokenLayout layout, Z L, int n,
+                                                             std::span<const Pos> docs) {
   std::vector<std::vector<Pos>> pos;
-  for (int r = 0; r < n; ++r) pos.push_back(local_positions(layout, L, n, r));
+  for (int r = 0; r < n; ++r) pos.push_back(local_positions(layout, L, n, r, docs));
   return pos;
 }
 

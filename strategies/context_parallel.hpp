@@ -38,8 +38,10 @@ class ContextParallel : public Strategy {
   // The weights' traffic (all-reduce of the gradients, or the ZeRO-3 gathers and
   // reduce-scatter) added to a core's.
   static void add_weight_cost(Cost& cost, const BlockConfig& c, int n, int rank, WeightMode mode);
-  // Every rank's token positions under `layout` (what a core masks by).
-  static std::vector<std::vector<Pos>> all_positions(TokenLayout layout, std::int64_t L, int n);
+  // Every rank's token positions under `layout` (what a core masks by); docs: the packed
+  // sequence's document starts (per_doc).
+  static std::vector<std::vector<Pos>> all_positions(TokenLayout layout, std::int64_t L, int n,
+                                                     std::span<const Pos> docs = {});
   // "replicated or zero3", else ody::Error "<who>: weight mode".
   static WeightMode check_mode(WeightMode mode, const char* who);
 

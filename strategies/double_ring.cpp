@@ -20,12 +20,13 @@ class DoubleRingAttention final : public AttentionCore {
  public:
   DoubleRingAttention(comm::Communicator& world, comm::Communicator& inner,
                       comm::Communicator& outer, RingAttention::Shape shape, bool causal,
-                      std::vector<std::vector<Pos>> block_pos, bool balanced)
+                      std::vector<std::vector<Pos>> block_pos, bool balanced,
+                      std::vector<Pos> doc_starts)
       : world_(world),
         inner_(inner),
         outer_(outer),
         sh_(shape),
-        blocks_(world, shape, causal, std::move(block_pos), balanced) {}
+        blocks_(world, shape, causal, std::move(block_pos), balanced, std::move(doc_starts)) {}
   void forward(float* o, float* lse, const float* q, const float* kv) override {
     detail::with_wire(sh_.bf16_wire, [&](auto w) { forward_impl<decltype(w)>(o, lse, q, kv); });
   }
@@ -141,7 +142,7 @@ void DoubleRing::check(const BlockConfig& cfg, int n, int window, TokenLayout la
   cfg.validate();
   ODY_REQUIRE(window >= 1 && n % window == 0, "double-ring: window",
               "a divisor of N = " + std::to_string(n) + " (inner=w,outer=N/w)", window);
-  check_layout(layout, cfg.L, n, "double-ring: L");
+  check_layout(layout, cfg.L, n, "double-ring: L", cfg.doc_starts);
 }
 
 DoubleRing::DoubleRing(const BlockConfig& cfg, comm::Communicator& world, int window,
@@ -164,7 +165,8 @@ DoubleRing::DoubleRing(const BlockConfig& cfg, comm::Communicator& world, int wi
       *comm_, inner, outer,
       RingAttention::Shape{cfg.B, local_len(), cfg.H, cfg.G, cfg.head_dim(),
                            detail::bf16_wire(cfg)},
-      cfg.causal, all_positions(layout(), cfg.L, n), layout() == TokenLayout::zigzag));
+      cfg.causal, all_positions(layout(), cfg.L, n, cfg.doc_starts),
+      layout() == TokenLayout::zigzag, cfg.doc_starts));
 }
 
 DoubleRing::~DoubleRing() = default;

@@ -106,8 +106,8 @@ Resolved resolve_shape(const Entry& e, const BlockConfig& cfg, int n, const Stra
     std::map<int, int> per;  // node -> ranks
     for (int node : o.node_of_rank) ++per[node];
     const int first = per.begin()->second;
-    if (per.size() > 1 && std::all_of(per.begin(), per.end(),
-                                       [&](const auto& kv) { return kv.second == first; }))
+    if (per.size() > 1 &&
+        std::all_of(per.begin(), per.end(), [&](const auto& kv) { return kv.second == first; }))
       prefs.insert(prefs.begin(), first);
   }
   for (int i : prefs) {

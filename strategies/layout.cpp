@@ -15,12 +15,15 @@ std::string_view to_string(TokenLayout layout) {
       return "zigzag";
     case TokenLayout::stripe:
       return "stripe";
+    case TokenLayout::per_doc:
+      return "per-doc";
   }
   return "?";
 }
 
 std::int64_t layout_divisor(TokenLayout layout, int n) {
-  return layout == TokenLayout::zigzag ? 2 * std::int64_t(n) : std::int64_t(n);
+  return layout == TokenLayout::zigzag || layout == TokenLayout::per_doc ? 2 * std::int64_t(n)
+                                                                         : std::int64_t(n);
 }
 
 namespace {
@@ -30,11 +33,36 @@ std::string nearest(std::int64_t value, std::int64_t m) {
 }
 }  // namespace
 
-void check_layout(TokenLayout layout, std::int64_t L, int n, const char* where) {
+namespace {
+// The documents of a per_doc layout: [start, end) each; no documents = one.
+std::vector<std::pair<std::int64_t, std::int64_t>> documents(std::int64_t L,
+                                                             std::span<const std::int64_t> docs) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> out;
+  if (docs.empty()) return {{0, L}};
+  for (std::size_t j = 0; j < docs.size(); ++j)
+    out.push_back({docs[j], j + 1 < docs.size() ? docs[j + 1] : L});
+  return out;
+}
+}  // namespace
+
+void check_layout(TokenLayout layout, std::int64_t L, int n, const char* where,
+                  std::span<const std::int64_t> docs) {
   ODY_REQUIRE(n >= 1, where, "a group size N >= 1", "N = ", n);
   const std::int64_t m = layout_divisor(layout, n);
-  const std::string rule = layout == TokenLayout::zigzag
-                               ? "L % (2N) == 0 (zigzag: 2N chunks)"
+  if (layout == TokenLayout::per_doc && !docs.empty()) {
+    const auto d = documents(L, docs);
+    for (std::size_t j = 0; j < d.size(); ++j) {
+      const std::int64_t len = d[j].second - d[j].first;
+      ODY_REQUIRE(len % m == 0, where,
+                  "every document's length % (2N) == 0 (per-doc: 2N chunks of each), N = " +
+                      std::to_string(n) + ", nearest valid length of document " +
+                      std::to_string(j) + ": " + nearest(len, m),
+                  "document ", j, " (at ", d[j].first, ") of length ", len);
+    }
+    return;
+  }
+  const std::string rule = m == 2 * n
+                               ? "L % (2N) == 0 (" + std::string(to_string(layout)) + ": 2N chunks)"
                                : "L % N == 0 (" + std::string(to_string(layout)) + ")";
   ODY_REQUIRE(L > 0 && L % m == 0, where,
               rule + ", N = " + std::to_string(n) +
@@ -51,10 +79,20 @@ void check_divisible(const char* where, const char* name, std::int64_t value,
               name, " = ", value);
 }
 
-std::vector<std::int64_t> local_positions(TokenLayout layout, std::int64_t L, int n, int r) {
-  check_layout(layout, L, n, "local_positions: L");
+std::vector<std::int64_t> local_positions(TokenLayout layout, std::int64_t L, int n, int r,
+                                          std::span<const std::int64_t> docs) {
+  check_layout(layout, L, n, "local_positions: L", docs);
   const std::int64_t ll = L / n;
   std::vector<std::int64_t> pos(ll);
+  if (layout == TokenLayout::per_doc) {
+    pos.clear();
+    for (const auto& [start, end] : documents(L, docs)) {
+      const std::int64_t c = (end - start) / (2 * n);
+      for (std::int64_t j = 0; j < c; ++j) pos.push_back(start + r * c + j);
+      for (std::int64_t j = 0; j < c; ++j) pos.push_back(start + (2 * n - 1 - r) * c + j);
+    }
+    return pos;
+  }
   for (std::int64_t j = 0; j < ll; ++j) {
     switch (layout) {
       case TokenLayout::contiguous:
@@ -63,7 +101,8 @@ std::vector<std::int64_t> local_positions(TokenLayout layout, std::int64_t L, in
       case TokenLayout::stripe:
         pos[j] = j * n + r;
         break;
-      case TokenLayout::zigzag: {
+      case TokenLayout::zigzag:
+      case TokenLayout::per_doc: {
         const std::int64_t c = L / (2 * n);
         pos[j] = j < c ? r * c + j : (2 * n - 1 - r) * c + (j - c);
         break;
@@ -74,8 +113,8 @@ std::vector<std::int64_t> local_positions(TokenLayout layout, std::int64_t L, in
 }
 
 void shard(TokenLayout layout, const float* full, float* local, std::int64_t B, std::int64_t L,
-           std::int64_t w, int n, int r) {
-  const auto pos = local_positions(layout, L, n, r);
+           std::int64_t w, int n, int r, std::span<const std::int64_t> docs) {
+  const auto pos = local_positions(layout, L, n, r, docs);
   const std::int64_t ll = L / n;
   for (std::int64_t b = 0; b < B; ++b)
     for (std::int64_t j = 0; j < ll; ++j)
@@ -83,14 +122,14 @@ void shard(TokenLayout layout, const float* full, float* local, std::int64_t B, 
 }
 
 void unshard(TokenLayout layout, const float* local, float* full, std::int64_t B, std::int64_t L,
-             std::int64_t w, comm::Communicator& comm) {
+             std::int64_t w, comm::Communicator& comm, std::span<const std::int64_t> docs) {
   const int n = comm.size();
-  check_layout(layout, L, n, "unshard: L");
+  check_layout(layout, L, n, "unshard: L", docs);
   const std::int64_t ll = L / n, block = B * ll * w;
   std::vector<float> all(static_cast<std::size_t>(block * n));  // [N][B, L/N, w]
   comm.all_gather(comm::cbuf(local, block), comm::buf(all));
   for (int r = 0; r < n; ++r) {
-    const auto pos = local_positions(layout, L, n, r);
+    const auto pos = local_positions(layout, L, n, r, docs);
     for (std::int64_t b = 0; b < B; ++b)
       for (std::int64_t j = 0; j < ll; ++j)
         std::copy_n(all.data() + r * block + (b * ll + j) * w, w, full + (b * L + pos[j]) * w);

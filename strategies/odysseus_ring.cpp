@@ -26,7 +26,7 @@ void OdysseusRing::check(const BlockConfig& cfg, int n, int T, TokenLayout layou
               "tp size T dividing N = " + std::to_string(n) + " (mesh tp=T,ring=N/T; " +
                   valid_meshes(cfg, n) + ")",
               "T = ", T);
-  check_layout(layout, cfg.L, n, "odysseus-ring: L");
+  check_layout(layout, cfg.L, n, "odysseus-ring: L", cfg.doc_starts);
   check_divisible(
       ("odysseus-ring: H (query heads are sharded over the tp group; " + valid_meshes(cfg, n) + ")")
           .c_str(),

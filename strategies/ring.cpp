@@ -6,7 +6,7 @@ namespace ody::strategies {
 
 void Ring::check(const BlockConfig& cfg, int n, TokenLayout layout) {
   cfg.validate();
-  check_layout(layout, cfg.L, n, "ring: L");
+  check_layout(layout, cfg.L, n, "ring: L", cfg.doc_starts);
 }
 
 Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)
@@ -19,7 +19,8 @@ Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode, To
       comm,
       RingAttention::Shape{cfg.B, local_len(), cfg.H, cfg.G, cfg.head_dim(),
                            detail::bf16_wire(cfg)},
-      cfg.causal, all_positions(layout, cfg.L, comm.size()), layout == TokenLayout::zigzag));
+      cfg.causal, all_positions(layout, cfg.L, comm.size(), cfg.doc_starts),
+      layout == TokenLayout::zigzag, cfg.doc_starts));
 }
 
 }  // namespace ody::strategies

@@ -4,6 +4,7 @@
 
 #include "base/error.hpp"
 #include "kernels/attention.hpp"
+#include "layers/documents.hpp"
 #include "strategies/layout.hpp"
 #include "strategies/wire.hpp"
 
@@ -15,7 +16,8 @@ namespace {
 constexpr comm::Tag kKvTag = 1, kAccTag = 2;
 }
 
-GroupRows group_rows(TokenLayout layout, Z L, int inner, int ring, bool balanced) {
+GroupRows group_rows(TokenLayout layout, Z L, int inner, int ring, bool balanced,
+                     std::span<const Pos> docs) {
   const int n = inner * ring;
   const Z Ll = L / n, c = Ll / 2;
   GroupRows g;
@@ -26,7 +28,7 @@ GroupRows group_rows(TokenLayout layout, Z L, int inner, int ring, bool balanced
   for (int rho = 0; rho < ring; ++rho) {
     std::vector<Pos> pos(inner * Ll);
     for (int s = 0; s < inner; ++s) {
-      const auto lp = local_positions(layout, L, n, s + inner * rho);
+      const auto lp = local_positions(layout, L, n, s + inner * rho, docs);
       for (Z j = 0; j < Ll; ++j) pos[g.map[s * Ll + j]] = lp[j];
     }
     if (balanced) {  // first half in ring chunk rho, second half in ring chunk 2R-1-rho
@@ -43,12 +45,14 @@ GroupRows group_rows(TokenLayout layout, Z L, int inner, int ring, bool balanced
 }
 
 RingAttention::RingAttention(comm::Communicator& ring, Shape shape, bool causal,
-                             std::vector<std::vector<Pos>> block_pos, bool balanced)
+                             std::vector<std::vector<Pos>> block_pos, bool balanced,
+                             std::vector<Pos> doc_starts)
     : ring_(&ring),
       sh_(shape),
       causal_(causal),
       balanced_(balanced && causal),
-      block_pos_(std::move(block_pos)) {}
+      block_pos_(std::move(block_pos)),
+      doc_starts_(std::move(doc_starts)) {}
 
 template <class W>
 void RingAttention::attend(float* o, float* lse, const W* q, const W* blk, int src) const {
@@ -57,6 +61,7 @@ void RingAttention::attend(float* o, float* lse, const W* q, const W* blk, int s
   const kernels::LseStrides sl{hq * Lb, Lb};
   kernels::AttentionOptions opt;
   opt.causal = causal_;
+  layers::set_documents(opt, doc_starts_);
   opt.accumulate = true;
   const BlockPart p = part(src);
   kernels::attention_forward<W, float>(
@@ -74,6 +79,7 @@ void RingAttention::attend_backward(float* dq, float* dkv, const float* dout, co
   const kernels::LseStrides sl{hq * Lb, Lb};
   kernels::AttentionOptions opt;
   opt.causal = causal_;
+  layers::set_documents(opt, doc_starts_);
   opt.accumulate = true;
   const BlockPart p = part(src);
   const Z qo = p.q0 * hq * Dh, ko = p.k0 * hk * Dh;

@@ -51,7 +51,8 @@ struct GroupRows {
   std::vector<std::int64_t> map;
   std::vector<std::vector<Pos>> block_pos;
 };
-GroupRows group_rows(TokenLayout layout, std::int64_t L, int inner, int ring, bool balanced);
+GroupRows group_rows(TokenLayout layout, std::int64_t L, int inner, int ring, bool balanced,
+                     std::span<const Pos> docs = {});
 
 // The rows of this rank's queries against the rows of source block `src` that a causal
 // zigzag (balanced) step computes, blocks of Lb rows (first half ring chunk j, second half
@@ -74,8 +75,10 @@ class RingAttention final : public AttentionCore {
     std::int64_t B, Lb, hq, hk, Dh;
     bool bf16_wire = false;
   };
+  // doc_starts: a packed sequence's documents (BlockConfig::doc_starts; empty: one).
   RingAttention(comm::Communicator& ring, Shape shape, bool causal,
-                std::vector<std::vector<Pos>> block_pos, bool balanced);
+                std::vector<std::vector<Pos>> block_pos, bool balanced,
+                std::vector<Pos> doc_starts = {});
   // o [B, Lb, hq, Dh], lse [B, hq, Lb] (fp32, overwritten); kv: k then v [B, Lb, hk, Dh].
   void forward(float* o, float* lse, const float* q, const float* kv) override;
   // dq [B, Lb, hq, Dh] and dkv (dk then dv, [B, Lb, hk, Dh] each) of this rank's own rows,
@@ -118,6 +121,7 @@ class RingAttention final : public AttentionCore {
   Shape sh_;
   bool causal_, balanced_;
   std::vector<std::vector<Pos>> block_pos_;
+  std::vector<Pos> doc_starts_;
 };
 
 }  // namespace ody::strategies

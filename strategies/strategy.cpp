@@ -33,8 +33,8 @@ Strategy::Strategy(const BlockConfig& cfg, comm::Communicator& comm, TokenLayout
                    const char* who)
     : cfg_(cfg), comm_(&comm) {
   cfg_.validate();
-  check_layout(layout, cfg.L, comm.size(), who);
-  pos_ = local_positions(layout, cfg.L, comm.size(), comm.rank());
+  check_layout(layout, cfg.L, comm.size(), who, cfg.doc_starts);
+  pos_ = local_positions(layout, cfg.L, comm.size(), comm.rank(), cfg.doc_starts);
 }
 
 Strategy::Strategy(const BlockConfig& cfg, comm::Communicator& world,

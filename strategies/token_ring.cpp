@@ -4,6 +4,7 @@
 
 #include "kernels/attention.hpp"
 #include "kernels/attention_merge.hpp"
+#include "layers/documents.hpp"
 #include "strategies/ring_attention.hpp"
 #include "strategies/wire.hpp"
 
@@ -51,6 +52,7 @@ class TokenRingAttention final : public AttentionCore {
   kernels::AttentionOptions options() const {
     kernels::AttentionOptions opt;
     opt.causal = c_.causal;
+    layers::set_documents(opt, c_.doc_starts);
     opt.accumulate = true;
     return opt;
   }
@@ -189,7 +191,7 @@ class TokenRingAttention final : public AttentionCore {
 
 void TokenRing::check(const BlockConfig& cfg, int n, TokenLayout layout) {
   cfg.validate();
-  check_layout(layout, cfg.L, n, "token-ring: L");
+  check_layout(layout, cfg.L, n, "token-ring: L", cfg.doc_starts);
 }
 
 TokenRing::TokenRing(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)
@@ -199,9 +201,9 @@ TokenRing::TokenRing(const BlockConfig& cfg, comm::Communicator& comm, WeightMod
                      TokenLayout layout)
     : ContextParallel((check(cfg, comm.size(), layout), cfg), comm, nullptr,
                       check_mode(mode, "token-ring"), layout, "token-ring: L") {
-  set_core(std::make_unique<TokenRingAttention>(comm, cfg, local_len(),
-                                                all_positions(layout, cfg.L, comm.size()),
-                                                layout == TokenLayout::zigzag));
+  set_core(std::make_unique<TokenRingAttention>(
+      comm, cfg, local_len(), all_positions(layout, cfg.L, comm.size(), cfg.doc_starts),
+      layout == TokenLayout::zigzag));
 }
 
 }  // namespace ody::strategies

@@ -4,9 +4,11 @@
 
 #include "base/error.hpp"
 #include "kernels/attention.hpp"
+#include "layers/documents.hpp"
 #include "layers/linear.hpp"
 #include "layers/rmsnorm.hpp"
 #include "layers/rope.hpp"
+#include "strategies/block_parts.hpp"
 #include "strategies/seq_exchange.hpp"
 #include "strategies/weight_slices.hpp"
 
@@ -66,12 +68,12 @@ TpAttention::TpAttention(const BlockConfig& cfg, comm::Communicator& comm, comm:
     return;
   }
   const bool balanced = cfg.causal && layout == TokenLayout::zigzag;
-  GroupRows rows = group_rows(layout, cfg.L, n, R, balanced);
+  GroupRows rows = group_rows(layout, cfg.L, n, R, balanced, cfg.doc_starts);
   map_ = std::move(rows.map);
   pos_full_ = rows.block_pos[ring->rank()];
   ring_ = std::make_unique<RingAttention>(
       *ring, RingAttention::Shape{cfg.B, Lg_, hq_, hk_, Dh, detail::bf16_wire(cfg)}, cfg.causal,
-      std::move(rows.block_pos), balanced);
+      std::move(rows.block_pos), balanced, cfg.doc_starts);
 }
 
 void TpAttention::set_weights(const BlockWeights& full) {
@@ -107,7 +109,8 @@ void TpAttention::forward(float* h, const float* x) {
   linear_forward(Span2<float>(q_.data(), TL, hq_ * Dh), uf, wq_);
   linear_forward(Span2<float>(kv_.data(), TL, hk_ * Dh), uf, wk_);
   linear_forward(Span2<float>(kv_.data() + nkv, TL, hk_ * Dh), uf, wv_);
-  const Span1<const Pos> pos(pos_full_.data(), Lg_);
+  std::vector<Pos> rope_store;
+  const Span1<const Pos> pos = parts::rope_pos(c, pos_full_.data(), Lg_, rope_store);
   const Span4<float> q4(q_.data(), c.B, Lg_, hq_, Dh), k4(kv_.data(), c.B, Lg_, hk_, Dh);
   rope_forward(q4, q4, pos);
   rope_forward(k4, k4, pos);
@@ -116,6 +119,7 @@ void TpAttention::forward(float* h, const float* x) {
   } else {
     kernels::AttentionOptions opt;
     opt.causal = c.causal;
+    layers::set_documents(opt, c.doc_starts);
     kernels::attention_forward<float, float>(
         o_.data(), lse_.data(), q_.data(), kv_.data(), kv_.data() + nkv, pos_full_.data(),
         pos_full_.data(), kernels::AttentionShape{c.B, Lg_, Lg_, hq_, hk_, Dh}, opt);
@@ -161,6 +165,7 @@ void TpAttention::backward(float* dx, const float* dh) {
   } else {
     kernels::AttentionOptions opt;
     opt.causal = c.causal;
+    layers::set_documents(opt, c.doc_starts);
     kernels::attention_backward<float, float>(
         dq.data(), dkv.data(), dkv.data() + nkv, dO.data(), q_.data(), kv_.data(), kv_.data() + nkv,
         o_.data(), lse_.data(), pos_full_.data(), pos_full_.data(),
@@ -173,7 +178,8 @@ void TpAttention::backward(float* dx, const float* dh) {
   release(kv_);
   release(o_);
   release(lse_);
-  const Span1<const Pos> pos(pos_full_.data(), Lg_);
+  std::vector<Pos> rope_store;
+  const Span1<const Pos> pos = parts::rope_pos(c, pos_full_.data(), Lg_, rope_store);
   const Span4<float> dq4(dq.data(), c.B, Lg_, hq_, Dh), dk4(dkv.data(), c.B, Lg_, hk_, Dh);
   rope_backward(dq4, dq4, pos);
   rope_backward(dk4, dk4, pos);

@@ -4,6 +4,7 @@
 
 #include "base/error.hpp"
 #include "kernels/attention.hpp"
+#include "layers/documents.hpp"
 #include "layers/linear.hpp"
 #include "layers/rmsnorm.hpp"
 #include "layers/row_blocked_mlp.hpp"
@@ -90,6 +91,7 @@ void Ulysses::do_forward(Span3<float> y, Span3<const float> x) {
   lse_.resize(c.B * hq * c.L);
   kernels::AttentionOptions opt;
   opt.causal = c.causal;
+  layers::set_documents(opt, c.doc_starts);
   const kernels::AttentionShape shape{c.B, c.L, c.L, hq, hk, Dh};
   kernels::attention_forward<float, float>(oh_.data(), lse_.data(), qh_.data(), kh_.data(),
                                            vh_.data(), pos_full_.data(), pos_full_.data(), shape,
@@ -139,6 +141,7 @@ void Ulysses::do_backward(Span3<float> dx, Span3<const float> dy) {
   std::vector<float> dqh(qh_.size()), dkh(kh_.size()), dvh(vh_.size());
   kernels::AttentionOptions opt;
   opt.causal = c.causal;
+  layers::set_documents(opt, c.doc_starts);
   const kernels::AttentionShape shape{c.B, c.L, c.L, hq, hk, Dh};
   kernels::attention_backward<float, float>(
       dqh.data(), dkh.data(), dvh.data(), doh.data(), qh_.data(), kh_.data(), vh_.data(),

@@ -33,7 +33,7 @@ void Usp::check(const BlockConfig& cfg, int n, int U, TokenLayout layout) {
               "ulysses size U dividing N = " + std::to_string(n) + " (mesh ulysses=U,ring=N/U; " +
                   valid_meshes(cfg, n) + ")",
               "U = ", U);
-  check_layout(layout, cfg.L, n, "usp: L");
+  check_layout(layout, cfg.L, n, "usp: L", cfg.doc_starts);
   check_divisible(
       ("usp: H (query heads are sharded over the ulysses group; " + valid_meshes(cfg, n) + ")")
           .c_str(),
@@ -66,13 +66,13 @@ Usp::Usp(const BlockConfig& cfg, comm::Communicator& world, int ulysses, WeightM
   extra_comms_ = {uly_, &ring};
   weights_ = std::make_unique<FullWeights>(cfg, *comm_, mode);
   const bool balanced = cfg.causal && layout_ == TokenLayout::zigzag;
-  GroupRows rows = group_rows(layout_, cfg.L, U_, R, balanced);
+  GroupRows rows = group_rows(layout_, cfg.L, U_, R, balanced, cfg.doc_starts);
   map_ = std::move(rows.map);
   ring_ = std::make_unique<RingAttention>(
       ring,
       RingAttention::Shape{cfg.B, U_ * local_len(), cfg.H / U_, heads_per_rank(cfg.G, U_),
                            cfg.head_dim(), detail::bf16_wire(cfg)},
-      cfg.causal, std::move(rows.block_pos), balanced);
+      cfg.causal, std::move(rows.block_pos), balanced, cfg.doc_starts);
   x1_ = x2_ = x3_ = detail::WirePair(cfg.precision);
   const Z T = cfg.B * local_len();
   x_ = Array2("x", T, cfg.d);

@@ -31,6 +31,8 @@
 #include "experiments/common/progress.hpp"
 #include "experiments/common/trace_file.hpp"
 #include "layers/block_io.hpp"
+#include "layers/documents.hpp"
+#include "layers/npy.hpp"
 
 namespace ody::experiments::bench {
 namespace {
@@ -57,8 +59,14 @@ int run(int argc, char** argv) {
   const int steps = o.run.warmup + o.run.iters;
   Progress progress(s.rank() == 0, runnable * steps + ((o.check || o.baseline) ? steps : 0));
   const Inputs in = make_inputs(o, cfg);
-  if (!o.dump.empty() && s.rank() == 0)
+  if (!o.dump.empty() && s.rank() == 0) {
     layers::save_block_inputs(std::filesystem::path(o.dump) / "inputs", in.x, in.dy, in.w);
+    if (!cfg.doc_starts.empty()) {  // the documents, for an outside checker (int64)
+      const auto lens = layers::doc_lens_of(cfg.doc_starts, cfg.L);
+      layers::write_npy_int64(std::filesystem::path(o.dump) / "inputs" / "doc_lens.npy",
+                              lens.data(), {lens.size()});
+    }
+  }
   const Reference ref = run_reference(o, cfg, in, s, progress);
   const Setting setting{cfg, *std::max_element(nodes.begin(), nodes.end()) + 1, ref,
                         std::move(placed)};

@@ -23,8 +23,10 @@ double check_outputs(const Result& res, strategies::Strategy& st, const layers::
                      const Options& o, const Array3& yl, const Array3& dxl, const Reference& ref,
                      Session& s) {
   Array3 yf("yf", cfg.B, cfg.L, cfg.d), dxf("dxf", cfg.B, cfg.L, cfg.d);
-  strategies::unshard(res.layout, yl.data(), yf.data(), cfg.B, cfg.L, cfg.d, st.comm());
-  strategies::unshard(res.layout, dxl.data(), dxf.data(), cfg.B, cfg.L, cfg.d, st.comm());
+  strategies::unshard(res.layout, yl.data(), yf.data(), cfg.B, cfg.L, cfg.d, st.comm(),
+                      cfg.doc_starts);
+  strategies::unshard(res.layout, dxl.data(), dxf.data(), cfg.B, cfg.L, cfg.d, st.comm(),
+                      cfg.doc_starts);
   layers::BlockGrads g(cfg);
   st.gather_grads(g);
   if (s.rank() == 0 && !o.dump.empty())
@@ -70,9 +72,10 @@ Result measure(const Planned& planned, const layers::BlockConfig& cfg, const Opt
   res.weights = std::string(strategies::to_string(st->weight_mode()));
   // Inputs: this rank's shard of the full tensors, in the strategy's layout slot.
   Array3 xl("xl", cfg.B, Ll, cfg.d), dyl("dyl", cfg.B, Ll, cfg.d);
-  strategies::shard(res.layout, in.x.data(), xl.data(), cfg.B, cfg.L, cfg.d, p, st->layout_rank());
-  strategies::shard(res.layout, in.dy.data(), dyl.data(), cfg.B, cfg.L, cfg.d, p,
-                    st->layout_rank());
+  strategies::shard(res.layout, in.x.data(), xl.data(), cfg.B, cfg.L, cfg.d, p, st->layout_rank(),
+                    cfg.doc_starts);
+  strategies::shard(res.layout, in.dy.data(), dyl.data(), cfg.B, cfg.L, cfg.d, p, st->layout_rank(),
+                    cfg.doc_starts);
   st->set_weights(in.w);
   const strategies::Cost cost = st->cost();
   res.peak_expected = expected_peak_bytes(cost, cfg, p);

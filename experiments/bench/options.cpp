@@ -5,13 +5,15 @@
 #include "base/error.hpp"
 #include "experiments/common/tool.hpp"
 #include "layers/block_io.hpp"
+#include "layers/documents.hpp"
 #include "topology/placement.hpp"
 
 namespace ody::experiments::bench {
 
 void add_flags(CLI::App& app, Options& o) {
-  app.add_option("--strategy", o.strategy,
-                 "tpsp, ulysses, ring, odysseus, usp, odysseus-ring, or all");
+  std::string names;
+  for (const auto& n : strategies::strategy_names()) names += n + ", ";
+  app.add_option("--strategy", o.strategy, names + "a comma-separated list of them, or all");
   app.add_option("--seq-len", o.seq_len, "global sequence length L (K/M suffixes)");
   app.add_option("--hidden", o.hidden, "hidden size d");
   app.add_option("--heads", o.heads, "query heads H");
@@ -27,7 +29,10 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--weights", o.weights,
                  "replicated, zero3, zero3-mlp or tp (default: each strategy's own)");
   app.add_option("--layout", o.layout,
-                 "zigzag, contiguous or stripe (default: zigzag for rings when causal)");
+                 "zigzag, contiguous, stripe or per-doc (default: zigzag for rings when causal)");
+  app.add_option("--doc-lens", o.doc_lens,
+                 "packed sequence: document lengths a,b,c (summing to L) or random:SEED[:MEAN] "
+                 "(a long-tail draw, printed); default one document");
   app.add_option("--virtual-nodes", o.virtual_nodes,
                  "pretend the ranks form K nodes (contiguous blocks) for placement and "
                  "hierarchical collectives");
@@ -69,10 +74,20 @@ strategies::TokenLayout parse_layout(const std::string& s) {
   if (s == "zigzag") return TokenLayout::zigzag;
   if (s == "contiguous") return TokenLayout::contiguous;
   if (s == "stripe") return TokenLayout::stripe;
-  throw UsageError("--layout: expected one of zigzag, contiguous, stripe, found '" + s + "'");
+  if (s == "per-doc") return TokenLayout::per_doc;
+  throw UsageError("--layout: expected one of zigzag, contiguous, stripe, per-doc, found '" + s +
+                   "'");
 }
 
-bool is_hybrid(const std::string& name) { return name == "usp" || name == "odysseus-ring"; }
+// Whether `mesh` names the dimensions of strategy `name`'s own mesh (inner first).
+bool mesh_fits(const std::string& name, const std::vector<strategies::MeshDim>& mesh,
+               const layers::BlockConfig& cfg, int n) {
+  const auto own = strategies::default_mesh(name, cfg, n);
+  if (own.size() != mesh.size() || own.size() < 2) return false;
+  for (std::size_t k = 0; k < own.size(); ++k)
+    if (own[k].name != mesh[k].name) return false;
+  return true;
+}
 
 }  // namespace
 
@@ -104,6 +119,9 @@ Plan make_plan(const Options& o, int world_size) {
       cfg.causal = o.causal;
     }
     cfg.precision = layers::parse_precision(o.dtype, "--dtype");
+    if (!o.doc_lens.empty()) {
+      cfg.doc_starts = layers::doc_starts_of(layers::parse_doc_lens(o.doc_lens, cfg.L));
+    }
     cfg.validate();
   } catch (const ody::Error& e) {
     throw UsageError(e.what());
@@ -122,31 +140,31 @@ Plan make_plan(const Options& o, int world_size) {
   }
 
   const bool all = o.strategy == "all";
-  std::vector<std::string> names =
-      all ? strategies::strategy_names() : std::vector<std::string>{o.strategy};
-  if (!all) {
-    const auto known = strategies::strategy_names();
-    if (std::find(known.begin(), known.end(), o.strategy) == known.end()) {
+  std::vector<std::string> names;
+  if (all) names = strategies::strategy_names();
+  const auto known = strategies::strategy_names();
+  for (std::size_t at = 0; !all && at <= o.strategy.size();) {
+    const std::size_t comma = std::min(o.strategy.find(',', at), o.strategy.size());
+    const std::string name = o.strategy.substr(at, comma - at);
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
       std::string list;
       for (const auto& n : known) list += (list.empty() ? "" : ", ") + n;
-      throw UsageError("--strategy: expected one of " + list + " or all, found '" + o.strategy +
-                       "'");
+      throw UsageError("--strategy: expected one of " + list +
+                       ", a comma-separated list of them, or all, found '" + name + "'");
     }
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    at = comma + 1;
   }
+  const bool many = names.size() > 1;
   for (const auto& name : names) {
     Planned p{name, common, {}};
-    // --mesh describes a hybrid's two dimensions; with --strategy all it applies to the
+    // --mesh describes a hybrid's two dimensions; with several strategies it applies to the
     // hybrid whose dimension names it uses, and the one-dimensional strategies span N.
-    if (!mesh.empty()) {
-      const bool matches =
-          is_hybrid(name) && ((name == "usp" && mesh.front().name == "ulysses") ||
-                              (name == "odysseus-ring" && mesh.front().name == "tp"));
-      if (!all || matches) p.options.mesh = mesh;
-    }
+    if (!mesh.empty() && (!many || mesh_fits(name, mesh, cfg, world_size))) p.options.mesh = mesh;
     try {
       strategies::check_strategy(name, cfg, world_size, p.options);
     } catch (const ody::Error& e) {
-      if (!all) throw UsageError(e.what());
+      if (!many) throw UsageError(e.what());
       p.skip = e.what();
     }
     plan.runs.push_back(std::move(p));
@@ -154,8 +172,8 @@ Plan make_plan(const Options& o, int world_size) {
   bool any = false;
   for (const auto& p : plan.runs) any = any || p.skip.empty();
   if (!any)
-    throw UsageError("--strategy all: no strategy accepts these options: " +
-                     plan.runs.front().skip);
+    throw UsageError("--strategy " + o.strategy +
+                     ": no strategy accepts these options: " + plan.runs.front().skip);
   return plan;
 }
 

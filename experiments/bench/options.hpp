@@ -21,6 +21,7 @@ struct Options {
   std::string dtype = "f32", trace;
   std::string host_memory = "retain";
   std::string mesh, weights, layout;
+  std::string doc_lens;  // --doc-lens: empty = one document
   int virtual_nodes = 0;
   std::string placement = "auto";  // auto: topology placement of the hybrids; none: launch order
   RunFlags run{3, 1, "", "auto"};  // -n, -w, --json, --backend (experiments/common/harness.hpp)
@@ -40,7 +41,7 @@ struct Planned {
 };
 
 struct Plan {
-  layers::BlockConfig cfg;
+  layers::BlockConfig cfg;  // cfg.doc_starts from --doc-lens
   std::vector<Planned> runs;
 };
 

@@ -4,6 +4,7 @@
 
 #include "experiments/bench/metrics.hpp"
 #include "layers/blas_kernel.hpp"
+#include "layers/documents.hpp"
 #include "layers/host_memory.hpp"
 
 namespace ody::experiments::bench {
@@ -24,6 +25,8 @@ void write_json_header(const Options& o, const Setting& st, Session& s) {
   header["virtual_nodes"] = o.virtual_nodes;
   header["shape"] = {{"B", cfg.B}, {"L", cfg.L},   {"d", cfg.d},           {"H", cfg.H},
                      {"G", cfg.G}, {"i", cfg.ffn}, {"causal", cfg.causal}, {"dtype", o.dtype}};
+  header["doc_lens"] = cfg.doc_starts.empty() ? std::vector<std::int64_t>{cfg.L}
+                                              : layers::doc_lens_of(cfg.doc_starts, cfg.L);
   header["inputs"] = o.load.empty() ? "seed " + std::to_string(o.seed) : "loaded from " + o.load;
   header["host_memory"] = layers::host_memory_policy().description;
   header["timing"] = "median over iterations of the slowest rank";
@@ -57,6 +60,13 @@ void print_header(const Options& o, const Setting& st, const Plan& plan, const S
       (long long)cfg.B, (long long)cfg.L, (long long)cfg.d, (long long)cfg.H, (long long)cfg.G,
       (long long)cfg.ffn, cfg.causal ? "causal" : "non-causal", o.dtype.c_str(), o.run.iters,
       o.run.warmup, o.load.empty() ? ("seed " + std::to_string(o.seed)).c_str() : o.load.c_str());
+  if (!cfg.doc_starts.empty()) {
+    std::string lens;
+    for (auto n : layers::doc_lens_of(cfg.doc_starts, cfg.L))
+      lens += (lens.empty() ? "" : ",") + std::to_string(n);
+    std::printf("# packed: %zu documents (--doc-lens %s): %s\n", cfg.doc_starts.size(),
+                o.doc_lens.c_str(), lens.c_str());
+  }
   std::printf("# host memory: %s\n", layers::host_memory_policy().description.c_str());
   std::printf("# blas: %s\n", layers::blas_info().description().c_str());
   if (st.ref.ms >= 0)

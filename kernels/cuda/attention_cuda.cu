@@ -68,6 +68,11 @@ void check(const char* where, const AttentionShape& s, const AttentionOptions& o
               "Lq=", s.len_q, " Lk=", s.len_k);
   ODY_REQUIRE(std::isfinite(o.scale) && o.scale >= 0.f, where,
               "options.scale >= 0 (0 = 1/sqrt(head_dim))", o.scale);
+  // Packed documents are masked by the CPU kernel only (kernels/attention.hpp); the CUDA
+  // kernels would need the document starts on the device and in their tile test.
+  ODY_REQUIRE(o.num_docs <= 1, std::string(where) + ": options.doc_starts",
+              "one document (packed sequences are not implemented in the CUDA kernels)", o.num_docs,
+              " documents");
 }
 
 AttentionParams base_params(const AttentionShape& s, const AttentionOptions& o) {

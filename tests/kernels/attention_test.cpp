@@ -372,6 +372,13 @@ TEST(AttentionCpuErrors, BadArgumentsThrow) {
   EXPECT_THROW((attention_forward<float, float>(x.data(), lse.data(), x.data(), x.data(), x.data(),
                                                 pos.data(), pos.data(), s, {}, {}, &ws)),
                ody::Error);  // workspace too small
+  const std::vector<std::int64_t> unsorted{0, 3, 2};
+  AttentionOptions docs;
+  docs.doc_starts = unsorted.data();
+  docs.num_docs = 3;
+  EXPECT_THROW((attention_forward<float, float>(x.data(), lse.data(), x.data(), x.data(), x.data(),
+                                                pos.data(), pos.data(), s, docs)),
+               ody::Error);  // document starts must ascend
   s.head_dim = 0;
   EXPECT_THROW((attention_forward<float, float>(x.data(), lse.data(), x.data(), x.data(), x.data(),
                                                 pos.data(), pos.data(), s, {})),

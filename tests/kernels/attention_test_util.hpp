@@ -289,6 +289,33 @@ inline std::vector<Problem> standard_problems() {
                            zigzag_positions(1, 4, 1024), zigzag_positions(2, 4, 1024), true, 5));
   v.push_back(make_problem("bf16_dense_dh40_lq31_lk45", shape(2, 31, 45, 2, 2, 40), false,
                            cont(0, 31), cont(0, 45), true, 9));
+  // Packed documents (options.doc_starts; static: the span must outlive the problems):
+  // a one-token document, documents across tile edges, a zigzag ring step, bf16, dense.
+  static const std::vector<std::int64_t> docs200{0, 37, 38, 150}, docs120{0, 64, 100},
+      docs1024{0, 100, 101, 700}, docs_one{0};
+  auto packed = [&](Problem p, const std::vector<std::int64_t>& docs) {
+    p.options.doc_starts = docs.data();
+    p.options.num_docs = std::int64_t(docs.size());
+    v.push_back(std::move(p));
+  };
+  packed(make_problem("docs_causal_dh64_L200", shape(1, 200, 200, 2, 1, 64), true, cont(0, 200),
+                      cont(0, 200)),
+         docs200);
+  packed(make_problem("docs_dense_b2_L120", shape(2, 120, 120, 2, 2, 64), false, cont(0, 120),
+                      cont(0, 120)),
+         docs120);
+  packed(make_problem("docs_zigzag_q0_k1", shape(1, 512, 512, 2, 1, 64), true,
+                      zigzag_positions(0, 2, 1024), zigzag_positions(1, 2, 1024)),
+         docs1024);
+  packed(make_problem("docs_zigzag_q1_k1_dense", shape(1, 512, 512, 2, 2, 64), false,
+                      zigzag_positions(1, 2, 1024), zigzag_positions(1, 2, 1024)),
+         docs1024);
+  packed(make_problem("docs_bf16_causal_gqa2_L130", shape(1, 130, 130, 4, 2, 128), true,
+                      cont(0, 130), cont(0, 130), true, 3),
+         docs200);
+  packed(
+      make_problem("docs_one_document", shape(1, 65, 65, 2, 1, 64), true, cont(0, 65), cont(0, 65)),
+      docs_one);
   return v;
 }
 

@@ -114,6 +114,102 @@ INSTANTIATE_TEST_SUITE_P(
                       BlockCase{1, 40, 256, 2, 1, 64, true, true}),  // Dh = 128 as in the benchmark
     [](const auto& info) { return info.param.name(); });
 
+// A packed sequence (BlockConfig::doc_starts, docs/algorithms.md 7) is its documents run
+// apart: the packed Block's y and dx rows of document j equal the independent fp64
+// reference block run on document j alone (positions 0..len_j-1, no documents), and its
+// weight gradients equal the sum over the documents of theirs. Documents of 1, 9 and 14
+// tokens (B = 2: every batch row holds the same documents), causal and not, permuted
+// positions (a zigzag-like layout of the packed sequence).
+TEST(BlockPacked, EqualsDocumentsRunApart) {
+  const std::vector<std::int64_t> lens{9, 1, 14};
+  for (bool causal : {true, false})
+    for (bool permuted : {false, true}) {
+      SCOPED_TRACE(std::string(causal ? "causal" : "full") + (permuted ? " permuted" : ""));
+      BlockConfig cfg{2, 24, 32, 4, 2, 48, causal};
+      cfg.doc_starts = {0, 9, 10};
+      BlockWeights w(cfg);
+      init_block_weights(w, cfg, 99);
+      const Array3 x = make_block_input(cfg, 99), dy = make_block_dy(cfg, 99);
+      // Row l of the block's tensors holds global position pos[l].
+      const auto pos = positions_for(cfg.L, permuted);
+      Block block(cfg);
+      Array3 y("y", 2, 24, 32), dx("dx", 2, 24, 32);
+      BlockGrads g(cfg);
+      block.forward(y, x, w, Span1<const Pos>(pos.data(), pos.size()));
+      block.backward(dx, g, dy, w);
+      // The references, one document at a time, assembled by global position.
+      std::vector<double> y64(x.size()), dx64(x.size());
+      std::vector<float> y32(x.size()), dx32(x.size());
+      RefWeights<double> g64 = ref_weights<double>(w);
+      RefWeights<float> g32 = ref_weights<float>(w);
+      for (auto* t : g64.all()) std::fill(t->begin(), t->end(), 0.0);
+      for (auto* t : g32.all()) std::fill(t->begin(), t->end(), 0.f);
+      std::vector<std::int64_t> row_of(cfg.L);  // global position -> row
+      for (std::int64_t l = 0; l < cfg.L; ++l) row_of[pos[l]] = l;
+      std::int64_t start = 0;
+      for (std::int64_t len : lens) {
+        const RefConfig rc{2, len, 32, 4, 2, 48, causal};
+        std::vector<double> xd(2 * len * 32), dyd(2 * len * 32);
+        for (std::int64_t b = 0; b < 2; ++b)
+          for (std::int64_t t = 0; t < len; ++t)
+            for (std::int64_t e = 0; e < 32; ++e) {
+              const std::int64_t at = (b * 24 + row_of[start + t]) * 32 + e;
+              xd[(b * len + t) * 32 + e] = x.data()[at];
+              dyd[(b * len + t) * 32 + e] = dy.data()[at];
+            }
+        std::vector<std::int64_t> local(len);
+        std::iota(local.begin(), local.end(), 0);
+        const auto r64 = block_reference(rc, xd, dyd, ref_weights<double>(w), local);
+        const auto r32 = block_reference(rc, std::vector<float>(xd.begin(), xd.end()),
+                                         std::vector<float>(dyd.begin(), dyd.end()),
+                                         ref_weights<float>(w), local);
+        for (std::int64_t b = 0; b < 2; ++b)
+          for (std::int64_t t = 0; t < len; ++t)
+            for (std::int64_t e = 0; e < 32; ++e) {
+              const std::int64_t at = (b * 24 + row_of[start + t]) * 32 + e,
+                                 from = (b * len + t) * 32 + e;
+              y64[at] = r64.y[from];
+              dx64[at] = r64.dx[from];
+              y32[at] = r32.y[from];
+              dx32[at] = r32.dx[from];
+            }
+        auto a64 = g64.all();
+        auto a32 = g32.all();
+        auto rg64 = r64.grads;
+        auto rg32 = r32.grads;
+        const auto b64 = rg64.all();
+        const auto b32 = rg32.all();
+        for (std::size_t k = 0; k < a64.size(); ++k)
+          for (std::size_t e = 0; e < a64[k]->size(); ++e) {
+            (*a64[k])[e] += (*b64[k])[e];
+            (*a32[k])[e] += (*b32[k])[e];
+          }
+        start += len;
+      }
+      const std::vector<Z> btd{2, 24, 32};
+      expect_close("y", y.data(), y64, y32, btd);
+      expect_close("dx", dx.data(), dx64, dx32, btd);
+      double grad_scale = 0;
+      for (const auto* t : g64.all())
+        for (double v : *t) grad_scale = std::max(grad_scale, std::abs(v));
+      const auto gs = g.tensors();
+      const auto a64 = g64.all();
+      const auto a32 = g32.all();
+      for (std::size_t k = 0; k < gs.size(); ++k)
+        expect_close(gs[k].name, gs[k].data, *a64[k], *a32[k], gs[k].shape, grad_scale);
+      // And packing matters: the same tokens as one document give another y.
+      BlockConfig one = cfg;
+      one.doc_starts.clear();
+      Block whole(one);
+      Array3 y1("y1", 2, 24, 32);
+      whole.forward(y1, x, w, Span1<const Pos>(pos.data(), pos.size()));
+      double diff = 0;
+      for (std::size_t e = 0; e < y.size(); ++e)
+        diff = std::max(diff, std::abs(double(y.data()[e]) - y1.data()[e]));
+      EXPECT_GT(diff, 1e-2);
+    }
+}
+
 // Precision::bf16 (layers/precision.hpp) against the fp64 reference on the same
 // bf16-valued inputs. Along the chain the bf16 block rounds at S = 19 stages (forward: u1,
 // q/k/v, RoPE, o, h, u2, gate/up, act, y; backward: the gradients of the same tensors, and

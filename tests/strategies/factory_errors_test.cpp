@@ -64,7 +64,7 @@ TEST(Factory, OptionsAndDefaults) {
   EXPECT_EQ(allowed_weight_modes("odysseus"), (std::vector<W>{W::zero3_mlp}));
   EXPECT_EQ(allowed_weight_modes("odysseus-ring"), (std::vector<W>{W::zero3_mlp}));
   EXPECT_EQ(allowed_layouts("ulysses"), (std::vector<TokenLayout>{TokenLayout::contiguous}));
-  EXPECT_EQ(allowed_layouts("ring").size(), 3u);
+  EXPECT_EQ(allowed_layouts("ring").size(), 4u);
   const BlockConfig cfg{1, 64, 64, 8, 8, 64, true};
   // Default hybrid meshes: both dims > 1 where possible, inner closest to sqrt(N).
   EXPECT_EQ(describe_mesh("usp", cfg, 1), "ulysses=1,ring=1");

@@ -128,7 +128,7 @@ class HierarchicalStrategies : public ::testing::Test {
 
 TEST_F(HierarchicalStrategies, OneDimensionalOnTwoLevelWorld) {
   for (const NodeMap& nm : node_maps(n_))
-    for (const char* name : {"ulysses", "ring", "tpsp", "odysseus"})
+    for (const char* name : {"ulysses", "ring", "tpsp", "odysseus", "allgather-kv", "token-ring"})
       for (bool causal : {true, false}) {
         SCOPED_TRACE(std::string(name) + " " + nm.name + (causal ? " causal" : " full"));
         StrategyOptions o;
@@ -151,18 +151,23 @@ TEST_F(HierarchicalStrategies, ZeroThreeWeightsOnTwoLevelWorld) {
 }
 
 TEST_F(HierarchicalStrategies, HybridsOnEveryMesh) {
-  for (const char* name : {"usp", "odysseus-ring"}) {
-    const std::string inner = std::string(name) == "usp" ? "ulysses" : "tp";
+  for (const char* name : {"usp", "odysseus-ring", "double-ring"}) {
+    const std::string n = name,
+                      inner = n == "usp"           ? "ulysses"
+                              : n == "double-ring" ? "inner"
+                                                   : "tp",
+                      outer = n == "double-ring" ? "outer" : "ring";
     int hier_total = 0;
     for (const NodeMap& nm : node_maps(n_))
       for (int I = 1; I <= n_; I *= 2)
         for (bool causal : {true, false}) {
-          SCOPED_TRACE(std::string(name) + " " + inner + "=" + std::to_string(I) + ",ring=" +
-                       std::to_string(n_ / I) + " " + nm.name + (causal ? " causal" : " full"));
+          SCOPED_TRACE(std::string(name) + " " + inner + "=" + std::to_string(I) + "," + outer +
+                       "=" + std::to_string(n_ / I) + " " + nm.name +
+                       (causal ? " causal" : " full"));
           StrategyOptions o;
           o.node_of_rank = nm.node_of_rank;
           o.placement = nm.placement;
-          o.mesh = {{inner, I}, {"ring", n_ / I}};
+          o.mesh = {{inner, I}, {outer, n_ / I}};
           hier_total += run(name, config(name, causal), o, nm);
         }
     // Some mesh of every world size has a two-level dimension (I = N: the inner one).

@@ -139,8 +139,8 @@ inline void check_against_block(Strategy& s, std::uint64_t seed = 1234) {
   // The layout slot is the rank's logical mesh index (layout_rank() == comm().rank(),
   // which differs from the world rank under a placement).
   EXPECT_EQ(s.layout_rank(), comm.rank());
-  shard(s.layout(), x.data(), xl.data(), c.B, c.L, c.d, n, s.layout_rank());
-  shard(s.layout(), dy.data(), dyl.data(), c.B, c.L, c.d, n, s.layout_rank());
+  shard(s.layout(), x.data(), xl.data(), c.B, c.L, c.d, n, s.layout_rank(), c.doc_starts);
+  shard(s.layout(), dy.data(), dyl.data(), c.B, c.L, c.d, n, s.layout_rank(), c.doc_starts);
   s.set_weights(w);
   const Cost cost = s.cost();
   s.reset_traffic();  // every communicator of the strategy (hybrids: mesh dimensions too)
@@ -151,8 +151,8 @@ inline void check_against_block(Strategy& s, std::uint64_t seed = 1234) {
   expect_traffic("backward", s.traffic(), cost.backward);
 
   Array3 y("y", c.B, c.L, c.d), dx("dx", c.B, c.L, c.d);
-  unshard(s.layout(), yl.data(), y.data(), c.B, c.L, c.d, comm);
-  unshard(s.layout(), dxl.data(), dx.data(), c.B, c.L, c.d, comm);
+  unshard(s.layout(), yl.data(), y.data(), c.B, c.L, c.d, comm, c.doc_starts);
+  unshard(s.layout(), dxl.data(), dx.data(), c.B, c.L, c.d, comm, c.doc_starts);
   BlockGrads g(c);
   s.gather_grads(g);
   const double K = double(std::max({c.d, c.ffn, c.H * c.head_dim(), c.B * c.L}));

@@ -1,0 +1,90 @@
+#include "layers/documents.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "base/error.hpp"
+
+namespace ody::layers {
+
+std::vector<Pos> doc_starts_of(std::span<const std::int64_t> lens) {
+  std::vector<Pos> starts;
+  Pos at = 0;
+  for (std::int64_t n : lens) {
+    ODY_REQUIRE(n >= 1, "document length", "at least 1 token", n);
+    starts.push_back(at);
+    at += n;
+  }
+  return starts;
+}
+
+std::vector<std::int64_t> doc_lens_of(std::span<const Pos> starts, std::int64_t L) {
+  std::vector<std::int64_t> lens;
+  for (std::size_t j = 0; j < starts.size(); ++j)
+    lens.push_back((j + 1 < starts.size() ? starts[j + 1] : L) - starts[j]);
+  return lens;
+}
+
+Pos doc_start(std::span<const Pos> starts, Pos p) {
+  const auto next = std::upper_bound(starts.begin(), starts.end(), p);
+  return next == starts.begin() ? 0 : *(next - 1);
+}
+
+void rope_positions(std::span<const Pos> starts, const Pos* pos, std::int64_t n, Pos* out) {
+  for (std::int64_t j = 0; j < n; ++j) out[j] = pos[j] - doc_start(starts, pos[j]);
+}
+
+std::vector<std::int64_t> parse_doc_lens(const std::string& text, std::int64_t L,
+                                         const std::string& what) {
+  std::vector<std::int64_t> lens;
+  if (text.rfind("random:", 0) == 0) {
+    const std::string rest = text.substr(7);
+    const std::size_t colon = rest.find(':');
+    std::uint64_t seed = 0;
+    double mean = double(L) / 8;
+    try {
+      std::size_t used = 0;
+      seed = std::stoull(rest.substr(0, colon), &used);
+      ODY_REQUIRE(used == rest.substr(0, colon).size(), what, "random:SEED[:MEAN]", "'", text, "'");
+      if (colon != std::string::npos) mean = std::stod(rest.substr(colon + 1), &used);
+    } catch (const std::logic_error&) {
+      throw Error(what, "random:SEED[:MEAN] with integer SEED and MEAN > 0", "'" + text + "'");
+    }
+    ODY_REQUIRE(mean >= 1, what, "random:SEED[:MEAN] with MEAN >= 1 token", mean);
+    // Log-normal with sigma 1 (a long tail: a few documents hold most tokens), median
+    // chosen so that the mean is MEAN.
+    std::mt19937_64 rng(seed);
+    std::lognormal_distribution<double> draw(std::log(mean) - 0.5, 1.0);
+    std::int64_t left = L;
+    while (left > 0) {
+      const auto n = std::clamp<std::int64_t>(std::llround(draw(rng)), 1, left);
+      lens.push_back(n);
+      left -= n;
+    }
+    return lens;
+  }
+  std::int64_t sum = 0;
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', at), text.size());
+    const std::string item = text.substr(at, comma - at);
+    std::size_t used = 0;
+    std::int64_t n = 0;
+    try {
+      n = std::stoll(item, &used);
+    } catch (const std::logic_error&) {
+      used = 0;
+    }
+    ODY_REQUIRE(used == item.size() && used > 0 && n >= 1, what,
+                "positive integer lengths separated by commas, or random:SEED[:MEAN]", "'", item,
+                "'");
+    lens.push_back(n);
+    sum += n;
+    at = comma + 1;
+  }
+  ODY_REQUIRE(sum == L, what, "lengths summing to L = " + std::to_string(L), "a sum of ", sum);
+  return lens;
+}
+
+}  // namespace ody::layers
