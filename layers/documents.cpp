@@ -39,27 +39,40 @@ std::vector<std::int64_t> parse_doc_lens(const std::string& text, std::int64_t L
                                          const std::string& what) {
   std::vector<std::int64_t> lens;
   if (text.rfind("random:", 0) == 0) {
-    const std::string rest = text.substr(7);
-    const std::size_t colon = rest.find(':');
+    // random:SEED[:MEAN[:MULTIPLE]]
+    std::vector<std::string> f;
+    for (std::size_t at = 7; at <= text.size();) {
+      const std::size_t colon = std::min(text.find(':', at), text.size());
+      f.push_back(text.substr(at, colon - at));
+      at = colon + 1;
+    }
+    const std::string form = "random:SEED[:MEAN[:MULTIPLE]] (integers, MEAN >= MULTIPLE >= 1)";
     std::uint64_t seed = 0;
-    double mean = double(L) / 8;
+    std::int64_t mean = L / 8, multiple = 1;
     try {
       std::size_t used = 0;
-      seed = std::stoull(rest.substr(0, colon), &used);
-      ODY_REQUIRE(used == rest.substr(0, colon).size(), what, "random:SEED[:MEAN]", "'", text, "'");
-      if (colon != std::string::npos) mean = std::stod(rest.substr(colon + 1), &used);
+      ODY_REQUIRE(f.size() <= 3, what, form, "'", text, "'");
+      seed = std::stoull(f[0], &used);
+      ODY_REQUIRE(used == f[0].size(), what, form, "'", text, "'");
+      if (f.size() > 1) mean = std::stoll(f[1], &used);
+      ODY_REQUIRE(f.size() < 2 || used == f[1].size(), what, form, "'", text, "'");
+      if (f.size() > 2) multiple = std::stoll(f[2], &used);
+      ODY_REQUIRE(f.size() < 3 || used == f[2].size(), what, form, "'", text, "'");
     } catch (const std::logic_error&) {
-      throw Error(what, "random:SEED[:MEAN] with integer SEED and MEAN > 0", "'" + text + "'");
+      throw Error(what, form, "'" + text + "'");
     }
-    ODY_REQUIRE(mean >= 1, what, "random:SEED[:MEAN] with MEAN >= 1 token", mean);
-    // Log-normal with sigma 1 (a long tail: a few documents hold most tokens), median
-    // chosen so that the mean is MEAN.
+    ODY_REQUIRE(multiple >= 1 && mean >= multiple, what, form, "'", text, "'");
+    ODY_REQUIRE(L % multiple == 0, what,
+                "L a multiple of MULTIPLE = " + std::to_string(multiple) + " (every length is)",
+                "L = ", L);
+    // Log-normal with sigma 1 (a long tail: a few documents hold most tokens), its median
+    // chosen so that the mean is MEAN; lengths in units of MULTIPLE, the last cut to fit.
     std::mt19937_64 rng(seed);
-    std::lognormal_distribution<double> draw(std::log(mean) - 0.5, 1.0);
-    std::int64_t left = L;
+    std::lognormal_distribution<double> draw(std::log(double(mean) / double(multiple)) - 0.5, 1.0);
+    std::int64_t left = L / multiple;
     while (left > 0) {
       const auto n = std::clamp<std::int64_t>(std::llround(draw(rng)), 1, left);
-      lens.push_back(n);
+      lens.push_back(n * multiple);
       left -= n;
     }
     return lens;

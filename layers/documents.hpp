@@ -28,9 +28,10 @@ inline void set_documents(kernels::AttentionOptions& o, std::span<const Pos> sta
   o.doc_starts = starts.empty() ? nullptr : starts.data();
   o.num_docs = std::int64_t(starts.size());
 }
-// "a,b,c" (positive lengths summing to L) or "random:SEED[:MEAN]": a seeded long-tail draw
-// of lengths summing to L (log-normal around MEAN tokens, default L/8, the last one cut to
-// fit). Throws ody::Error naming `what` and the rule.
+// "a,b,c" (positive lengths summing to L) or "random:SEED[:MEAN[:MULTIPLE]]": a seeded
+// long-tail draw of lengths summing to L (log-normal, sigma 1, mean MEAN tokens, default
+// L/8; every length a multiple of MULTIPLE, default 1, e.g. 2N for the per-doc layout; the
+// last one cut to fit). Throws ody::Error naming `what` and the rule.
 std::vector<std::int64_t> parse_doc_lens(const std::string& text, std::int64_t L,
                                          const std::string& what = "--doc-lens");
 

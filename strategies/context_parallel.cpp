@@ -5,6 +5,7 @@
 #include "layers/row_blocked_mlp.hpp"
 #include "strategies/block_parts.hpp"
 #include "strategies/wire.hpp"
+#include "strategies/work.hpp"
 
 namespace ody::strategies {
 
@@ -92,6 +93,10 @@ void ContextParallel::do_backward(Span3<float> dx, Span3<const float> dy) {
 }
 
 void ContextParallel::gather_grads(const BlockGrads& full) { weights_->gather_grads(full); }
+
+std::uint64_t ContextParallel::attention_pairs() const {
+  return visible_pairs(cfg_, pos_) * std::uint64_t(cfg_.H);
+}
 
 // Expected peak memory per rank (Cost::peak_bytes, strategies/README.md): the constructor,
 // set_weights, the first forward and a backward above, allocation by allocation.

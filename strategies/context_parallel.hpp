@@ -26,6 +26,7 @@ class ContextParallel : public Strategy {
   WeightMode weight_mode() const override { return mode_; }
   void set_weights(const layers::BlockWeights& full) override;
   void gather_grads(const layers::BlockGrads& full) override;
+  std::uint64_t attention_pairs() const override;  // its own rows, all H heads
 
   // The peak model (Cost::peak_bytes) of this block around a core: `kept` bytes the
   // core's constructor keeps, and what its forward and backward allocate and free

@@ -48,6 +48,7 @@ class OdysseusRing final : public Strategy {
   std::vector<MeshDim> mesh_dims() const override { return mesh_->dims(); }
   void set_weights(const layers::BlockWeights& full) override;
   void gather_grads(const layers::BlockGrads& full) override;
+  std::uint64_t attention_pairs() const override { return attn_->attention_pairs(); }
   Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), T_, layout_); }
   // rank: the logical mesh index.
   static Cost cost(const BlockConfig& cfg, int n, int rank, int tp, TokenLayout layout);

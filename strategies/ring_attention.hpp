@@ -94,6 +94,8 @@ class RingAttention final : public AttentionCore {
   template <class W>
   void attend_backward(float* dq, float* dkv, const float* dout, const W* q, const W* blk,
                        const float* o, const float* lse, int src) const;
+  // This rank's block rows' global positions.
+  const std::vector<Pos>& rows() const { return block_pos_[ring_->rank()]; }
   // One forward: R-1 sends and receives of the k/v block; one backward: the same plus R
   // fp32 dk/dv hops (R > 1). Elements per block: 2·B·Lb·hk·Dh, of kv_esize bytes (2 when
   // bf16_wire) on the k/v ring and 4 on the accumulator ring.

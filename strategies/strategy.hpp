@@ -129,6 +129,10 @@ class Strategy {
   virtual void gather_grads(const layers::BlockGrads& full) = 0;
   // This rank's traffic for one forward and one backward.
   virtual Cost cost() const = 0;
+  // This rank's attention work: the (query, key) pairs it computes, times the query heads
+  // it computes them for (strategies/work.hpp), from its rows' positions; its max / mean
+  // over the ranks is the load imbalance of causal or packed sequences.
+  virtual std::uint64_t attention_pairs() const = 0;
 
  protected:
   // Validates cfg and the layout of L over comm.size() (ody::Error naming the rule).

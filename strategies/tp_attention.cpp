@@ -11,11 +11,16 @@
 #include "strategies/block_parts.hpp"
 #include "strategies/seq_exchange.hpp"
 #include "strategies/weight_slices.hpp"
+#include "strategies/work.hpp"
 
 namespace ody::strategies {
 
 using namespace layers;
 using Z = std::int64_t;
+
+std::uint64_t TpAttention::attention_pairs() const {
+  return visible_pairs(cfg_, pos_full_) * std::uint64_t(hq_);
+}
 
 void TpAttention::check(const BlockConfig& cfg, int n, const char* who) {
   cfg.validate();

@@ -31,6 +31,9 @@ namespace ody::strategies {
 
 class TpAttention {
  public:
+  // Its attention work: the gathered rows' pairs (the group's block with a ring) x its
+  // H/T query heads.
+  std::uint64_t attention_pairs() const;
   // comm: the tp group. ring (optional): the ring of tp groups; layout: over all N ranks.
   TpAttention(const BlockConfig& cfg, comm::Communicator& comm, comm::Communicator* ring = nullptr,
               TokenLayout layout = TokenLayout::contiguous);

@@ -25,6 +25,7 @@ class TpSp final : public Strategy {
   std::vector<MeshDim> mesh_dims() const override { return {{"tp", comm_->size()}}; }
   void set_weights(const layers::BlockWeights& full) override;
   void gather_grads(const layers::BlockGrads& full) override;
+  std::uint64_t attention_pairs() const override { return attn_.attention_pairs(); }
   Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank()); }
   static Cost cost(const BlockConfig& cfg, int n, int rank);
   static void check(const BlockConfig& cfg, int n);

@@ -11,8 +11,13 @@
 #include "strategies/block_parts.hpp"
 #include "strategies/head_exchange.hpp"
 #include "strategies/layout.hpp"
+#include "strategies/work.hpp"
 
 namespace ody::strategies {
+
+std::uint64_t Ulysses::attention_pairs() const {
+  return visible_pairs(cfg_, pos_full_) * std::uint64_t(cfg_.H / comm_->size());
+}
 
 using namespace layers;
 using Z = std::int64_t;

@@ -32,6 +32,7 @@ class Ulysses final : public Strategy {
   std::vector<MeshDim> mesh_dims() const override { return {{"ulysses", comm_->size()}}; }
   void set_weights(const layers::BlockWeights& full) override;
   void gather_grads(const layers::BlockGrads& full) override;
+  std::uint64_t attention_pairs() const override;  // all L rows, H/N heads
   Cost cost() const override { return cost(cfg_, comm_->size(), comm_->rank(), mode_); }
   static Cost cost(const BlockConfig& cfg, int n, int rank,
                    WeightMode mode = WeightMode::replicated);

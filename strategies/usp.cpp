@@ -8,8 +8,13 @@
 #include "strategies/block_parts.hpp"
 #include "strategies/head_exchange.hpp"
 #include "strategies/layout.hpp"
+#include "strategies/work.hpp"
 
 namespace ody::strategies {
+
+std::uint64_t Usp::attention_pairs() const {
+  return visible_pairs(cfg_, ring_->rows()) * std::uint64_t(cfg_.H / U_);
+}
 
 using namespace layers;
 using Z = std::int64_t;

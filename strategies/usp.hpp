@@ -51,6 +51,7 @@ class Usp final : public Strategy {
   std::vector<MeshDim> mesh_dims() const override { return mesh_->dims(); }
   void set_weights(const layers::BlockWeights& full) override;
   void gather_grads(const layers::BlockGrads& full) override;
+  std::uint64_t attention_pairs() const override;  // the group block's rows, H/U heads
   Cost cost() const override {
     return cost(cfg_, comm_->size(), comm_->rank(), U_, layout_, mode_);
   }

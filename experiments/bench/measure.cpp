@@ -129,6 +129,11 @@ Result measure(const Planned& planned, const layers::BlockConfig& cfg, const Opt
   double peak = mem.peak_bytes_since();
   ODY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &peak, 1, MPI_DOUBLE, MPI_MAX, s.raw()));
   res.peak_bytes = peak;
+  // Attention work per rank (Strategy::attention_pairs): max over the mean.
+  double work_max = double(st->attention_pairs()), work_sum = work_max;
+  ODY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &work_max, 1, MPI_DOUBLE, MPI_MAX, s.raw()));
+  ODY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &work_sum, 1, MPI_DOUBLE, MPI_SUM, s.raw()));
+  res.attn_imbalance = work_sum > 0 ? work_max / (work_sum / p) : 1;
   if (o.check || !o.dump.empty())
     res.max_rel_err = check_outputs(res, *st, cfg, o, yl, dxl, ref, s);
   return res;

@@ -22,6 +22,7 @@ struct Result {
   comm::TrafficSnapshot expected;  // rank 0's cost formula
   bool bytes_match = true;         // on every rank
   double max_rel_err = -1;         // < 0: not checked
+  double attn_imbalance = 1;       // max / mean over ranks of Strategy::attention_pairs()
 };
 
 // Collective over the world. Prints a '# two-level' line per hierarchical dimension.

@@ -31,8 +31,8 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--layout", o.layout,
                  "zigzag, contiguous, stripe or per-doc (default: zigzag for rings when causal)");
   app.add_option("--doc-lens", o.doc_lens,
-                 "packed sequence: document lengths a,b,c (summing to L) or random:SEED[:MEAN] "
-                 "(a long-tail draw, printed); default one document");
+                 "packed sequence: document lengths a,b,c (summing to L) or "
+                 "random:SEED[:MEAN[:MULTIPLE]] (a long-tail draw, printed); default one document");
   app.add_option("--virtual-nodes", o.virtual_nodes,
                  "pretend the ranks form K nodes (contiguous blocks) for placement and "
                  "hierarchical collectives");

@@ -80,9 +80,9 @@ void print_header(const Options& o, const Setting& st, const Plan& plan, const S
                 d.two_level ? "two-level" : "flat", d.reason.c_str());
   for (const auto& r : plan.runs)
     if (!r.skip.empty()) std::printf("# skipped %s: %s\n", r.name.c_str(), r.skip.c_str());
-  std::printf("\n%-13s %-16s %9s %9s %8s %14s %10s %9s %10s %10s %14s %13s %10s\n", "strategy",
+  std::printf("\n%-13s %-16s %9s %9s %8s %14s %10s %9s %10s %10s %14s %13s %10s %6s\n", "strategy",
               "mesh", "fwd(ms)", "bwd(ms)", "speedup", "exposed ms(%)", "tokens/s", "GFLOP/s/r",
-              "sent MB/it", "expect MB", "peak MB(x1rk)", "peak MB(exp)", "max relerr");
+              "sent MB/it", "expect MB", "peak MB(x1rk)", "peak MB(exp)", "max relerr", "imbal");
   std::fflush(stdout);
 }
 
@@ -114,10 +114,12 @@ bool report(const Result& r, const Options& o, const Setting& st, Session& s) {
     std::snprintf(speed, sizeof speed, "%.2fx", speedup);
     std::snprintf(peak_exp, sizeof peak_exp, "%.1f (%.2f)", r.peak_expected / 1e6,
                   r.peak_bytes / r.peak_expected);
-    std::printf("%-13s %-16s %9.1f %9.1f %8s %14s %10.0f %9.2f %10.3f %10.3f %14s %13s %10s%s\n",
-                r.name.c_str(), r.mesh.c_str(), r.fwd_ms, r.bwd_ms, speedup > 0 ? speed : "-",
-                exposed, tokens_s, gflops_rank, sent / 1e6, want / 1e6, peak, peak_exp,
-                r.max_rel_err < 0 ? "-" : sci(r.max_rel_err).c_str(), ok ? "" : "  <-- MISMATCH");
+    std::printf(
+        "%-13s %-16s %9.1f %9.1f %8s %14s %10.0f %9.2f %10.3f %10.3f %14s %13s %10s %6.2f%s\n",
+        r.name.c_str(), r.mesh.c_str(), r.fwd_ms, r.bwd_ms, speedup > 0 ? speed : "-", exposed,
+        tokens_s, gflops_rank, sent / 1e6, want / 1e6, peak, peak_exp,
+        r.max_rel_err < 0 ? "-" : sci(r.max_rel_err).c_str(), r.attn_imbalance,
+        ok ? "" : "  <-- MISMATCH");
     std::fflush(stdout);
   }
   nlohmann::json by_kind = nlohmann::json::object();
@@ -156,7 +158,8 @@ bool report(const Result& r, const Options& o, const Setting& st, Session& s) {
                   {"bytes_by_kind", by_kind},
                   {"peak_mem_bytes", r.peak_bytes},
                   {"peak_mem_expected_bytes", r.peak_expected},
-                  {"max_rel_err", null_if_neg(r.max_rel_err)}});
+                  {"max_rel_err", null_if_neg(r.max_rel_err)},
+                  {"attn_imbalance", r.attn_imbalance}});
   return ok;
 }
 

@@ -54,8 +54,9 @@ BackendSpec parse_backend(const std::string& text) {
     const std::string dim = item.substr(0, eq), name = item.substr(eq + 1);
     const auto& dims = topology::kMeshDimNames;
     if (std::find(dims.begin(), dims.end(), dim) == dims.end())
-      throw UsageError("--backend: expected mesh dimensions ulysses, tp, ring or dp, found '" +
-                       dim + "'");
+      throw UsageError(
+          "--backend: expected mesh dimensions ulysses, tp, inner, ring, outer or dp, found '" +
+          dim + "'");
     if (!spec.per_dim.emplace(dim, name).second)
       throw UsageError("--backend: expected each dimension once, found '" + dim + "' twice");
     check_name(name);

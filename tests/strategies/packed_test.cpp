@@ -11,6 +11,7 @@
 #include "base/error.hpp"
 #include "layers/documents.hpp"
 #include "strategies/factory.hpp"
+#include "strategies/work.hpp"
 #include "strategy_check.hpp"
 #include "support/test_args.hpp"
 
@@ -147,6 +148,27 @@ TEST(Packed, BadDocumentsAreRejected) {
   for (auto l : r) sum += l;
   EXPECT_EQ(sum, 48);
   EXPECT_EQ(r, layers::parse_doc_lens("random:7:6", 48));  // seeded
+  for (auto l : layers::parse_doc_lens("random:3:16:4", 64)) EXPECT_EQ(l % 4, 0);
+  EXPECT_THROW(layers::parse_doc_lens("random:3:16:5", 64), Error);  // 64 % 5 != 0
+  EXPECT_THROW(layers::parse_doc_lens("random:3:2:4", 64), Error);   // MEAN < MULTIPLE
+}
+
+// The work balance (strategies/work.hpp): zigzag balances one causal document exactly,
+// not a long-tail pack; the per-document layout balances any pack it accepts.
+TEST(Packed, PerDocumentLayoutBalancesWork) {
+  const int n = 4;
+  BlockConfig c{1, 256, 64, 8, 2, 64, true};
+  auto imbal = [&](TokenLayout lay) {
+    std::vector<std::uint64_t> w;
+    for (int r = 0; r < n; ++r)
+      w.push_back(visible_pairs(c, local_positions(lay, c.L, n, r, c.doc_starts)));
+    return imbalance(w);
+  };
+  EXPECT_DOUBLE_EQ(imbal(TokenLayout::zigzag), 1.0);
+  EXPECT_GT(imbal(TokenLayout::contiguous), 1.5);  // (2N-1)/N = 1.75 in the limit
+  c.doc_starts = layers::doc_starts_of(std::vector<std::int64_t>{200, 24, 8, 24});
+  EXPECT_GT(imbal(TokenLayout::zigzag), 1.1);
+  EXPECT_DOUBLE_EQ(imbal(TokenLayout::per_doc), 1.0);
 }
 
 }  // namespace
