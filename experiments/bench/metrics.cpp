@@ -6,6 +6,9 @@
 
 #include <fstream>
 #include <string>
+#include <vector>
+
+#include "layers/documents.hpp"
 
 namespace ody::experiments::bench {
 
@@ -25,7 +28,12 @@ Flops block_flops(const layers::BlockConfig& c) {
   const double Dh = static_cast<double>(c.head_dim()), H = static_cast<double>(c.H);
   const double G = static_cast<double>(c.G), i = static_cast<double>(c.ffn);
   const double gemm = 2 * T * (d * H * Dh + 2 * d * G * Dh + H * Dh * d + 3 * d * i);
-  const double attn = 4.0 * c.B * H * double(c.L) * double(c.L) * Dh * (c.causal ? 0.5 : 1.0);
+  // Attention over every document (one: L); causal counts half of each square.
+  double squares = 0;
+  for (auto n : c.doc_starts.empty() ? std::vector<std::int64_t>{c.L}
+                                     : layers::doc_lens_of(c.doc_starts, c.L))
+    squares += double(n) * double(n);
+  const double attn = 4.0 * c.B * H * squares * Dh * (c.causal ? 0.5 : 1.0);
   return {gemm + attn, 2 * gemm + 2.5 * attn};
 }
 

@@ -33,7 +33,8 @@ void write_json_header(const Options& o, const Setting& st, Session& s) {
   header["exposed_comm"] =
       "time blocked waiting for communication in forward+backward, slowest rank, median";
   header["flops"] =
-      "model FLOPs; causal attention counted as half of L^2; backward = 2x GEMMs + 2.5x attention";
+      "model FLOPs; causal attention counted as half of L^2 (packed: of each document's square); "
+      "backward = 2x GEMMs + 2.5x attention";
   header["dims"] = nlohmann::json::array();
   for (const auto& d : st.placed.dims)
     header["dims"].push_back({{"strategy", d.strategy},
