@@ -90,8 +90,8 @@ std::vector<std::int64_t> parse_doc_lens(const std::string& text, std::int64_t L
       used = 0;
     }
     ODY_REQUIRE(used == item.size() && used > 0 && n >= 1, what,
-                "positive integer lengths separated by commas, or random:SEED[:MEAN]", "'", item,
-                "'");
+                "positive integer lengths separated by commas, or random:SEED[:MEAN[:MULTIPLE]]",
+                "'", item, "'");
     lens.push_back(n);
     sum += n;
     at = comma + 1;

@@ -1,5 +1,6 @@
 #include "experiments/bench/options.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "base/error.hpp"
@@ -168,6 +169,19 @@ Plan make_plan(const Options& o, int world_size) {
       p.skip = e.what();
     }
     plan.runs.push_back(std::move(p));
+  }
+  // With several strategies, a --mesh that is no hybrid's would be silently unused.
+  if (!mesh.empty() && many &&
+      std::none_of(plan.runs.begin(), plan.runs.end(),
+                   [](const Planned& p) { return !p.options.mesh.empty(); })) {
+    std::string forms;
+    for (const auto& name : names) {
+      const auto own = strategies::default_mesh(name, cfg, world_size);
+      if (own.size() < 2) continue;
+      forms += (forms.empty() ? "" : ", ") + name + ": " + own[0].name + "=I," + own[1].name + "=R";
+    }
+    throw UsageError("--mesh: expected the dimensions of a hybrid being run (" +
+                     (forms.empty() ? std::string("none is") : forms) + "), found " + o.mesh);
   }
   bool any = false;
   for (const auto& p : plan.runs) any = any || p.skip.empty();

@@ -71,6 +71,8 @@ def write_fixtures(fix):
         json.dump({"nodes": "eight"}, f)
     with open(os.path.join(fix, "cluster_values.json"), "w") as f:
         json.dump({"nodes": [{"gpus": -3}]}, f)
+    with open(os.path.join(fix, "cluster_counts.json"), "w") as f:
+        json.dump({"nodes": [{"packages": -2}]}, f)
     with open(os.path.join(fix, "cluster_syntax.json"), "w") as f:
         f.write('{"nodes": [')
     # Algorithm tables.
