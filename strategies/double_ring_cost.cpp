@@ -23,10 +23,20 @@ Cost DoubleRing::cost(const BlockConfig& c, int n, int rank, int window, TokenLa
       add_op(t, comm::OpKind::recv, {0, bytes});
     }
   };
-  const int kv_hops = nw * (w - 1) + (nw - 1);  // inner and outer: R-1, as the ring
-  hops(cost.forward, kv_hops, kv);
-  hops(cost.backward, kv_hops, kv);
-  hops(cost.backward, n > 1 ? nw * (w - 1) + (nw - 1) + 1 : 0, acc);  // inner, outer, home: R
+  // Inner and outer k/v hops, R-1 as the ring's; the accumulators' R: inner, outer, and the
+  // last one home over the world.
+  Cost inner, outer, world;
+  for (auto* t : {&inner.forward, &inner.backward}) hops(*t, nw * (w - 1), kv);
+  for (auto* t : {&outer.forward, &outer.backward}) hops(*t, nw - 1, kv);
+  if (n > 1) {
+    hops(inner.backward, nw * (w - 1), acc);
+    hops(outer.backward, nw - 1, acc);
+    hops(world.backward, 1, acc);
+  }
+  add_weight_cost(world, c, n, rank, mode);
+  cost.add("inner", inner);
+  cost.add("outer", outer);
+  cost.add("world", world);
   // The core's buffers: the round's start block and the next round's, up to two inner ring
   // blocks (wire type), the bf16 copy of q; backward adds four fp32 accumulators.
   const bool half = detail::bf16_wire(c);
@@ -46,7 +56,6 @@ Cost DoubleRing::cost(const BlockConfig& c, int n, int rank, int window, TokenLa
                             m.transient(kernel_scratch(half, whole, true));
                             m.release(bwd);
                           }});
-  add_weight_cost(cost, c, n, rank, mode);
   return cost;
 }
 

@@ -55,12 +55,15 @@ Cost OdysseusRing::cost(const BlockConfig& c, int n, int rank, int T, TokenLayou
   check(c, n, T, layout);
   namespace tm = comm::traffic_model;
   const int R = n / T;
-  Cost cost;
-  TpAttention::add_cost(cost, c, T, R);
-  Zero3Mlp::add_cost(cost, c, n);
+  Cost cost, tp, ring, world;
+  TpAttention::add_cost(tp, ring, c, T, R);
+  Zero3Mlp::add_cost(world, c, n);
   const Z attn_shards = (2 * c.H / T + 2 * c.G / T) * c.head_dim() * c.d;
-  add_op(cost.backward, comm::OpKind::allreduce, tm::all_reduce(attn_shards, 4, R, rank / T));
-  add_op(cost.backward, comm::OpKind::allreduce, tm::all_reduce(2 * c.d, 4, n, rank));
+  add_op(ring.backward, comm::OpKind::allreduce, tm::all_reduce(attn_shards, 4, R, rank / T));
+  add_op(world.backward, comm::OpKind::allreduce, tm::all_reduce(2 * c.d, 4, n, rank));
+  cost.add("tp", tp);
+  cost.add("ring", ring);
+  cost.add("world", world);
   cost.peak_bytes = odysseus_ring_peak(c, n, T);
   return cost;
 }

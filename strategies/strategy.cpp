@@ -22,6 +22,14 @@ std::string_view to_string(WeightMode mode) {
   return "?";
 }
 
+void Cost::add(const std::string& dim, const Cost& part) {
+  forward += part.forward;
+  backward += part.backward;
+  Part& p = by_dim[dim];
+  p.forward += part.forward;
+  p.backward += part.backward;
+}
+
 void add_op(comm::TrafficSnapshot& s, comm::OpKind kind, comm::traffic_model::Bytes b) {
   auto& e = s.by_kind[static_cast<int>(kind)];
   e.ops += 1;

@@ -18,6 +18,7 @@
 // rank (strategies/README.md, "Expected peak memory"), walked allocation by allocation
 // (MemoryWalk) through construction, set_weights() and one forward + backward.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,16 @@ struct Cost {
   // kernel workspace, positions. Not counted: the caller's x, y, dy, dx, memory inside
   // the communicator / MPI / BLAS, allocator and Kokkos headers (strategies/README.md).
   std::uint64_t peak_bytes = 0;
+  // Hybrids (several communicators): each communicator's share, by mesh dimension name, and
+  // "world" for the strategy's own comm(); the parts sum to forward and backward. Empty
+  // for one-dimensional strategies (everything on comm()). What a cost model prices per
+  // link; tests hold each part equal to that communicator's counters.
+  struct Part {
+    comm::TrafficSnapshot forward, backward;
+  };
+  std::map<std::string, Part> by_dim;
+  // Adds part's traffic to the totals and to by_dim[dim].
+  void add(const std::string& dim, const Cost& part);
 };
 
 // The peak models' bookkeeping: each cost() replays its strategy's allocations and frees

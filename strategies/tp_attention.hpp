@@ -49,6 +49,8 @@ class TpAttention {
   // Adds the traffic of one forward / backward of this half (n: tp size; ring: R, whose
   // k/v ring is added when R > 1).
   static void add_cost(Cost& cost, const BlockConfig& cfg, int n, int ring = 1);
+  // The same, the tp group's part (all-gathers, reduce-scatters) and the ring's apart.
+  static void add_cost(Cost& tp, Cost& ring_part, const BlockConfig& cfg, int n, int ring);
   // The peak model's steps (MemoryWalk; n: tp size, ring: R, 0 = built without a ring
   // communicator; a ring of one rank still runs RingAttention): what the constructor keeps
   // (shards, gradient shards, x, rstd, positions), set_weights' shard replacements, and

@@ -12,15 +12,19 @@ using namespace layers;
 using Z = std::int64_t;
 
 void TpAttention::add_cost(Cost& cost, const BlockConfig& c, int n, int ring) {
+  add_cost(cost, cost, c, n, ring);
+}
+
+void TpAttention::add_cost(Cost& tp, Cost& ring_part, const BlockConfig& c, int n, int ring) {
   namespace tm = comm::traffic_model;
   const Z blk = c.B * (c.L / (n * ring)) * c.d;
   const std::size_t e =
       detail::wire_size(c);  // the all-gathers move activations; partial sums stay fp32
-  for (auto* s : {&cost.forward, &cost.backward}) {
+  for (auto* s : {&tp.forward, &tp.backward}) {
     add_op(*s, comm::OpKind::allgather, tm::all_gather(blk, e, n));
     add_op(*s, comm::OpKind::reducescatter, tm::reduce_scatter(blk, 4, n));
   }
-  RingAttention::add_cost(cost, c.B, n * (c.L / (n * ring)), c.G / n, c.head_dim(), ring, e);
+  RingAttention::add_cost(ring_part, c.B, n * (c.L / (n * ring)), c.G / n, c.head_dim(), ring, e);
 }
 // ---- expected peak memory (Cost::peak_bytes): mirrors the functions above step by step ----
 

@@ -55,17 +55,20 @@ Cost Usp::cost(const BlockConfig& c, int n, int rank, int U, TokenLayout layout,
   const Z Ll = c.L / n, Dh = c.head_dim(), hk = heads_per_rank(c.G, U);
   const Z cq = c.B * Ll * c.H * Dh;      // all-to-all buffer of q / o / dq / dout (U blocks)
   const Z ckv = c.B * Ll * hk * Dh * U;  // of k / v / dk / dv
-  Cost cost;
+  Cost cost, uly, ring, world;
   const std::size_t e = detail::wire_size(c);  // activations: 4, or 2 under bf16
-  for (auto* s : {&cost.forward, &cost.backward}) {
+  for (auto* s : {&uly.forward, &uly.backward}) {
     add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, e, U));
     add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, e, U));
     add_op(*s, comm::OpKind::alltoall, tm::all_to_all(ckv, e, U));
     add_op(*s, comm::OpKind::alltoall, tm::all_to_all(cq, e, U));
   }
-  RingAttention::add_cost(cost, c.B, U * Ll, hk, Dh, n / U, e);
+  RingAttention::add_cost(ring, c.B, U * Ll, hk, Dh, n / U, e);
+  FullWeights::add_cost(world, c, n, rank, mode);  // every weight replicated on all N ranks
+  cost.add("ulysses", uly);
+  cost.add("ring", ring);
+  cost.add("world", world);
   cost.peak_bytes = usp_peak(c, n, U, mode);
-  FullWeights::add_cost(cost, c, n, rank, mode);  // every weight replicated on all N ranks
   return cost;
 }
 

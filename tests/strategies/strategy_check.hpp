@@ -41,6 +41,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -144,11 +145,31 @@ inline void check_against_block(Strategy& s, std::uint64_t seed = 1234) {
   s.set_weights(w);
   const Cost cost = s.cost();
   s.reset_traffic();  // every communicator of the strategy (hybrids: mesh dimensions too)
+  // Each communicator's own counters against its part of cost() (Cost::by_dim; one part,
+  // comm(), for one-dimensional strategies).
+  auto parts = [&] {
+    std::map<std::string, comm::TrafficSnapshot> got;
+    if (cost.by_dim.empty()) return got;
+    got["world"] = comm.traffic();
+    for (const auto& d : s.mesh_dims()) got[d.name] = s.mesh_comm(d.name).traffic();
+    return got;
+  };
+  auto expect_parts = [&](const char* phase, bool fwd) {
+    const auto got = parts();
+    EXPECT_EQ(got.size(), cost.by_dim.size()) << phase << ": parts of cost()";
+    for (const auto& [dim, part] : cost.by_dim) {
+      ASSERT_TRUE(got.count(dim)) << phase << ": cost() part '" << dim << "' names no communicator";
+      expect_traffic(std::string(phase) + " on " + dim, got.at(dim),
+                     fwd ? part.forward : part.backward);
+    }
+  };
   s.forward(yl, xl);
   expect_traffic("forward", s.traffic(), cost.forward);
+  expect_parts("forward", true);
   s.reset_traffic();
   s.backward(dxl, dyl);
   expect_traffic("backward", s.traffic(), cost.backward);
+  expect_parts("backward", false);
 
   Array3 y("y", c.B, c.L, c.d), dx("dx", c.B, c.L, c.d);
   unshard(s.layout(), yl.data(), y.data(), c.B, c.L, c.d, comm, c.doc_starts);
