@@ -423,8 +423,11 @@ check_backend_per_dim() {
   mpi4 "$BIN/ody-bench" --strategy all "${BENCH_SHAPE[@]}" --check --backend auto \
     --json "$WORK/bench-auto.jsonl" > "$WORK/bench-auto.out" 2>&1
   rc=$?
-  res=$(python3 - "$WORK/bench-auto.jsonl" "$rc" <<'EOF'
-import json, sys
+  res=$(python3 - "$WORK/bench-auto.jsonl" "$rc" "$("$BIN/ody-bench" --help | grep -e '--strategy')" <<'EOF'
+import json, re, sys
+# Every strategy the tool knows (its --strategy help: "a, b, c, a comma-separated list ...").
+known = [n for n in re.split(r",\s*", re.sub(r"^\s*TEXT\s+", "", sys.argv[3].split("--strategy", 1)[1]))
+         if re.fullmatch(r"[a-z0-9-]+", n)]
 try:
     recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 except OSError:
@@ -435,21 +438,23 @@ res = {r["strategy"]: r for r in recs if r.get("type") == "result"}
 dims = {(d["strategy"], d["name"]): d for d in hdr.get("dims", [])}
 bad = []
 if rc != 0: bad.append("ody-bench exit status %d" % rc)
-for strategy, inner in (("usp", "ulysses"), ("odysseus-ring", "tp")):
-    i, o = dims.get((strategy, inner)), dims.get((strategy, "ring"))
+for strategy, inner, outer in (("usp", "ulysses", "ring"), ("odysseus-ring", "tp", "ring"),
+                               ("double-ring", "inner", "outer")):
+    i, o = dims.get((strategy, inner)), dims.get((strategy, outer))
     if not i or not o:
         bad.append("%s: no dims in the header" % strategy)
         continue
     if i["link"] == "NET" or i["backend"] != "mpi": bad.append("%s %s: %s" % (strategy, inner, i))
-    if o["link"] != "NET" or o["backend"] != "ucx": bad.append("%s ring: %s" % (strategy, o))
+    if o["link"] != "NET" or o["backend"] != "ucx": bad.append("%s %s: %s" % (strategy, outer, o))
 for s, r in res.items():
     if r.get("max_rel_err") is None or r["max_rel_err"] >= 1e-3 or not r.get("bytes_match_all_ranks"):
         bad.append("%s: relerr %s, bytes match %s" % (s, r.get("max_rel_err"), r.get("bytes_match_all_ranks")))
-if len(res) != 6: bad.append("%d strategies ran" % len(res))
+if len(known) < 6 or sorted(res) != sorted(known):
+    bad.append("%d strategies ran (%s), the tool knows %s" % (len(res), ", ".join(res), ", ".join(known)))
 if bad:
     print("FAIL " + "; ".join(bad))
 else:
-    print("PASS usp ulysses and odysseus-ring tp on %s inside each host, their ring on %s across; %d strategies match" % (
+    print("PASS usp ulysses, odysseus-ring tp, double-ring inner on %s inside each host, their ring (outer) on %s across; %d strategies match" % (
         dims[("usp", "ulysses")]["backend"], dims[("usp", "ring")]["backend"], len(res)))
 EOF
 )

@@ -140,8 +140,7 @@ class AllGatherKvAttention final : public AttentionCore {
 }  // namespace
 
 void AllGatherKv::check(const BlockConfig& cfg, int n, TokenLayout layout) {
-  cfg.validate();
-  check_layout(layout, cfg.L, n, "allgather-kv: L", cfg.doc_starts);
+  check_block(cfg, n, layout, "allgather-kv: L");
 }
 
 AllGatherKv::AllGatherKv(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)

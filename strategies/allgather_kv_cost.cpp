@@ -27,18 +27,8 @@ Cost AllGatherKv::cost(const BlockConfig& c, int n, int rank, TokenLayout layout
   const std::uint64_t fwd =
       heads * per_head * e + (half ? std::uint64_t(c.B * Lb * c.H * Dh) * e : 0);
   const std::uint64_t bwd = fwd + heads * per_head * sizeof(float);
-  cost.peak_bytes = peak(c, n, mode,
-                         {std::uint64_t(n * Lb) * sizeof(Pos),
-                          [&](MemoryWalk& m) {
-                            m.alloc(fwd);
-                            m.transient(kernel_scratch(half, whole, false));
-                            m.release(fwd);
-                          },
-                          [&](MemoryWalk& m) {
-                            m.alloc(bwd);
-                            m.transient(kernel_scratch(half, whole, true));
-                            m.release(bwd);
-                          }});
+  cost.peak_bytes =
+      peak(c, n, mode, buffers_walk(std::uint64_t(n * Lb) * sizeof(Pos), fwd, bwd, half, whole));
   add_weight_cost(cost, c, n, rank, mode);
   return cost;
 }

@@ -132,6 +132,22 @@ std::uint64_t ContextParallel::peak(const BlockConfig& c, int n, WeightMode mode
   return m.peak();  // (reduce() is in place or from the packed gradients)
 }
 
+ContextParallel::CoreWalk ContextParallel::buffers_walk(std::uint64_t kept, std::uint64_t fwd,
+                                                        std::uint64_t bwd, bool bf16_wire,
+                                                        const kernels::AttentionShape& whole) {
+  return {kept,
+          [=](MemoryWalk& m) {
+            m.alloc(fwd);
+            m.transient(kernel_scratch(bf16_wire, whole, false));
+            m.release(fwd);
+          },
+          [=](MemoryWalk& m) {
+            m.alloc(bwd);
+            m.transient(kernel_scratch(bf16_wire, whole, true));
+            m.release(bwd);
+          }};
+}
+
 void ContextParallel::add_weight_cost(Cost& cost, const BlockConfig& c, int n, int rank,
                                       WeightMode mode) {
   FullWeights::add_cost(cost, c, n, rank, mode);

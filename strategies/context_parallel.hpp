@@ -36,6 +36,19 @@ class ContextParallel : public Strategy {
     std::function<void(MemoryWalk&)> forward, backward;
   };
   static std::uint64_t peak(const BlockConfig& c, int n, WeightMode mode, const CoreWalk& core);
+  // The common core walk: forward allocates `fwd` bytes of buffers, backward `bwd`, each
+  // around the kernel's scratch for `whole` (one call's largest shape).
+  static CoreWalk buffers_walk(std::uint64_t kept, std::uint64_t fwd, std::uint64_t bwd,
+                               bool bf16_wire, const kernels::AttentionShape& whole);
+  // The default layout of the family: zigzag when causal, contiguous otherwise.
+  static TokenLayout layout_for(const BlockConfig& cfg) {
+    return cfg.causal ? TokenLayout::zigzag : TokenLayout::contiguous;
+  }
+  // The family's one shape rule: the layout of L over n ranks (who: "<name>: L").
+  static void check_block(const BlockConfig& cfg, int n, TokenLayout layout, const char* who) {
+    cfg.validate();
+    check_layout(layout, cfg.L, n, who, cfg.doc_starts);
+  }
   // The weights' traffic (all-reduce of the gradients, or the ZeRO-3 gathers and
   // reduce-scatter) added to a core's.
   static void add_weight_cost(Cost& cost, const BlockConfig& c, int n, int rank, WeightMode mode);

@@ -139,14 +139,13 @@ class DoubleRingAttention final : public AttentionCore {
 }  // namespace
 
 void DoubleRing::check(const BlockConfig& cfg, int n, int window, TokenLayout layout) {
-  cfg.validate();
   std::string divisors;
   for (int w = 1; w <= n; ++w)
     if (n % w == 0) divisors += (divisors.empty() ? "" : ", ") + std::to_string(w);
   ODY_REQUIRE(window >= 1 && n % window == 0, "double-ring: window",
               "a divisor of N = " + std::to_string(n) + " (inner=w,outer=N/w): one of " + divisors,
               window);
-  check_layout(layout, cfg.L, n, "double-ring: L", cfg.doc_starts);
+  check_block(cfg, n, layout, "double-ring: L");
 }
 
 DoubleRing::DoubleRing(const BlockConfig& cfg, comm::Communicator& world, int window,

@@ -50,9 +50,6 @@ class DoubleRing final : public ContextParallel {
   static Cost cost(const BlockConfig& cfg, int n, int rank, int window, TokenLayout layout,
                    WeightMode mode = WeightMode::replicated);
   static void check(const BlockConfig& cfg, int n, int window, TokenLayout layout);
-  static TokenLayout layout_for(const BlockConfig& cfg) {
-    return cfg.causal ? TokenLayout::zigzag : TokenLayout::contiguous;
-  }
 
  private:
   int window_;

@@ -44,18 +44,8 @@ Cost DoubleRing::cost(const BlockConfig& c, int n, int rank, int window, TokenLa
       (2 + std::min(w - 1, 2)) * kv + (half ? std::uint64_t(c.B * Lb * c.H * c.head_dim()) * e : 0);
   const std::uint64_t bwd = fwd + 4 * acc;
   const kernels::AttentionShape whole{c.B, Lb, Lb, c.H, c.G, c.head_dim()};
-  cost.peak_bytes = peak(c, n, mode,
-                         {std::uint64_t(n * Lb) * sizeof(Pos),
-                          [&](MemoryWalk& m) {
-                            m.alloc(fwd);
-                            m.transient(kernel_scratch(half, whole, false));
-                            m.release(fwd);
-                          },
-                          [&](MemoryWalk& m) {
-                            m.alloc(bwd);
-                            m.transient(kernel_scratch(half, whole, true));
-                            m.release(bwd);
-                          }});
+  cost.peak_bytes =
+      peak(c, n, mode, buffers_walk(std::uint64_t(n * Lb) * sizeof(Pos), fwd, bwd, half, whole));
   return cost;
 }
 

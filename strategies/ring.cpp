@@ -5,8 +5,7 @@
 namespace ody::strategies {
 
 void Ring::check(const BlockConfig& cfg, int n, TokenLayout layout) {
-  cfg.validate();
-  check_layout(layout, cfg.L, n, "ring: L", cfg.doc_starts);
+  check_block(cfg, n, layout, "ring: L");
 }
 
 Ring::Ring(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)

@@ -44,9 +44,6 @@ class Ring final : public ContextParallel {
                    WeightMode mode = WeightMode::replicated);
   static void check(const BlockConfig& cfg, int n) { check(cfg, n, layout_for(cfg)); }
   static void check(const BlockConfig& cfg, int n, TokenLayout layout);
-  static TokenLayout layout_for(const BlockConfig& cfg) {
-    return cfg.causal ? TokenLayout::zigzag : TokenLayout::contiguous;
-  }
 };
 
 }  // namespace ody::strategies

@@ -54,15 +54,20 @@ RingAttention::RingAttention(comm::Communicator& ring, Shape shape, bool causal,
       block_pos_(std::move(block_pos)),
       doc_starts_(std::move(doc_starts)) {}
 
+kernels::AttentionOptions RingAttention::options() const {
+  kernels::AttentionOptions opt;
+  opt.causal = causal_;
+  opt.accumulate = true;  // merge into (o, lse); add into dq, dk, dv
+  layers::set_documents(opt, doc_starts_);
+  return opt;
+}
+
 template <class W>
 void RingAttention::attend(float* o, float* lse, const W* q, const W* blk, int src) const {
   const Z B = sh_.B, Lb = sh_.Lb, hq = sh_.hq, hk = sh_.hk, Dh = sh_.Dh, nkv = B * Lb * hk * Dh;
   const kernels::Strides sq{Lb * hq * Dh, hq * Dh, Dh}, skv{Lb * hk * Dh, hk * Dh, Dh};
   const kernels::LseStrides sl{hq * Lb, Lb};
-  kernels::AttentionOptions opt;
-  opt.causal = causal_;
-  layers::set_documents(opt, doc_starts_);
-  opt.accumulate = true;
+  const kernels::AttentionOptions opt = options();
   const BlockPart p = part(src);
   kernels::attention_forward<W, float>(
       o + p.q0 * hq * Dh, lse + p.q0, q + p.q0 * hq * Dh, blk + p.k0 * hk * Dh,
@@ -77,10 +82,7 @@ void RingAttention::attend_backward(float* dq, float* dkv, const float* dout, co
   const Z B = sh_.B, Lb = sh_.Lb, hq = sh_.hq, hk = sh_.hk, Dh = sh_.Dh, nkv = B * Lb * hk * Dh;
   const kernels::Strides sq{Lb * hq * Dh, hq * Dh, Dh}, skv{Lb * hk * Dh, hk * Dh, Dh};
   const kernels::LseStrides sl{hq * Lb, Lb};
-  kernels::AttentionOptions opt;
-  opt.causal = causal_;
-  layers::set_documents(opt, doc_starts_);
-  opt.accumulate = true;
+  const kernels::AttentionOptions opt = options();
   const BlockPart p = part(src);
   const Z qo = p.q0 * hq * Dh, ko = p.k0 * hk * Dh;
   kernels::attention_backward<W, float>(

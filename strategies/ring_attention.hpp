@@ -117,6 +117,7 @@ class RingAttention final : public AttentionCore {
   template <class W>
   void backward_impl(float* dq, float* dkv, const float* dout, const float* q, const float* kv,
                      const float* o, const float* lse);
+  kernels::AttentionOptions options() const;  // causal, documents, accumulate
   BlockPart part(int src) const { return block_part(src, ring_->rank(), sh_.Lb, balanced_); }
 
   comm::Communicator* ring_;

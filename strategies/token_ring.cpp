@@ -190,8 +190,7 @@ class TokenRingAttention final : public AttentionCore {
 }  // namespace
 
 void TokenRing::check(const BlockConfig& cfg, int n, TokenLayout layout) {
-  cfg.validate();
-  check_layout(layout, cfg.L, n, "token-ring: L", cfg.doc_starts);
+  check_block(cfg, n, layout, "token-ring: L");
 }
 
 TokenRing::TokenRing(const BlockConfig& cfg, comm::Communicator& comm, WeightMode mode)

@@ -43,9 +43,6 @@ class TokenRing final : public ContextParallel {
   static Cost cost(const BlockConfig& cfg, int n, int rank, TokenLayout layout,
                    WeightMode mode = WeightMode::replicated);
   static void check(const BlockConfig& cfg, int n, TokenLayout layout);
-  static TokenLayout layout_for(const BlockConfig& cfg) {
-    return cfg.causal ? TokenLayout::zigzag : TokenLayout::contiguous;
-  }
 };
 
 }  // namespace ody::strategies

@@ -32,18 +32,8 @@ Cost TokenRing::cost(const BlockConfig& c, int n, int rank, TokenLayout layout, 
   const std::uint64_t fwd = copies + many * (2 * q + 4 * (nq + nl) * f);
   const std::uint64_t bwd = copies + many * (2 * q + 3 * (2 * nq + nl) * f + 4 * nq * f);
   const kernels::AttentionShape whole{c.B, Lb, Lb, c.H, c.G, c.head_dim()};
-  cost.peak_bytes = peak(c, n, mode,
-                         {std::uint64_t(n * Lb) * sizeof(Pos),
-                          [&](MemoryWalk& m) {
-                            m.alloc(fwd);
-                            m.transient(kernel_scratch(half, whole, false));
-                            m.release(fwd);
-                          },
-                          [&](MemoryWalk& m) {
-                            m.alloc(bwd);
-                            m.transient(kernel_scratch(half, whole, true));
-                            m.release(bwd);
-                          }});
+  cost.peak_bytes =
+      peak(c, n, mode, buffers_walk(std::uint64_t(n * Lb) * sizeof(Pos), fwd, bwd, half, whole));
   add_weight_cost(cost, c, n, rank, mode);
   return cost;
 }
