@@ -3,7 +3,7 @@
 #   base <- comm <- backends          base <- topology
 #   base <- kernels <- layers <- strategies (which also sees comm/ and backends/: the
 #   two-level communicator of a mesh dimension that spans nodes)
-# experiments/, tests/, examples/ may include anything. Used at configure time (included
+# experiments/, python/, tests/, examples/ may include anything. Used at configure time (included
 # from the top CMakeLists.txt) and by the CTest test `layering` (cmake -P this file with
 # -DODY_SOURCE_DIR=...), so a change that breaks it fails the README's test command.
 set(_ody_layers_allowed
