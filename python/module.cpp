@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.hpp"
+#include "experiments/plan/calibrate.hpp"
 #include "experiments/plan/planner.hpp"
 #include "experiments/topo/describe.hpp"
 #include "layers/documents.hpp"
@@ -177,20 +178,22 @@ PYBIND11_MODULE(odysseus, m) {
       "predict",
       [](const std::string& preset, int nodes, const std::string& strategy, std::int64_t seq_len,
          const std::string& model, const py::dict& shape, std::int64_t layers,
-         const std::string& mesh) {
+         const std::string& mesh, const std::string& profile) {
         std::int64_t n_layers = layers;
         const auto c = model_block(model, shape, seq_len, n_layers);
         strategies::StrategyOptions o;
         if (!mesh.empty()) o.mesh = parse_mesh(mesh);
-        return to_py(prediction(experiments::plan::predict(
-            experiments::plan::preset_cluster(preset, nodes), c, n_layers, strategy, o)));
+        const auto cluster = profile.empty() ? experiments::plan::preset_cluster(preset, nodes)
+                                             : experiments::plan::load_profile(profile);
+        return to_py(prediction(experiments::plan::predict(cluster, c, n_layers, strategy, o)));
       },
       py::arg("preset"), py::arg("nodes"), py::arg("strategy"), py::arg("seq_len"),
       py::arg("model") = "", py::arg("shape") = py::dict(), py::arg("layers") = 1,
-      py::arg("mesh") = "",
+      py::arg("mesh") = "", py::arg("profile") = "",
       "The cost model's prediction for one strategy and mesh (docs/plan.md): step, fwd, bwd,\n"
       "exposed communication (s), tokens/s, MFU, memory, OOM. model: 'llama3-8b' etc., or\n"
-      "shape {d, H, G, i} with layers.");
+      "shape {d, H, G, i} with layers. profile: a file from ody-plan --calibrate instead of\n"
+      "the preset (preset and nodes are then ignored).");
   m.def(
       "plan",
       [](const std::string& preset, int nodes, std::int64_t seq_len, const std::string& model,

@@ -6,20 +6,26 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "backends/registry.hpp"
 #include "base/error.hpp"
 #include "experiments/common/tool.hpp"
+#include "experiments/plan/calibrate.hpp"
 #include "experiments/plan/planner.hpp"
+#include "layers/views.hpp"
 
 namespace ody::experiments::plan {
 namespace {
 
 struct Options {
-  std::string preset = "dgx-a100", model, seq_len = "16K", strategy = "all";
+  std::string preset = "dgx-a100", model, seq_len = "16K", strategy = "all", profile, out,
+              dtype = "bf16";
+  bool calibrate = false;
   int nodes = 1;
   std::int64_t hidden = 0, heads = 0, kv_heads = 0, ffn = 0, layers = 0, batch = 1;
   double gpu_mem_gb = 0;
@@ -43,13 +49,38 @@ int run(int argc, char** argv) {
   app.add_option("--strategy", o.strategy, "one strategy or all (default)");
   app.add_option("--gpu-mem", o.gpu_mem_gb, "device memory in GB (default: the preset's)");
   app.add_flag("--json", o.json, "one JSON object: plans (best first) and invalid");
+  app.add_option("--dtype", o.dtype, "bf16 (default: the wire of a GPU cluster) or f32");
+  app.add_option("--profile", o.profile, "a profile from --calibrate instead of --preset");
+  app.add_flag("--calibrate", o.calibrate,
+               "measure this machine (under mpirun, every rank) and write --out FILE");
+  app.add_option("--out", o.out, "the profile --calibrate writes");
   parse_command_line(app, argc, argv);
+
+  if (o.calibrate) {
+    if (o.out.empty()) throw UsageError("--calibrate: expected --out FILE, found none");
+    layers::KokkosScope kokkos;
+    auto world = backends::create_world("mpi");
+    const Cluster c = calibrate(*world);
+    if (world->rank() == 0) {
+      std::ofstream f(o.out);
+      if (!f) throw UsageError("--out: expected a writable file, found '" + o.out + "'");
+      f << profile_to_json(c).dump(1) << "\n";
+      std::printf(
+          "# ody-plan --calibrate: %d ranks; sgemm %.1f GFLOP/s a rank; attention fwd %.2f, "
+          "bwd %.2f of it; all-gather %.2f GB/s, all-to-all %.2f, hop %.2f, step %.1f us; "
+          "wrote %s\n",
+          c.gpus_per_node, c.device.peak_flops / 1e9, c.device.attn_fwd_eff, c.device.attn_bwd_eff,
+          c.intra.collective_Bps / 1e9, c.intra.alltoall_Bps / 1e9, c.intra.p2p_Bps / 1e9,
+          c.intra.step_latency_s * 1e6, o.out.c_str());
+    }
+    return 0;
+  }
 
   Cluster cluster;
   ModelShape m;
   layers::BlockConfig cfg;
   try {
-    cluster = preset_cluster(o.preset, o.nodes);
+    cluster = o.profile.empty() ? preset_cluster(o.preset, o.nodes) : load_profile(o.profile);
     ODY_REQUIRE(o.gpu_mem_gb >= 0, "--gpu-mem", "a positive size in GB", o.gpu_mem_gb);
     if (o.gpu_mem_gb > 0) cluster.device.memory_bytes = o.gpu_mem_gb * 1e9;
     if (!o.model.empty())
@@ -63,7 +94,7 @@ int run(int argc, char** argv) {
     }
     cfg = layers::BlockConfig{o.batch, parse_size(o.seq_len, "--seq-len"), m.d, m.H, m.G, m.ffn,
                               o.causal};
-    cfg.precision = layers::Precision::bf16;  // what travels on a GPU cluster
+    cfg.precision = layers::parse_precision(o.dtype, "--dtype");  // bf16: a GPU cluster's wire
     cfg.validate();
   } catch (const Error& e) {
     throw UsageError(e.what());
@@ -81,7 +112,9 @@ int run(int argc, char** argv) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (o.json) {
     nlohmann::json j;
-    j["cluster"] = {{"preset", o.preset}, {"nodes", o.nodes}, {"gpus", cluster.world()}};
+    j["cluster"] = {{"preset", o.profile.empty() ? o.preset : o.profile},
+                    {"nodes", cluster.nodes},
+                    {"gpus", cluster.world()}};
     j["model"] = {{"name", m.name},   {"d", m.d},       {"H", m.H},
                   {"G", m.G},         {"i", m.ffn},     {"layers", m.layers},
                   {"seq_len", cfg.L}, {"batch", cfg.B}, {"causal", cfg.causal}};

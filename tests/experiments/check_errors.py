@@ -75,6 +75,9 @@ def write_fixtures(fix):
         json.dump({"nodes": [{"packages": -2}]}, f)
     with open(os.path.join(fix, "cluster_syntax.json"), "w") as f:
         f.write('{"nodes": [')
+    # A cost-model profile of another version.
+    with open(os.path.join(fix, "profile_old.json"), "w") as f:
+        json.dump({"format": "odysseus-profile-0"}, f)
     # Algorithm tables.
     with open(os.path.join(fix, "tune_syntax.json"), "w") as f:
         f.write("{")

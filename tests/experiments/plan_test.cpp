@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "base/error.hpp"
+#include "experiments/plan/calibrate.hpp"
 #include "experiments/plan/planner.hpp"
 
 namespace ody::experiments::plan {
@@ -88,6 +89,31 @@ TEST(Plan, ImpossiblePredictionsAreErrors) {
   EXPECT_THROW(preset_cluster("dgx-a100", 0), Error);
   EXPECT_THROW(model_preset("llama9"), Error);
   EXPECT_THROW(predict(preset_cluster("dgx-a100", 1), block(16384), 0, "ring", {}), Error);
+}
+
+// A profile (ody-plan --calibrate's file) round-trips, and a broken one names the field.
+TEST(Plan, ProfileRoundTripAndErrors) {
+  const Cluster a = preset_cluster("dgx-h100", 3);
+  const Cluster b = profile_from_json(profile_to_json(a), "test");
+  EXPECT_EQ(b.world(), a.world());
+  EXPECT_EQ(b.device.peak_flops, a.device.peak_flops);
+  EXPECT_EQ(b.inter.alltoall_Bps, a.inter.alltoall_Bps);
+  auto j = profile_to_json(a);
+  j["intra"].erase("p2p_Bps");
+  try {
+    profile_from_json(j, "profile x.json");
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("profile x.json: p2p_Bps: expected a number, found none"),
+              std::string::npos)
+        << e.what();
+  }
+  j = profile_to_json(a);
+  j["format"] = "odysseus-profile-0";
+  EXPECT_THROW(profile_from_json(j, "p"), Error);  // another version
+  j = profile_to_json(a);
+  j["device"]["peak_flops"] = -1;
+  EXPECT_THROW(profile_from_json(j, "p"), Error);
 }
 
 // Golden: a small preset's ranking, as the model stands (a change to the model shows here).
